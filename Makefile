@@ -1,0 +1,69 @@
+# autoenc — autoencoders trained and scored inside PostgreSQL.
+#
+# Standard PGXS targets keep their meaning (all, install, installcheck,
+# clean).  Extra targets:
+#   make unit       C unit tests of the numerical core (no server)
+#   make reference  the core checked against PyTorch on identical weights/data
+#   make prove      the pgTAP suite in test/ against a running server
+#   make test       everything, self-contained: installs Debian packages,
+#                   builds, starts a throwaway cluster, runs all suites
+#   make demo       the same set-up, then trains on a real data set and
+#                   prints the anomalies it found
+#   make bench      benchmarks (bench/), printed as markdown tables
+
+EXTENSION    = autoenc
+EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" autoenc.control)
+
+MODULE_big   = autoenc
+CORE_SRCS    = $(sort $(wildcard src/core/*.c))
+PG_SRCS      = $(sort $(wildcard src/*.c))
+OBJS         = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
+DATA         = $(filter-out $(wildcard sql/*--*--*.sql),$(wildcard sql/autoenc--*.sql)) \
+               $(wildcard sql/autoenc--*--*.sql)
+# pg_regress files: everything in sql/ except the install/upgrade scripts
+REGRESS      = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/autoenc--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=autoenc
+
+PG_CPPFLAGS  = -Isrc/core -I/usr/include/x86_64-linux-gnu/openblas-pthread
+# Our code is warning-free; unused parameters are the fmgr calling convention.
+PG_CFLAGS    = -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter \
+               -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK   = -lopenblas -lm
+
+EXTRA_CLEAN  = build results regression.diffs regression.out
+
+PG_CONFIG   ?= pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# ---------------------------------------------------------------- unit tests
+UNIT_CC      ?= $(CC)
+UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Isrc/core -Itest/unit \
+               -I/usr/include/x86_64-linux-gnu/openblas-pthread
+UNIT_TESTS   = $(patsubst test/unit/%.c,build/unit/%,$(sort $(wildcard test/unit/test_*.c)))
+CORE_HDRS    = $(wildcard src/core/*.h) test/unit/unit.h
+
+build/unit/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p build/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+
+.PHONY: unit reference prove test demo bench
+
+# One BLAS thread: the core promises bit-identical results per seed.
+unit: $(UNIT_TESTS)
+	OPENBLAS_NUM_THREADS=1 prove --exec '' $(UNIT_TESTS)
+
+reference:
+	bash test/reference/run.sh
+
+prove:
+	pg_prove --ext .sql test/*.sql
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	bash bench/run.sh

@@ -1,0 +1,37 @@
+/*
+ * ae_blas.h — the only door from the core to BLAS.
+ *
+ * Every matrix product of autoenc goes through these wrappers, so that thread
+ * control, the row-major convention and a naive reference kernel (for tests)
+ * live in one place.  All matrices are row-major float32.
+ */
+#ifndef AE_BLAS_H
+#define AE_BLAS_H
+
+#include <stdbool.h>
+
+/*
+ * C[M×N] = alpha · op(A) · op(B) + beta · C, row-major.
+ * op(A) is M×K (A is K×M when transA), op(B) is K×N (B is N×K when transB).
+ * lda/ldb/ldc are the row strides of the matrices as stored.
+ */
+void		ae_gemm(bool transA, bool transB, int M, int N, int K,
+					float alpha, const float *A, int lda,
+					const float *B, int ldb,
+					float beta, float *C, int ldc);
+
+/* y[M] = alpha · op(A) · x + beta · y, A stored M×N row-major (N×M when transA). */
+void		ae_gemv(bool transA, int M, int N, float alpha, const float *A, int lda,
+					const float *x, float beta, float *y);
+
+/* The same product as ae_gemm with a triple loop in double: tests compare against it. */
+void		ae_gemm_naive(bool transA, bool transB, int M, int N, int K,
+						  float alpha, const float *A, int lda,
+						  const float *B, int ldb,
+						  float beta, float *C, int ldc);
+
+/* Cap OpenBLAS's thread pool (1 = deterministic, single-threaded). */
+void		ae_blas_set_threads(int n);
+int			ae_blas_get_threads(void);
+
+#endif							/* AE_BLAS_H */

@@ -1,0 +1,27 @@
+/*
+ * ae_core.c — status strings of the numerical core.
+ */
+#include "ae_core.h"
+
+const char *
+ae_status_string(AeStatus status)
+{
+	switch (status)
+	{
+		case AE_OK:
+			return "success";
+		case AE_ERR_NOMEM:
+			return "out of memory";
+		case AE_ERR_CONFIG:
+			return "invalid configuration";
+		case AE_ERR_DATA:
+			return "invalid training data";
+		case AE_ERR_NONFINITE:
+			return "training diverged: the loss is not finite";
+		case AE_ERR_CANCELED:
+			return "training was canceled";
+		case AE_ERR_FORMAT:
+			return "malformed model data";
+	}
+	return "unknown status";
+}

@@ -1,0 +1,35 @@
+/*
+ * ae_norm.h — input normalisation, kept with the model.
+ *
+ * normalised = (x - offset) / scale, per column.  A column with zero variance
+ * (zscore) or zero range (minmax) gets scale 1, so it maps to a constant
+ * instead of NaN.
+ */
+#ifndef AE_NORM_H
+#define AE_NORM_H
+
+#include "ae_core.h"
+
+typedef enum AeNormMethod
+{
+	AE_NORM_NONE = 0,			/* offset 0, scale 1 */
+	AE_NORM_ZSCORE,				/* offset mean, scale population std dev */
+	AE_NORM_MINMAX				/* offset min, scale max - min */
+} AeNormMethod;
+
+const char *ae_norm_name(AeNormMethod method);
+bool		ae_norm_parse(const char *name, AeNormMethod *method);
+
+/* Fit offset[d], scale[d] on n rows of X (n×d row-major); sums in double. */
+void		ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
+						float *offset, float *scale);
+void		ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d);
+void		ae_norm_invert(const float *offset, const float *scale, float *X, size_t n, int d);
+
+/*
+ * Quantiles of n values (sorted in place), linear interpolation between
+ * order statistics (numpy's default): q[i] = quantile(probs[i]).
+ */
+void		ae_quantiles(float *values, size_t n, const double *probs, int nq, double *q);
+
+#endif							/* AE_NORM_H */
