@@ -27,7 +27,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=autoenc
 PG_CPPFLAGS  = -Isrc/core -I/usr/include/x86_64-linux-gnu/openblas-pthread
 # Our code is warning-free; unused parameters are the fmgr calling convention.
 PG_CFLAGS    = -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter \
-               -Wno-missing-field-initializers -Wno-sign-compare
+               -Wno-missing-field-initializers -Wno-sign-compare \
+               -Wno-declaration-after-statement
 SHLIB_LINK   = -lopenblas -lm
 
 EXTRA_CLEAN  = build results regression.diffs regression.out
@@ -38,7 +39,7 @@ include $(PGXS)
 
 # ---------------------------------------------------------------- unit tests
 UNIT_CC      ?= $(CC)
-UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Isrc/core -Itest/unit \
+UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wimplicit-fallthrough=3 -Isrc/core -Itest/unit \
                -I/usr/include/x86_64-linux-gnu/openblas-pthread
 UNIT_TESTS   = $(patsubst test/unit/%.c,build/unit/%,$(sort $(wildcard test/unit/test_*.c)))
 CORE_HDRS    = $(wildcard src/core/*.h) test/unit/unit.h

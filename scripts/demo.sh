@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make demo`: installs what is missing, builds, starts a throwaway cluster,
+# loads the Wisconsin breast-cancer data, trains an autoencoder on benign
+# rows and prints the anomalies it found.  The cluster is removed at the end.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$AE_ROOT"
+trap ae_cluster_stop EXIT INT TERM
+
+ae_install_packages "${AE_BASE_PACKAGES[@]}"
+ae_build_install
+ae_cluster_start
+
+psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION autoenc'
+(cd data && psql -qX -v ON_ERROR_STOP=1 -f wdbc/load.sql)
+
+if [ -f scripts/demo.sql ]; then
+    psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql
+else
+    ae_log "autoenc $(psql -AtX -c 'SELECT ae_version()') is installed and the wdbc table is loaded"
+    echo "Training from SQL is not implemented yet: this demo only sets up the"
+    echo "extension and the data. Installed functions:"
+    psql -X -c '\df ae_*'
+fi

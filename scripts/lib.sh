@@ -1,0 +1,88 @@
+# scripts/lib.sh — shared set-up for `make test`, `make demo` and `make bench`:
+# Debian packages, build + install, and a throwaway PostgreSQL cluster.
+# Sourced, not run.
+
+AE_PG_MAJOR=${AE_PG_MAJOR:-15}
+AE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+ae_log() { printf '\n==> %s\n' "$*"; }
+
+ae_sudo() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ae_install_packages PKG...: install the missing ones (apt-get update first).
+ae_install_packages() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    ae_log "installing Debian packages: ${missing[*]}"
+    ae_sudo apt-get update -qq
+    ae_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# What building and testing autoenc needs on Debian 12.
+AE_BASE_PACKAGES=(
+    build-essential
+    "postgresql-$AE_PG_MAJOR"
+    "postgresql-server-dev-$AE_PG_MAJOR"
+    libopenblas-dev
+    "postgresql-$AE_PG_MAJOR-pgtap"
+    libtap-parser-sourcehandler-pgtap-perl
+)
+# The PyTorch cross-check of the training math.
+AE_TEST_PACKAGES=(python3 python3-numpy python3-torch)
+
+ae_build_install() {
+    ae_log "building and installing autoenc"
+    make -C "$AE_ROOT" -s PG_CONFIG="$AE_PG_CONFIG"
+    ae_sudo make -C "$AE_ROOT" -s install PG_CONFIG="$AE_PG_CONFIG"
+}
+
+AE_PG_CONFIG=/usr/lib/postgresql/$AE_PG_MAJOR/bin/pg_config
+AE_PG_BIN=/usr/lib/postgresql/$AE_PG_MAJOR/bin
+
+# Run a server program as an unprivileged OS user: initdb refuses root.
+ae_as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+ae_free_port() {
+    local port
+    for port in $(seq 54400 54999); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ae_cluster_start: a new cluster in a temporary directory, on a free port
+# and a private unix socket.  Exports PGHOST/PGPORT/PGUSER for every client.
+ae_cluster_start() {
+    AE_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/autoenc-cluster.XXXXXX")
+    chmod 755 "$AE_CLUSTER_DIR"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$AE_CLUSTER_DIR"
+    local port
+    port=$(ae_free_port) || { echo "no free port" >&2; return 1; }
+    ae_log "starting a throwaway cluster in $AE_CLUSTER_DIR on port $port"
+    ae_as_pg "$AE_PG_BIN/initdb" -D "$AE_CLUSTER_DIR/data" -U postgres -A trust \
+        --no-sync -E UTF8 --locale=C >"$AE_CLUSTER_DIR/initdb.log" 2>&1 \
+        || { cat "$AE_CLUSTER_DIR/initdb.log"; return 1; }
+    ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -l "$AE_CLUSTER_DIR/server.log" -w \
+        -o "-p $port -k $AE_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_worker_processes=16 -c max_parallel_workers_per_gather=2 ${AE_SERVER_OPTS:-}" \
+        start >/dev/null \
+        || { cat "$AE_CLUSTER_DIR/server.log"; return 1; }
+    export PGHOST=$AE_CLUSTER_DIR PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+}
+
+ae_cluster_stop() {
+    [ -n "${AE_CLUSTER_DIR:-}" ] && [ -d "$AE_CLUSTER_DIR" ] || return 0
+    ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$AE_CLUSTER_DIR"
+    AE_CLUSTER_DIR=
+}

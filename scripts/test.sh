@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make test`: everything, self-contained, on a fresh Debian 12 machine.
+# Installs what is missing, builds, installs, starts a throwaway cluster and
+# runs the unit, reference, pg_regress and pgTAP suites.  Exits non-zero
+# when any of them failed; the cluster is always stopped and removed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$AE_ROOT"
+
+trap ae_cluster_stop EXIT INT TERM
+
+ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TEST_PACKAGES[@]}" || exit 1
+ae_build_install || exit 1
+
+failed=()
+ae_log "unit tests (C core, no server)"
+make -s unit || failed+=(unit)
+
+ae_log "reference test (core vs PyTorch)"
+make -s reference || failed+=(reference)
+
+ae_cluster_start || exit 1
+
+ae_log "pg_regress (make installcheck)"
+rm -f regression.diffs
+if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG"; then
+    failed+=(installcheck)
+    [ -f regression.diffs ] && cat regression.diffs
+fi
+
+ae_log "pgTAP (make prove)"
+psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
+    && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
+    && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+
+if [ ${#failed[@]} -ne 0 ]; then
+    ae_log "FAILED: ${failed[*]}"
+    tail -n 50 "$AE_CLUSTER_DIR/server.log" 2>/dev/null
+    exit 1
+fi
+ae_log "all suites passed"

@@ -1,0 +1,12 @@
+-- autoenc 0.1.0: autoencoders trained and scored inside PostgreSQL.
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION autoenc" to load this file. \quit
+
+-- version
+
+CREATE FUNCTION ae_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'ae_version'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_version() IS 'version of the loaded autoenc library';
