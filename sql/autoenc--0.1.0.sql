@@ -10,3 +10,9 @@ CREATE FUNCTION ae_version() RETURNS text
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION ae_version() IS 'version of the loaded autoenc library';
+
+-- section: catalog (model storage, ae_model type, management, import/export)
+
+-- section: training (ae_train, ae_fit aggregate)
+
+-- section: scoring (encode, decode, reconstruct, error, explain, anomaly flags, trigger)

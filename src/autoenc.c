@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "ae_blas.h"
 #include "autoenc.h"
@@ -22,6 +23,62 @@ int			ae_blas_threads = 1;
 int			ae_max_train_memory_kb = 1024 * 1024;	/* 1 GB */
 
 void		_PG_init(void);
+
+static void *
+PallocAlloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocHuge(CurrentMemoryContext, size);
+}
+
+static void
+PallocFree(void *ctx, void *ptr)
+{
+	pfree(ptr);
+}
+
+const AeAllocator ae_palloc_allocator = {PallocAlloc, PallocFree, NULL};
+
+void
+ae_check_status(AeStatus status, const char *errbuf, const char *what)
+{
+	int			code;
+	const char *detail = (errbuf && errbuf[0]) ? errbuf : NULL;
+
+	switch (status)
+	{
+		case AE_OK:
+			return;
+		case AE_ERR_CONFIG:
+			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			break;
+		case AE_ERR_DATA:
+			code = ERRCODE_DATA_EXCEPTION;
+			break;
+		case AE_ERR_NONFINITE:
+			code = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+			break;
+		case AE_ERR_CANCELED:
+			code = ERRCODE_QUERY_CANCELED;
+			break;
+		case AE_ERR_FORMAT:
+			code = ERRCODE_DATA_CORRUPTED;
+			break;
+		case AE_ERR_NOMEM:
+			code = ERRCODE_OUT_OF_MEMORY;
+			break;
+		default:
+			elog(ERROR, "unexpected autoenc status %d. Please report a bug.", (int) status);
+			return;
+	}
+	if (detail)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s: %s", what, detail)));
+	else
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s: %s", what, ae_status_string(status))));
+}
 
 static void
 AssignBlasThreads(int newval, void *extra)
