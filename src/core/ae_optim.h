@@ -43,6 +43,7 @@ typedef struct AeOptimizer
 	size_t		n;
 	long		step;			/* steps taken (Adam bias correction) */
 	float		lr;				/* current learning rate after decay */
+	double		lr_exact;		/* the same in double: decay compounds like ExponentialLR's */
 	float	   *m;				/* momentum buffer / first moment, or NULL */
 	float	   *v;				/* second moment, or NULL */
 } AeOptimizer;

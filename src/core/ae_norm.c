@@ -1,0 +1,283 @@
+/*
+ * ae_norm.c — per-column normalisation (fit / apply / invert) and quantiles.
+ *
+ * Sums run in double: a float accumulator over a million rows loses the
+ * low digits of the mean, and the variance with them.
+ */
+#include "ae_norm.h"
+
+#include <math.h>
+#include <strings.h>
+
+const char *
+ae_norm_name(AeNormMethod method)
+{
+	switch (method)
+	{
+		case AE_NORM_NONE:
+			return "none";
+		case AE_NORM_ZSCORE:
+			return "zscore";
+		case AE_NORM_MINMAX:
+			return "minmax";
+	}
+	return "unknown";
+}
+
+bool
+ae_norm_parse(const char *name, AeNormMethod *method)
+{
+	static const AeNormMethod methods[] = {AE_NORM_NONE, AE_NORM_ZSCORE, AE_NORM_MINMAX};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcasecmp(name, ae_norm_name(methods[i])) == 0)
+		{
+			*method = methods[i];
+			return true;
+		}
+	return false;
+}
+
+void
+ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
+			float *offset, float *scale)
+{
+	for (int j = 0; j < d; j++)
+	{
+		offset[j] = 0.0f;
+		scale[j] = 1.0f;
+	}
+	if (method == AE_NORM_NONE || n == 0)
+		return;
+
+	for (int j = 0; j < d; j++)
+	{
+		double		lo = X[j],
+					hi = X[j],
+					sum = 0.0;
+
+		for (size_t i = 0; i < n; i++)
+		{
+			double		x = X[i * d + j];
+
+			sum += x;
+			lo = fmin(lo, x);
+			hi = fmax(hi, x);
+		}
+
+		if (method == AE_NORM_MINMAX)
+		{
+			offset[j] = (float) lo;
+			scale[j] = (float) (hi - lo);
+		}
+		else
+		{
+			double		mean = sum / (double) n;
+			double		ss = 0.0;
+
+			/* two passes: Σ(x − mean)² does not cancel like Σx² − n·mean² */
+			for (size_t i = 0; i < n; i++)
+			{
+				double		dx = X[i * d + j] - mean;
+
+				ss += dx * dx;
+			}
+			offset[j] = (float) mean;
+			scale[j] = (float) sqrt(ss / (double) n);
+		}
+
+		/*
+		 * A constant column (hi == lo) would divide by zero, or by the
+		 * rounding noise of its mean; scale 1 maps it to a constant.
+		 */
+		if (hi == lo || !(scale[j] > 0.0f) || !isfinite(scale[j]))
+			scale[j] = 1.0f;
+	}
+}
+
+void
+ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		float	   *row = X + i * d;
+
+		for (int j = 0; j < d; j++)
+			row[j] = (row[j] - offset[j]) / scale[j];
+	}
+}
+
+void
+ae_norm_invert(const float *offset, const float *scale, float *X, size_t n, int d)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		float	   *row = X + i * d;
+
+		for (int j = 0; j < d; j++)
+			row[j] = row[j] * scale[j] + offset[j];
+	}
+}
+
+/* ---------------------------------------------------------------- sorting */
+
+/*
+ * An in-place introsort (quicksort, heapsort when recursion runs deep,
+ * insertion sort for short ranges): qsort may allocate, and the core must
+ * not.  NaN sorts after every number.
+ */
+static inline bool
+Less(float a, float b)
+{
+	return a < b || (isnan(b) && !isnan(a));
+}
+
+static inline void
+Swap(float *a, float *b)
+{
+	float		t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void
+InsertionSort(float *x, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+	{
+		float		v = x[i];
+		size_t		j = i;
+
+		for (; j > 0 && Less(v, x[j - 1]); j--)
+			x[j] = x[j - 1];
+		x[j] = v;
+	}
+}
+
+static void
+SiftDown(float *x, size_t root, size_t n)
+{
+	for (;;)
+	{
+		size_t		child = 2 * root + 1;
+
+		if (child >= n)
+			return;
+		if (child + 1 < n && Less(x[child], x[child + 1]))
+			child++;
+		if (!Less(x[root], x[child]))
+			return;
+		Swap(&x[root], &x[child]);
+		root = child;
+	}
+}
+
+static void
+HeapSort(float *x, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		SiftDown(x, i, n);
+	for (size_t end = n; end-- > 1;)
+	{
+		Swap(&x[0], &x[end]);
+		SiftDown(x, 0, end);
+	}
+}
+
+static void
+IntroSort(float *x, size_t n, int depth)
+{
+	while (n > 16)
+	{
+		size_t		mid = n / 2,
+					i,
+					j;
+		float		pivot;
+
+		if (depth-- == 0)
+		{
+			HeapSort(x, n);
+			return;
+		}
+		/* median of three into x[mid]; x[0] ≤ pivot ≤ x[n−1] bound the scans */
+		if (Less(x[mid], x[0]))
+			Swap(&x[mid], &x[0]);
+		if (Less(x[n - 1], x[mid]))
+		{
+			Swap(&x[n - 1], &x[mid]);
+			if (Less(x[mid], x[0]))
+				Swap(&x[mid], &x[0]);
+		}
+		pivot = x[mid];
+
+		/* Hoare partition: [0, j] ≤ pivot ≤ [j + 1, n) */
+		i = 0;
+		j = n - 1;
+		for (;;)
+		{
+			while (Less(x[i], pivot))
+				i++;
+			while (Less(pivot, x[j]))
+				j--;
+			if (i >= j)
+				break;
+			Swap(&x[i], &x[j]);
+			i++;
+			j--;
+		}
+		/* recurse into the smaller side, loop on the larger: O(log n) stack */
+		if (j + 1 < n - j - 1)
+		{
+			IntroSort(x, j + 1, depth);
+			x += j + 1;
+			n -= j + 1;
+		}
+		else
+		{
+			IntroSort(x + j + 1, n - j - 1, depth);
+			n = j + 1;
+		}
+	}
+	InsertionSort(x, n);
+}
+
+void
+ae_quantiles(float *values, size_t n, const double *probs, int nq, double *q)
+{
+	int			depth = 0;
+
+	for (size_t m = n; m > 1; m >>= 1)
+		depth += 2;
+	IntroSort(values, n, depth);
+
+	for (int k = 0; k < nq; k++)
+	{
+		double		p = probs[k],
+					h,
+					t,
+					a,
+					b;
+		size_t		lo;
+
+		if (n == 0 || isnan(p))
+		{
+			q[k] = NAN;
+			continue;
+		}
+		p = fmin(fmax(p, 0.0), 1.0);
+		/* numpy's "linear" method: virtual index h = (n − 1)·p */
+		h = (double) (n - 1) * p;
+		lo = (size_t) floor(h);
+		if (lo >= n - 1)
+		{
+			q[k] = values[n - 1];
+			continue;
+		}
+		t = h - (double) lo;
+		a = values[lo];
+		b = values[lo + 1];
+		/* numpy's _lerp: from the nearer end, so t = 1 gives b exactly */
+		q[k] = t >= 0.5 ? b - (b - a) * (1.0 - t) : a + (b - a) * t;
+	}
+}

@@ -1,0 +1,191 @@
+/*
+ * test_norm.c — normalisation fit/apply/invert and quantiles.
+ *
+ * Expected values are worked out by hand (a 4×3 matrix) or are numpy's:
+ * np.quantile(np.arange(1, 11), [0, .1, .25, .5, .9, .99, 1]) and
+ * np.quantile([3, 1, 2, 10], [.5, .75, .95]).
+ */
+#include <string.h>
+
+#include "ae_norm.h"
+#include "ae_rng.h"
+#include "unit.h"
+
+/* rows: column 0 = 1,2,3,4; column 1 constant 7; column 2 = -1,1,-1,1 */
+static const float X4[4 * 3] = {
+	1, 7, -1,
+	2, 7, 1,
+	3, 7, -1,
+	4, 7, 1,
+};
+
+static void
+TestFit(void)
+{
+	float		off[3],
+				sc[3],
+				X[12];
+	bool		finite = true;
+
+	ae_norm_fit(AE_NORM_ZSCORE, X4, 4, 3, off, sc);
+	unit_ok(unit_close(off[0], 2.5, 1e-7, 0) && unit_close(sc[0], sqrt(1.25), 1e-7, 0),
+			"zscore: mean 2.5, population std sqrt(1.25) (got %g, %g)", off[0], sc[0]);
+	unit_ok(off[1] == 7.0f && sc[1] == 1.0f, "zscore: constant column gets offset 7, scale 1");
+	unit_ok(off[2] == 0.0f && sc[2] == 1.0f, "zscore: ±1 column has mean 0, std 1");
+	memcpy(X, X4, sizeof(X));
+	ae_norm_apply(off, sc, X, 4, 3);
+	for (int i = 0; i < 12; i++)
+		finite &= isfinite(X[i]);
+	unit_ok(finite && X[1] == 0.0f && X[4] == 0.0f, "constant column normalises to 0, no NaN");
+
+	ae_norm_fit(AE_NORM_MINMAX, X4, 4, 3, off, sc);
+	unit_ok(off[0] == 1.0f && sc[0] == 3.0f && off[1] == 7.0f && sc[1] == 1.0f
+			&& off[2] == -1.0f && sc[2] == 2.0f,
+			"minmax: offsets (1, 7, -1), scales (3, 1, 2)");
+	memcpy(X, X4, sizeof(X));
+	ae_norm_apply(off, sc, X, 4, 3);
+	unit_ok(X[0] == 0.0f && X[9] == 1.0f && X[2] == 0.0f && X[5] == 1.0f,
+			"minmax maps each column's min to 0 and max to 1");
+
+	ae_norm_fit(AE_NORM_NONE, X4, 4, 3, off, sc);
+	unit_ok(off[0] == 0 && off[1] == 0 && off[2] == 0 && sc[0] == 1 && sc[1] == 1 && sc[2] == 1,
+			"none: offset 0, scale 1");
+
+	ae_norm_fit(AE_NORM_ZSCORE, X4, 0, 3, off, sc);
+	unit_ok(off[0] == 0 && sc[0] == 1, "no rows: identity transform");
+}
+
+static void
+TestRoundTrip(void)
+{
+	enum {R = 500, D = 6};
+	static float X[R * D],
+				Y[R * D];
+	float		off[D],
+				sc[D];
+	AeRng		rng;
+
+	ae_rng_seed(&rng, 5);
+	for (int i = 0; i < R * D; i++)
+		X[i] = (float) (1000.0 + 50.0 * ae_rng_normal(&rng) * (1 + i % D));
+	for (int i = 0; i < R; i++)
+		X[i * D + 3] = 0.1f;	/* a constant column whose mean is not exact in binary */
+
+	for (int m = AE_NORM_NONE; m <= AE_NORM_MINMAX; m++)
+	{
+		double		maxrel = 0.0,
+					mean = 0.0,
+					var = 0.0;
+
+		ae_norm_fit((AeNormMethod) m, X, R, D, off, sc);
+		memcpy(Y, X, sizeof(X));
+		ae_norm_apply(off, sc, Y, R, D);
+		if (m == AE_NORM_ZSCORE)
+		{
+			for (int i = 0; i < R; i++)
+				mean += Y[i * D];
+			mean /= R;
+			for (int i = 0; i < R; i++)
+				var += (Y[i * D] - mean) * (Y[i * D] - mean);
+			var /= R;
+			unit_ok(fabs(mean) < 1e-4 && fabs(var - 1.0) < 1e-4,
+					"zscore output has mean 0 and variance 1 (%.2e, %.6f)", mean, var);
+			unit_ok(sc[3] == 1.0f, "zscore: constant 0.1 column gets scale 1, not its rounding noise");
+		}
+		ae_norm_invert(off, sc, Y, R, D);
+		for (int i = 0; i < R * D; i++)
+			maxrel = fmax(maxrel, fabs(Y[i] - X[i]) / fabs(X[i]));
+		unit_ok(maxrel < 1e-6, "%s: invert(apply(X)) = X (max rel diff %.2e)",
+				ae_norm_name((AeNormMethod) m), maxrel);
+	}
+}
+
+static void
+TestNames(void)
+{
+	AeNormMethod m;
+	bool		ok = true;
+
+	for (int i = AE_NORM_NONE; i <= AE_NORM_MINMAX; i++)
+		ok &= ae_norm_parse(ae_norm_name((AeNormMethod) i), &m) && m == (AeNormMethod) i;
+	unit_ok(ok, "every normalisation name parses back");
+	unit_ok(ae_norm_parse("ZScore", &m) && m == AE_NORM_ZSCORE, "names are case-insensitive");
+	unit_ok(!ae_norm_parse("robust", &m), "unknown name rejected");
+}
+
+static void
+TestQuantiles(void)
+{
+	float		v[10] = {7, 3, 10, 1, 5, 9, 2, 8, 6, 4};
+	double		p[7] = {0, 0.1, 0.25, 0.5, 0.9, 0.99, 1},
+				expect[7] = {1, 1.9, 3.25, 5.5, 9.1, 9.91, 10},
+				q[7];
+	float		w[4] = {3, 1, 2, 10};
+	double		p2[3] = {0.5, 0.75, 0.95},
+				expect2[3] = {2.5, 4.75, 8.95};
+	bool		ok = true;
+
+	ae_quantiles(v, 10, p, 7, q);
+	for (int i = 0; i < 7; i++)
+		ok &= unit_close(q[i], expect[i], 1e-12, 1e-12);
+	unit_ok(ok, "quantiles of 1..10 match numpy (q90 %.17g, q99 %.17g)", q[4], q[5]);
+	ok = true;
+	for (int i = 1; i < 10; i++)
+		ok &= v[i - 1] <= v[i];
+	unit_ok(ok, "values are sorted in place");
+
+	ae_quantiles(w, 4, p2, 3, q);
+	ok = true;
+	for (int i = 0; i < 3; i++)
+		ok &= unit_close(q[i], expect2[i], 1e-12, 1e-12);
+	unit_ok(ok, "quantiles of (3, 1, 2, 10) match numpy (%g, %g, %g)", q[0], q[1], q[2]);
+
+	ae_quantiles(w, 1, p2, 1, q);
+	unit_ok(q[0] == w[0], "one value: every quantile is that value");
+	ae_quantiles(w, 0, p2, 1, q);
+	unit_ok(isnan(q[0]), "no values: NaN");
+}
+
+static void
+TestSortLarge(void)
+{
+	enum {M = 100003};
+	static float a[M];
+	AeRng		rng;
+	bool		sorted = true;
+	double		sum_before = 0.0,
+				sum_after = 0.0,
+				p = 0.5,
+				q;
+
+	/* many duplicates and a sorted run exercise the partition's edge cases */
+	ae_rng_seed(&rng, 11);
+	for (int i = 0; i < M; i++)
+	{
+		a[i] = (i < M / 3) ? (float) i : (float) ae_rng_below(&rng, 100);
+		sum_before += a[i];
+	}
+	ae_quantiles(a, M, &p, 1, &q);
+	for (int i = 0; i < M; i++)
+	{
+		sorted &= i == 0 || a[i - 1] <= a[i];
+		sum_after += a[i];
+	}
+	unit_ok(sorted && sum_before == sum_after, "100003 values with duplicates sort into a permutation");
+
+	for (int i = 0; i < M; i++)
+		a[i] = (float) (M - i);
+	ae_quantiles(a, M, &p, 1, &q);
+	unit_ok(q == (M + 1) / 2.0, "reverse-sorted input: median %.1f", q);
+}
+
+int
+main(void)
+{
+	TestFit();
+	TestRoundTrip();
+	TestNames();
+	TestQuantiles();
+	TestSortLarge();
+	return unit_done();
+}
