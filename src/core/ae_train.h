@@ -5,6 +5,47 @@
  * stopping with patience (the best weights are restored), denoising
  * corruption per batch, a per-epoch history and a callback after every batch
  * through which the SQL layer checks for cancel and reports progress.
+ *
+ * Defaults (ae_train_config_defaults): the objective's own defaults
+ * (ae_objective_defaults), Adam with torch's settings (learning_rate 0.001,
+ * betas 0.9/0.999, eps 1e-8, no weight decay, no clipping, lr_decay 1),
+ * batch_size 64, epochs 100, shuffle true, validation_fraction 0.1,
+ * patience 10, seed 42.
+ *
+ * What ae_train does, precisely:
+ *   - Split: one permutation of the n rows drawn from the seed; its last
+ *     floor(n · validation_fraction) rows validate (at least one row always
+ *     trains).  Both sides are then kept in the order of X, so with
+ *     shuffle = false the training rows are visited in table order.
+ *     validation_fraction 0 holds nothing out.
+ *   - Epoch: with shuffle the training rows are reshuffled (seeded), then
+ *     cut into batches of batch_size; the last batch holds the remainder.
+ *   - Batch: rows are gathered into one buffer (the clean target); with
+ *     denoising a copy is corrupted with fresh noise (ae_corrupt) and is what
+ *     the network sees.  ae_loss_grad, then one ae_optim_step.
+ *   - Random streams: split, shuffles and noise (and the contractive
+ *     projections) each have their own stream derived from the seed, so one
+ *     option does not shift another's draws.  The seed does not touch the
+ *     weights: the caller initialises them (ae_model_init_weights).
+ *   - History: train_loss is the row-weighted mean of the epoch's batch
+ *     total losses (regularisers included, measured while the weights
+ *     moved); val_loss is the reconstruction loss alone (no regularisers,
+ *     no noise) of the validation rows after the epoch, NaN without them.
+ *   - Early stopping (patience > 0) watches val_loss, or train_loss when
+ *     nothing is held out.  Only a strict improvement resets the count; it
+ *     stops once patience epochs pass without one, and the best epoch's
+ *     weights are restored, also when the epochs run out first.  With
+ *     patience 0 every epoch runs and the last weights are kept.
+ *   - lr_decay multiplies the learning rate after every epoch.
+ *   - Errors: non-finite input → AE_ERR_DATA naming row and column
+ *     (1-based); a non-finite training loss → AE_ERR_NONFINITE naming the
+ *     epoch and batch; a non-finite validation loss → AE_ERR_NONFINITE naming
+ *     the epoch; the callback returning false → AE_ERR_CANCELED with the
+ *     weights as they were at that batch.
+ *   - Memory: everything (row index, batch buffers, gradient, best-weights
+ *     copy, optimiser moments, network workspace, history) is allocated
+ *     before the first batch and freed before returning, except the
+ *     history handed over in the result.
  */
 #ifndef AE_TRAIN_H
 #define AE_TRAIN_H
@@ -37,7 +78,9 @@ typedef struct AeEpochStats
 
 /*
  * Called after every batch; return false to stop (AE_ERR_CANCELED).
- * epoch_done is non-NULL only after the last batch of an epoch.
+ * epoch is 1-based, batch is 1-based within the epoch (1..n_batches).
+ * epoch_done is non-NULL only after the last batch of an epoch, and then
+ * already carries that epoch's validation loss.
  */
 typedef bool (*AeBatchCallback) (void *arg, int epoch, int batch, int n_batches,
 								 const AeEpochStats *epoch_done);
@@ -45,7 +88,7 @@ typedef bool (*AeBatchCallback) (void *arg, int epoch, int batch, int n_batches,
 typedef struct AeTrainResult
 {
 	int			epochs_run;
-	int			best_epoch;		/* the epoch whose weights were kept */
+	int			best_epoch;		/* the epoch whose weights were kept (1-based) */
 	size_t		n_train;
 	size_t		n_val;
 	double		train_loss;		/* of the kept epoch */
@@ -57,7 +100,8 @@ typedef struct AeTrainResult
  * Train model (weights already initialised or warm-started) on n rows of X
  * (n×d, normalised as the caller wants).  X is not modified.  Deterministic
  * for a seed with one BLAS thread.  On error the model's parameters are
- * unspecified: the caller keeps its own copy if it must roll back.
+ * unspecified: the caller keeps its own copy if it must roll back.  On
+ * error result->history is NULL and errbuf (AE_ERRBUF_SIZE) says why.
  */
 AeStatus	ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 					 const AeAllocator *al, AeBatchCallback cb, void *cb_arg,
