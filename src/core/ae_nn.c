@@ -1,0 +1,327 @@
+/*
+ * ae_nn.c — the network itself: architecture checks, the parameter layout,
+ * weight initialisation and the inference forward pass.
+ *
+ * Training (losses, regularisers, backward) lives in ae_loss.c and
+ * ae_contractive.c; activation functions in ae_act.c.
+ */
+#include "ae_nn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ae_act.h"
+#include "ae_blas.h"
+#include "ae_nn_int.h"
+
+static const char *const ActivationNames[] = {
+	[AE_ACT_LINEAR] = "linear",
+	[AE_ACT_SIGMOID] = "sigmoid",
+	[AE_ACT_TANH] = "tanh",
+	[AE_ACT_RELU] = "relu",
+	[AE_ACT_LEAKY_RELU] = "leaky_relu",
+	[AE_ACT_ELU] = "elu",
+};
+
+#define AE_N_ACTIVATIONS ((int) (sizeof(ActivationNames) / sizeof(ActivationNames[0])))
+
+const char *
+ae_activation_name(AeActivation act)
+{
+	if ((int) act < 0 || (int) act >= AE_N_ACTIVATIONS)
+		return "unknown";
+	return ActivationNames[act];
+}
+
+bool
+ae_activation_parse(const char *name, AeActivation *act)
+{
+	for (int i = 0; i < AE_N_ACTIVATIONS; i++)
+		if (strcmp(name, ActivationNames[i]) == 0)
+		{
+			*act = (AeActivation) i;
+			return true;
+		}
+	return false;
+}
+
+static inline bool
+ActivationValid(AeActivation act)
+{
+	return (int) act >= 0 && (int) act < AE_N_ACTIVATIONS;
+}
+
+/* ---------------------------------------------------------------- architecture */
+
+void
+ae_arch_make(AeArch *arch, int n_inputs, int n_hidden, const int *hidden,
+			 AeActivation act, AeActivation output_act, bool tied)
+{
+	int			narrowest = 0;
+	int			ties[AE_MAX_HIDDEN];
+	int			n_ties = 0;
+
+	memset(arch, 0, sizeof(*arch));
+	arch->n_inputs = n_inputs;
+	arch->n_hidden = n_hidden;
+	arch->output_act = output_act;
+	arch->tied = tied;
+	/* out-of-range counts are kept for ae_arch_validate to report */
+	for (int i = 0; i < n_hidden && i < AE_MAX_HIDDEN; i++)
+	{
+		arch->hidden[i] = hidden[i];
+		arch->hidden_act[i] = act;
+		if (i == 0 || hidden[i] < hidden[narrowest])
+			narrowest = i;
+	}
+	/* several layers share the narrowest width: take the middle one of them */
+	for (int i = 0; i < n_hidden && i < AE_MAX_HIDDEN; i++)
+		if (hidden[i] == hidden[narrowest])
+			ties[n_ties++] = i;
+	arch->code_layer = n_ties > 0 ? ties[(n_ties - 1) / 2] : 0;
+}
+
+/* snprintf into a buffer that may be NULL */
+#define AE_ERR(errbuf, ...) \
+	do { if (errbuf) snprintf((errbuf), AE_ERRBUF_SIZE, __VA_ARGS__); } while (0)
+
+AeStatus
+ae_arch_validate(const AeArch *arch, char *errbuf)
+{
+	int			k = arch->n_hidden;
+
+	if (arch->n_inputs < 1 || arch->n_inputs > AE_MAX_WIDTH)
+	{
+		AE_ERR(errbuf, "input width %d is out of range; widths must be between 1 and %d",
+			   arch->n_inputs, AE_MAX_WIDTH);
+		return AE_ERR_CONFIG;
+	}
+	if (k < 1 || k > AE_MAX_HIDDEN)
+	{
+		AE_ERR(errbuf, "%d hidden layers requested; the number of hidden layers must be between 1 and %d",
+			   k, AE_MAX_HIDDEN);
+		return AE_ERR_CONFIG;
+	}
+	for (int i = 0; i < k; i++)
+	{
+		if (arch->hidden[i] < 1 || arch->hidden[i] > AE_MAX_WIDTH)
+		{
+			AE_ERR(errbuf, "hidden layer %d has width %d; widths must be between 1 and %d",
+				   i + 1, arch->hidden[i], AE_MAX_WIDTH);
+			return AE_ERR_CONFIG;
+		}
+		if (!ActivationValid(arch->hidden_act[i]))
+		{
+			AE_ERR(errbuf, "hidden layer %d has an unknown activation (%d)",
+				   i + 1, (int) arch->hidden_act[i]);
+			return AE_ERR_CONFIG;
+		}
+	}
+	if (arch->output_act != AE_ACT_LINEAR && arch->output_act != AE_ACT_SIGMOID)
+	{
+		AE_ERR(errbuf, "output activation must be linear or sigmoid, not %s",
+			   ae_activation_name(arch->output_act));
+		return AE_ERR_CONFIG;
+	}
+	if (arch->code_layer < 0 || arch->code_layer >= k)
+	{
+		AE_ERR(errbuf, "code layer index %d is out of range; it must be between 0 and %d",
+			   arch->code_layer, k - 1);
+		return AE_ERR_CONFIG;
+	}
+	if (arch->tied)
+	{
+		/*
+		 * Decoder layer L-1-l reuses W_lᵀ, so the widths must mirror around
+		 * the code layer and the encoder and decoder must have as many
+		 * layers: an odd number of hidden layers with the code in the middle.
+		 */
+		for (int i = 0; i < k / 2; i++)
+			if (arch->hidden[i] != arch->hidden[k - 1 - i])
+			{
+				AE_ERR(errbuf, "tied weights need mirrored hidden widths, but hidden layer %d has width %d and hidden layer %d has width %d",
+					   i + 1, arch->hidden[i], k - i, arch->hidden[k - 1 - i]);
+				return AE_ERR_CONFIG;
+			}
+		if (k % 2 == 0 || arch->code_layer != k / 2)
+		{
+			AE_ERR(errbuf, "tied weights need an odd number of hidden layers with the code in the middle one; %d hidden layers, code layer index %d",
+				   k, arch->code_layer);
+			return AE_ERR_CONFIG;
+		}
+	}
+	return AE_OK;
+}
+
+size_t
+ae_arch_param_count(const AeArch *arch)
+{
+	int			dims[AE_MAX_HIDDEN + 2];
+	int			L = arch->n_hidden + 1;
+	size_t		count = 0;
+
+	dims[0] = arch->n_inputs;
+	for (int i = 0; i < arch->n_hidden; i++)
+		dims[i + 1] = arch->hidden[i];
+	dims[L] = arch->n_inputs;
+	for (int l = 0; l < L; l++)
+	{
+		if (!(arch->tied && l > arch->code_layer))
+			count += (size_t) dims[l + 1] * dims[l];
+		count += dims[l + 1];
+	}
+	return count;
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+AeStatus
+ae_model_bind(AeModel *model, const AeArch *arch, float *params, char *errbuf)
+{
+	AeStatus	st = ae_arch_validate(arch, errbuf);
+	int			L;
+	long		off = 0;
+
+	if (st != AE_OK)
+		return st;
+	memset(model, 0, sizeof(*model));
+	model->arch = *arch;
+	L = model->n_layers = arch->n_hidden + 1;
+	model->dims[0] = arch->n_inputs;
+	for (int i = 0; i < arch->n_hidden; i++)
+	{
+		model->dims[i + 1] = arch->hidden[i];
+		model->act[i] = arch->hidden_act[i];
+	}
+	model->dims[L] = arch->n_inputs;
+	model->act[L - 1] = arch->output_act;
+	model->params = params;
+
+	for (int l = 0; l < L; l++)
+	{
+		if (arch->tied && l > arch->code_layer)
+		{
+			/* the encoder twin comes earlier in the buffer, so it is bound already */
+			int			twin = L - 1 - l;
+
+			model->W_off[l] = -1;
+			model->W[l] = model->W[twin];
+			model->W_tied[l] = true;
+		}
+		else
+		{
+			model->W_off[l] = off;
+			model->W[l] = params + off;
+			off += (long) model->dims[l + 1] * model->dims[l];
+		}
+		model->b_off[l] = off;
+		model->b[l] = params + off;
+		off += model->dims[l + 1];
+	}
+	model->n_params = (size_t) off;
+	return AE_OK;
+}
+
+void
+ae_model_init_weights(AeModel *model, uint64_t seed)
+{
+	AeRng		rng;
+
+	ae_rng_seed(&rng, seed);
+	/* layer by layer, W row-major: this order is part of "same seed, same model" */
+	for (int l = 0; l < model->n_layers; l++)
+	{
+		int			fan_in = model->dims[l];
+		int			fan_out = model->dims[l + 1];
+		size_t		nw = (size_t) fan_in * fan_out;
+		double		bound;
+
+		if (!model->W_tied[l])
+		{
+			switch (model->act[l])
+			{
+				case AE_ACT_RELU:
+				case AE_ACT_LEAKY_RELU:
+				case AE_ACT_ELU:
+					/* He: keeps the variance of a half-rectified signal */
+					bound = sqrt(6.0 / fan_in);
+					break;
+				default:
+					/* Glorot: balances forward and backward variance */
+					bound = sqrt(6.0 / (fan_in + fan_out));
+					break;
+			}
+			for (size_t i = 0; i < nw; i++)
+				model->W[l][i] = (float) ((2.0 * ae_rng_uniform(&rng) - 1.0) * bound);
+		}
+		memset(model->b[l], 0, sizeof(float) * fan_out);
+	}
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/*
+ * One weight layer on a batch: out = f(in Wᵀ + b), one GEMM then one fused
+ * bias + activation pass.  A tied decoder layer's weight is its twin's W
+ * transposed, so the product is in W instead of in Wᵀ.
+ */
+void
+ae_layer_forward(const AeModel *model, int l, const float *in, int B, float *out)
+{
+	/* in: (B, dims[l]), out: (B, dims[l+1]), W: (dims[l+1], dims[l]) or tied (dims[l], dims[l+1]) */
+	int			n_in = model->dims[l];
+	int			n_out = model->dims[l + 1];
+
+	if (model->W_tied[l])
+		ae_gemm(false, false, B, n_out, n_in, 1.0f, in, n_in, model->W[l], n_out,
+				0.0f, out, n_out);
+	else
+		ae_gemm(false, true, B, n_out, n_in, 1.0f, in, n_in, model->W[l], n_in,
+				0.0f, out, n_out);
+	ae_act_forward(model->act[l], out, model->b[l], B, n_out);
+}
+
+size_t
+ae_forward_scratch_size(const AeModel *model, int B)
+{
+	int			widest = 0;
+
+	/* two ping-pong buffers wide enough for any intermediate layer */
+	for (int l = 1; l < model->n_layers; l++)
+		if (model->dims[l] > widest)
+			widest = model->dims[l];
+	return 2 * (size_t) B * widest;
+}
+
+void
+ae_forward_range(const AeModel *model, int from, int to,
+				 const float *in, int B, float *out, float *scratch)
+{
+	/* in: (B, dims[from]), out: (B, dims[to]) */
+	const float *cur = in;
+	size_t		half = ae_forward_scratch_size(model, B) / 2;
+
+	for (int l = from; l < to; l++)
+	{
+		float	   *dst = l == to - 1 ? out : scratch + ((l - from) % 2) * half;
+
+		ae_layer_forward(model, l, cur, B, dst);
+		cur = dst;
+	}
+}
+
+void
+ae_feature_sqerr(const AeModel *model, const float *x, int B, float *err, float *scratch)
+{
+	/* x, err: (B, d) */
+	size_t		n = (size_t) B * model->dims[0];
+
+	ae_forward_range(model, 0, model->n_layers, x, B, err, scratch);
+	for (size_t i = 0; i < n; i++)
+	{
+		float		e = err[i] - x[i];
+
+		err[i] = e * e;
+	}
+}
