@@ -362,7 +362,8 @@ LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 	if (B < 1 || B > ws->max_batch)
 		return AE_ERR_CONFIG;
 	if (obj->contractive > 0.0f &&
-		(!ws->has_contractive || ws->c_samples != obj->contractive_samples))
+		(!ws->has_contractive || ws->c_samples != obj->contractive_samples ||
+		 (rng == NULL && C > 0 && obj->contractive_samples > 0)))
 		return AE_ERR_CONFIG;
 
 	/* forward: act[l] = f_l(act[l-1] W_lᵀ + b_l) */

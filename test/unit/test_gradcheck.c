@@ -1,7 +1,8 @@
 /*
  * test_gradcheck.c — the analytic gradient of ae_loss_grad checked by
  * central differences, for every activation × loss × regulariser on a
- * one-hidden-layer net (5-3-5) and a deep one (5-4-3-4-5).
+ * one-hidden-layer net (5-3-5) and two deep ones (5-4-3-4-5, 5-4-4-3-4-4-5:
+ * encoders of two and three layers).
  *
  * Each case makes three comparisons:
  *   value   ae_loss_only's loss parts against the double-precision naive
@@ -266,23 +267,24 @@ main(void)
 {
 	static const int one[] = {3};
 	static const int deep[] = {4, 3, 4};
+	static const int deeper[] = {4, 4, 3, 4, 4};
 	static const AeActivation acts[] = {
 		AE_ACT_LINEAR, AE_ACT_SIGMOID, AE_ACT_TANH, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_ELU
 	};
 
-	for (int net = 0; net < 2; net++)
+	for (int net = 0; net < 3; net++)
 		for (int a = 0; a < 6; a++)
 			for (int loss = 0; loss < 2; loss++)
 				for (int reg = 0; reg < REG_COUNT; reg++)
 				{
-					if (reg == REG_CONTRACTIVE || reg == REG_CONTRACTIVE_PROJ || reg == REG_TIED_ALL)
-						continue;	/* TEMP */
 					if (reg == REG_CONTRACTIVE_PROJ && net == 0)
 						continue;	/* one-layer encoders always use the exact form */
 					if (net == 0)
 						RunCase(1, one, acts[a], (AeLoss) loss, (Reg) reg);
-					else
+					else if (net == 1)
 						RunCase(3, deep, acts[a], (AeLoss) loss, (Reg) reg);
+					else
+						RunCase(5, deeper, acts[a], (AeLoss) loss, (Reg) reg);
 				}
 	unit_diag("worst max relative error: double reference %.2e, float self-check %.2e",
 			  worst_double, worst_float);
