@@ -11,6 +11,15 @@
  * Layout (little-endian throughout, documented in doc/how-it-works.md):
  *   magic "AENC" | u16 format_version | u16 flags | u32 payload_length |
  *   u32 checksum (CRC-32C of the payload) | payload
+ * The payload holds, in this order: the architecture, the parameters, the
+ * normalisation, the threshold and quantiles, the training summary and
+ * history, the configuration text and the column names.  Flags are 0 in
+ * format version 1; a reader refuses flags it does not know.
+ *
+ * "Not known" values: a model imported without them has no threshold,
+ * contamination, quantiles or losses.  Those fields then hold NaN (the
+ * quantiles all together); every other number is finite, and no field is
+ * ever ±Infinity.
  */
 #ifndef AE_BUNDLE_H
 #define AE_BUNDLE_H
@@ -22,6 +31,7 @@
 #define AE_BUNDLE_MAGIC			"AENC"
 #define AE_BUNDLE_FORMAT_VERSION 1
 #define AE_BUNDLE_N_QUANTILES	101 /* error quantiles at 0%, 1%, …, 100% */
+#define AE_BUNDLE_HEADER_SIZE	16	/* magic, version, flags, length, checksum */
 
 typedef struct AeBundle
 {
@@ -33,30 +43,40 @@ typedef struct AeBundle
 	float	   *norm_scale;		/* n_inputs, never 0 */
 	float	   *feature_mean;	/* n_inputs, training mean in original units (missing-value imputation) */
 
-	/* anomaly threshold and the training-error distribution (normalised-space MSE) */
+	/*
+	 * Anomaly threshold and the training-error distribution (normalised-space
+	 * MSE).  NaN when not known; quantiles are all NaN or all finite and
+	 * non-decreasing; a known contamination lies in [0, 1].
+	 */
 	double		contamination;	/* share of training rows above threshold */
 	double		threshold;
 	double		quantiles[AE_BUNDLE_N_QUANTILES];
 
 	/* how it was trained */
-	int64_t		n_rows;			/* rows used (train + validation) */
-	int			epochs_run;
-	double		train_loss;
+	int64_t		n_rows;			/* rows used (train + validation), >= 0 */
+	int			epochs_run;		/* >= 0 */
+	double		train_loss;		/* NaN when not known */
 	double		val_loss;		/* NaN without validation rows */
-	int			n_history;
-	AeEpochStats *history;		/* n_history entries */
+	int			n_history;		/* >= 0 */
+	AeEpochStats *history;		/* n_history entries; only val_loss may be NaN */
 
 	/*
 	 * The full configuration actually used, defaults filled in, as a JSON
 	 * object text (the SQL layer stores it as jsonb), and the input column
 	 * names for named-column models: n_columns NUL-terminated strings laid
-	 * end to end in columns (NULL / 0 for array-input models).
+	 * end to end in columns (NULL / 0 for array-input models).  config_json
+	 * may be NULL (serialised as empty, read back as NULL) and holds no NUL
+	 * byte.  A named-column model has one non-empty name per input:
+	 * n_columns == arch.n_inputs.
 	 */
 	char	   *config_json;
 	int			n_columns;
 	char	   *columns;
 	size_t		columns_len;	/* bytes of columns, terminators included */
 } AeBundle;
+
+/* CRC-32C (Castagnoli, as in iSCSI and PostgreSQL's WAL) of len bytes. */
+uint32_t	ae_crc32c(const void *data, size_t len);
 
 /* Bytes ae_bundle_serialize will write. */
 size_t		ae_bundle_serialized_size(const AeBundle *bundle);
@@ -66,11 +86,18 @@ void		ae_bundle_serialize(const AeBundle *bundle, uint8_t *out);
 
 /*
  * Parse len bytes into *bundle; every pointer in it is allocated from al.
- * Checks magic, version, lengths, checksum, the architecture (ae_arch_validate)
- * and that every number is finite; AE_ERR_FORMAT with a message otherwise.
- * Never reads outside buf.
+ * Checks magic, version, flags, lengths, checksum, the architecture
+ * (ae_arch_validate), the parameter count, that every number is finite (NaN
+ * only where "not known" is allowed, see above) and the column names;
+ * AE_ERR_FORMAT with a message in errbuf (AE_ERRBUF_SIZE) otherwise,
+ * AE_ERR_NOMEM when al fails.  Never reads outside buf; nothing is
+ * allocated before the lengths are known to fit in buf.  On failure
+ * everything allocated is freed again and *bundle is zeroed.
  */
 AeStatus	ae_bundle_deserialize(const uint8_t *buf, size_t len, AeBundle *bundle,
 								  const AeAllocator *al, char *errbuf);
+
+/* Free what ae_bundle_deserialize allocated (NULL pointers are skipped). */
+void		ae_bundle_free(AeBundle *bundle, const AeAllocator *al);
 
 #endif							/* AE_BUNDLE_H */
