@@ -277,18 +277,28 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 		{
 			size_t		start = (size_t) batch * bs;
 			int			B = (int) (n_train - start < (size_t) bs ? n_train - start : (size_t) bs);
-			const float *x_in = x_target;
+			const float *x_tgt = x_target;
+			const float *x_in;
 			AeLossParts parts;
 			bool		last = batch == n_batches - 1;
 
-			Gather(X, d, idx + start, B, x_target);
+			/*
+			 * Without shuffle the training rows are in increasing order, so
+			 * a batch whose first and last rows are B - 1 apart is a
+			 * contiguous block of X and needs no copy.
+			 */
+			if (!cfg->shuffle && idx[start + B - 1] - idx[start] == (uint32_t) (B - 1))
+				x_tgt = X + (size_t) idx[start] * d;
+			else
+				Gather(X, d, idx + start, B, x_target);
+			x_in = x_tgt;
 			if (noisy)
 			{
 				/* fresh noise every batch; the target stays clean */
-				ae_corrupt(obj, &rng_noise, x_target, x_input, (size_t) B * d);
+				ae_corrupt(obj, &rng_noise, x_tgt, x_input, (size_t) B * d);
 				x_in = x_input;
 			}
-			st = ae_loss_grad(model, ws, obj, x_in, x_target, B, grad, &parts, &rng_noise);
+			st = ae_loss_grad(model, ws, obj, x_in, x_tgt, B, grad, &parts, &rng_noise);
 			if (st == AE_OK && !isfinite(parts.total))
 				st = AE_ERR_NONFINITE;
 			if (st != AE_OK)
