@@ -48,6 +48,15 @@ build/unit/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p build/unit
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
 
+# The C sides of `make reference` and `make bench`, built like the unit tests.
+build/reference/%: test/reference/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+
+build/bench/%: bench/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+
 .PHONY: unit reference prove test demo bench
 
 # One BLAS thread: the core promises bit-identical results per seed.
