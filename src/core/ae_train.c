@@ -86,14 +86,31 @@ Now(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
-/* Copy rows idx[0..B) of X (n×d) into out (B×d), contiguous. */
+/* Rows ahead whose cache lines Gather requests before copying. */
+#define AE_GATHER_AHEAD 8
+
+/*
+ * Copy rows idx[0..B) of X (n×d) into out (B×d), contiguous.  Shuffled rows
+ * are scattered over a matrix far larger than the caches, so each copy
+ * would wait for memory; asking for the lines of a row a few rows early
+ * overlaps those waits.
+ */
 static inline void
 Gather(const float *X, int d, const uint32_t *idx, int B, float *out)
 {
 	const size_t row_bytes = (size_t) d * sizeof(float);
 
 	for (int b = 0; b < B; b++)
+	{
+		if (b + AE_GATHER_AHEAD < B)
+		{
+			const char *next = (const char *) (X + (size_t) idx[b + AE_GATHER_AHEAD] * d);
+
+			for (size_t off = 0; off < row_bytes; off += 64)
+				__builtin_prefetch(next + off);
+		}
 		memcpy(out + (size_t) b * d, X + (size_t) idx[b] * d, row_bytes);
+	}
 }
 
 /*
