@@ -120,7 +120,8 @@ SigmoidV(AeVf x)
 static inline AeVf
 ReluV(AeVf x)
 {
-	return SelectV(x > VF(0.0f), x, VF(0.0f));
+	/* tested as x < 0, not x > 0, so that NaN stays NaN as in torch */
+	return SelectV(x < VF(0.0f), VF(0.0f), x);
 }
 
 static inline AeVf

@@ -68,10 +68,11 @@ void		ae_arch_make(AeArch *arch, int n_inputs, int n_hidden, const int *hidden,
 						 AeActivation act, AeActivation output_act, bool tied);
 
 /*
- * AE_OK or AE_ERR_CONFIG with a message in errbuf (AE_ERRBUF_SIZE) naming
- * the problem: widths out of range, too many layers, code_layer out of range,
- * output activation not linear/sigmoid, tied weights on an asymmetric net
- * (tied needs hidden[] to be a palindrome and code_layer its middle).
+ * AE_OK or AE_ERR_CONFIG with a message in errbuf (AE_ERRBUF_SIZE bytes; may
+ * be NULL) naming the problem: widths out of range, too many layers,
+ * code_layer out of range, output activation not linear/sigmoid, tied
+ * weights on an asymmetric net (tied needs hidden[] to be a palindrome and
+ * code_layer its middle).
  */
 AeStatus	ae_arch_validate(const AeArch *arch, char *errbuf);
 
@@ -120,17 +121,23 @@ typedef struct AeObjective
 {
 	AeLoss		loss;
 	float		l1_activity;	/* λ: λ · (1/B) Σ_b Σ_j |a_bj| over the code */
-	float		sparsity_weight;	/* β: β · Σ_j KL(ρ ‖ ρ̂_j), ρ̂_j batch mean code activation */
+	float		sparsity_weight;	/* β: β · Σ_j KL(ρ ‖ ρ̂_j), ρ̂_j batch mean code activation
+									 * clamped into [1e-7, 1 - 1e-7] (no gradient when clamped) */
 	float		sparsity_target;	/* ρ in (0, 1); KL needs a sigmoid code layer */
 	float		contractive;	/* γ: γ · (1/B) Σ_b ‖∂code/∂x(x_b)‖²_F */
-	int			contractive_samples;	/* 0: exact; k > 0: k random projections (deep encoders) */
+	int			contractive_samples;	/* 0: exact; k > 0: k random projections (deep
+										 * encoders; a one-layer encoder is always exact) */
 	AeNoise		noise;			/* denoising: corrupt the input, keep the target clean */
 	float		noise_level;
 } AeObjective;
 
 void		ae_objective_defaults(AeObjective *obj);
 
-/* AE_OK or AE_ERR_CONFIG with a message (e.g. KL on a non-sigmoid code layer, BCE without sigmoid output). */
+/*
+ * AE_OK or AE_ERR_CONFIG with a message (e.g. KL on a non-sigmoid code
+ * layer, BCE without sigmoid output, weights negative or not finite,
+ * sparsity_target or noise_level outside (0, 1)).
+ */
 AeStatus	ae_objective_validate(const AeObjective *obj, const AeModel *model, char *errbuf);
 
 /* The parts of a batch loss; total = recon + l1 + kl + contractive. */
@@ -145,8 +152,12 @@ typedef struct AeLossParts
 
 /*
  * Scratch memory for forward/backward on batches of up to max_batch rows:
- * pre-activations, activations and deltas of every layer (and the tangent
- * buffers of the contractive penalty when obj->contractive > 0).
+ * activations and deltas of every layer (and the tangent buffers of the
+ * contractive penalty when obj->contractive > 0; obj may be NULL for none).
+ * One allocation; NULL when it fails or max_batch < 1.  A workspace serves
+ * objectives with the same contractive settings (on or off, and
+ * contractive_samples) as the one it was made for; ae_loss_grad returns
+ * AE_ERR_CONFIG otherwise.
  */
 typedef struct AeWorkspace AeWorkspace;
 
@@ -155,8 +166,10 @@ AeWorkspace *ae_workspace_create(const AeModel *model, const AeObjective *obj,
 void		ae_workspace_destroy(AeWorkspace *ws, const AeAllocator *al);
 
 /*
- * Denoising corruption of n floats: out = corrupt(in).  Draws from rng;
- * with AE_NOISE_NONE copies.  in and out may be the same buffer.
+ * Denoising corruption of n floats: out = corrupt(in).  Draws from rng one
+ * value per element in index order (a normal for gaussian, a uniform for
+ * mask); with AE_NOISE_NONE copies and draws nothing.  in and out may be
+ * the same buffer.
  */
 void		ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out, size_t n);
 
@@ -165,8 +178,11 @@ void		ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out
  * (already corrupted for denoising), x_target (B×d) what it must reproduce.
  * grad (n_params) is overwritten.  Weight decay is not included (the
  * optimiser applies it, with PyTorch's coupled/decoupled semantics).
- * rng is used only by the contractive random-projection estimator.
- * Returns AE_ERR_NONFINITE when the loss is not finite.
+ * rng is used only by the contractive random-projection estimator (which
+ * draws B·k·d normals: row by row, direction by direction), and may be
+ * NULL otherwise.  parts may be NULL.  Returns AE_ERR_CONFIG when B is not
+ * in [1, max_batch] or ws does not fit obj, AE_ERR_NONFINITE when the loss
+ * is not finite (parts are still filled in).
  */
 AeStatus	ae_loss_grad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 						 const float *x_in, const float *x_target, int B,
@@ -184,12 +200,16 @@ AeStatus	ae_loss_only(const AeModel *model, AeWorkspace *ws, const AeObjective *
  *   encode      = [0, code_layer + 1)
  *   decode      = [code_layer + 1, L)
  *   reconstruct = [0, L)
+ * in and out must not overlap scratch; out may not alias in.
  */
 size_t		ae_forward_scratch_size(const AeModel *model, int B);
 void		ae_forward_range(const AeModel *model, int from, int to,
 							 const float *in, int B, float *out, float *scratch);
 
-/* Per-element squared error of B rows: err[b·d + j] = (x̂_bj - x_bj)². */
+/*
+ * Per-element squared error of B rows: err[b·d + j] = (x̂_bj - x_bj)²;
+ * scratch as for ae_forward_range(model, 0, L, …).
+ */
 void		ae_feature_sqerr(const AeModel *model, const float *x, int B, float *err, float *scratch);
 
 /* The width of the code layer. */

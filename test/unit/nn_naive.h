@@ -18,7 +18,7 @@
 
 #define NAIVE_MAXW 64			/* widest layer the tests build */
 
-static double
+static inline double
 NaiveAct(AeActivation act, double z)
 {
 	switch (act)
@@ -39,7 +39,7 @@ NaiveAct(AeActivation act, double z)
 	return NAN;
 }
 
-static double
+static inline double
 NaiveDAct(AeActivation act, double z)
 {
 	switch (act)
@@ -65,7 +65,7 @@ NaiveDAct(AeActivation act, double z)
 }
 
 /* Element (j, i) (output j, input i) of weight layer l's effective matrix. */
-static double
+static inline double
 NaiveW(const AeModel *m, const double *p, int l, int j, int i)
 {
 	int			n_in = m->dims[l];
@@ -77,7 +77,7 @@ NaiveW(const AeModel *m, const double *p, int l, int j, int i)
 }
 
 /* Forward one row: z[l][·] and a[l][·] for every weight layer l. */
-static void
+static inline void
 NaiveForward(const AeModel *m, const double *p, const float *x,
 			 double z[][NAIVE_MAXW], double a[][NAIVE_MAXW])
 {
@@ -97,7 +97,7 @@ NaiveForward(const AeModel *m, const double *p, const float *x,
  * Squared Frobenius norm of J = ∂a_C/∂x at one row (exact), or when V is
  * not NULL the mean of ‖J v_s‖² over the k rows v_s of V (k×d).
  */
-static double
+static inline double
 NaiveJacobianNorm(const AeModel *m, const double *p, double z[][NAIVE_MAXW],
 				  const float *V, int k)
 {
@@ -150,7 +150,7 @@ NaiveJacobianNorm(const AeModel *m, const double *p, double z[][NAIVE_MAXW],
  * The whole objective of a batch in double.  V (B·k × d, row b's k vectors
  * together) holds the random projections when the core would use them.
  */
-static double
+static inline double
 NaiveLoss(const AeModel *m, const double *p, const AeObjective *obj,
 		  const float *x_in, const float *x_t, int B, const float *V, AeLossParts *parts)
 {
