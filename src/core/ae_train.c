@@ -86,6 +86,36 @@ Now(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
+/*
+ * True when none of x[0..n) is NaN or infinite.  A float is non-finite
+ * exactly when its exponent bits are all ones; OR-ing that test over blocks
+ * keeps the loop free of branches, so one pass over the data costs little
+ * more than reading it.
+ */
+static bool
+AllFinite(const float *x, size_t n)
+{
+	const uint32_t exp_mask = UINT32_C(0x7f800000);
+	size_t		i = 0;
+
+	while (i < n)
+	{
+		size_t		end = n - i < 4096 ? n : i + 4096;
+		uint32_t	bad = 0;
+
+		for (; i < end; i++)
+		{
+			uint32_t	bits;
+
+			memcpy(&bits, &x[i], sizeof(bits));
+			bad |= (uint32_t) ((bits & exp_mask) == exp_mask);
+		}
+		if (bad)
+			return false;
+	}
+	return true;
+}
+
 /* Rows ahead whose cache lines Gather requests before copying. */
 #define AE_GATHER_AHEAD 8
 
@@ -117,7 +147,8 @@ Gather(const float *X, int d, const uint32_t *idx, int B, float *out)
  * Row-weighted mean reconstruction loss of the rows idx[0..n_rows), clean
  * input and target, in chunks the workspace can hold.  Regularisers are
  * switched off: early stopping should judge reconstruction, and the
- * contractive Jacobian would cost more than the forward pass.
+ * contractive Jacobian would cost more than the forward pass.  ws must have
+ * been made without the contractive penalty.
  */
 static AeStatus
 ValidationLoss(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
@@ -161,7 +192,8 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 	AeStatus	st;
 	AeOptimizer opt;
 	bool		opt_made = false;
-	AeWorkspace *ws = NULL;
+	AeWorkspace *ws = NULL,
+			   *ws_val = NULL;
 	uint32_t   *idx = NULL;
 	uint8_t    *is_val = NULL;
 	float	   *x_target = NULL,
@@ -199,14 +231,17 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 				 n, (unsigned) UINT32_MAX);
 		return AE_ERR_DATA;
 	}
-	for (size_t i = 0; i < n * (size_t) d; i++)
-		if (!isfinite(X[i]))
-		{
-			snprintf(errbuf, AE_ERRBUF_SIZE,
-					 "row %zu, column %d of the training data is not finite (NaN or infinity)",
-					 i / d + 1, (int) (i % d) + 1);
-			return AE_ERR_DATA;
-		}
+	if (!AllFinite(X, n * (size_t) d))
+	{
+		size_t		i = 0;
+
+		while (isfinite(X[i]))
+			i++;
+		snprintf(errbuf, AE_ERRBUF_SIZE,
+				 "row %zu, column %d of the training data is not finite (NaN or infinity)",
+				 i / d + 1, (int) (i % d) + 1);
+		return AE_ERR_DATA;
+	}
 
 	/* the last share of a seeded permutation validates; at least one row trains */
 	n_val = (size_t) floor((double) n * (double) cfg->validation_fraction);
@@ -238,6 +273,17 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 	{
 		st = AE_ERR_NOMEM;
 		goto done;
+	}
+	/* validation skips the contractive penalty, and a workspace fits one setting */
+	ws_val = ws;
+	if (n_val > 0 && obj->contractive > 0.0f)
+	{
+		ws_val = ae_workspace_create(model, NULL, bs, al);
+		if (ws_val == NULL)
+		{
+			st = AE_ERR_NOMEM;
+			goto done;
+		}
 	}
 	st = ae_optim_create(&opt, &cfg->optim, np, al);
 	if (st != AE_OK)
@@ -340,15 +386,17 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 				stats->val_loss = NAN;
 				if (n_val > 0)
 				{
-					st = ValidationLoss(model, ws, obj, X, idx + n_train, n_val, bs,
+					st = ValidationLoss(model, ws_val, obj, X, idx + n_train, n_val, bs,
 										x_target, &rng_noise, &stats->val_loss);
-					if (st != AE_OK)
-					{
+					if (st == AE_ERR_NONFINITE)
 						snprintf(errbuf, AE_ERRBUF_SIZE,
 								 "the validation loss became non-finite after epoch %d; "
 								 "a lower learning_rate or a clip_norm may help", epoch);
+					else if (st != AE_OK)
+						snprintf(errbuf, AE_ERRBUF_SIZE, "%s while validating after epoch %d",
+								 ae_status_string(st), epoch);
+					if (st != AE_OK)
 						goto done;
-					}
 				}
 				stats->seconds = Now() - t0;
 				result->epochs_run = epoch;
@@ -403,6 +451,8 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 done:
 	if (opt_made)
 		ae_optim_destroy(&opt, al);
+	if (ws_val && ws_val != ws)
+		ae_workspace_destroy(ws_val, al);
 	if (ws)
 		ae_workspace_destroy(ws, al);
 	ae_free(al, history);

@@ -43,9 +43,11 @@
  *     the epoch; the callback returning false → AE_ERR_CANCELED with the
  *     weights as they were at that batch.
  *   - Memory: everything (row index, batch buffers, gradient, best-weights
- *     copy, optimiser moments, network workspace, history) is allocated
- *     before the first batch and freed before returning, except the
- *     history handed over in the result.
+ *     copy, optimiser moments, network workspace — and a second one without
+ *     the contractive buffers for validation when that penalty is on —,
+ *     history) is allocated before the first batch and freed before
+ *     returning, except the history handed over in the result.  Batches
+ *     of rows that are contiguous in X (no shuffle) are read in place.
  */
 #ifndef AE_TRAIN_H
 #define AE_TRAIN_H
