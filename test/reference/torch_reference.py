@@ -4,8 +4,8 @@
 For each case (an optimiser or a regulariser on a tiny network) this script
 draws initial weights and a few batches, writes them for ref_driver (the C
 side), lets both run the same optimiser steps, and compares per named tensor:
-the loss parts of every step, the gradient of the first step and the final
-weights.  Output is TAP; the exit status is non-zero when any difference is
+the loss parts of every step, the gradient of the first step, the final
+weights and the change the steps made to them.  Output is TAP; the exit status is non-zero when any difference is
 above the tolerance.
 
 PyTorch runs in float32 like the core, so the differences measured are the
@@ -295,6 +295,7 @@ def main():
     n, failed, worst = 0, 0, 0.0
     part_names = ["total", "recon", "l1", "kl", "contractive"]
     for c, net, target, inp in prepared:
+        init = [t.detach().numpy().ravel().astype(np.float64) for _, t in net.tensors()]
         losses, grad0, final = run_torch(c, net, target, inp)
         o = ours.get(c["name"])
         checks = []
@@ -307,12 +308,16 @@ def main():
                     continue    # regulariser switched off in this case
                 checks.append(("loss.%s" % pname, rel_diff([row[k] for row in o["loss"]], ref)))
             offset = 0
-            for (tname, _), g, p in zip(net.tensors(), grad0, final):
+            for tname, g, p, p0 in zip([t for t, _ in net.tensors()], grad0, final, init):
                 size = g.numel()
+                ours_p = o["params"][offset:offset + size]
                 checks.append(("grad.%s" % tname,
                                rel_diff(o["grad"][offset:offset + size], g.numpy().ravel())))
-                checks.append(("param.%s" % tname,
-                               rel_diff(o["params"][offset:offset + size], p.numpy().ravel())))
+                checks.append(("param.%s" % tname, rel_diff(ours_p, p.numpy().ravel())))
+                # the change the steps made, on its own scale: far more
+                # sensitive to the optimiser's arithmetic than the weights
+                checks.append(("update.%s" % tname,
+                               rel_diff(ours_p - p0, p.numpy().ravel().astype(np.float64) - p0)))
                 offset += size
         for tname, diff in checks:
             n += 1
