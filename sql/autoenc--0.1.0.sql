@@ -13,6 +13,241 @@ COMMENT ON FUNCTION ae_version() IS 'version of the loaded autoenc library';
 
 -- section: catalog (model storage, ae_model type, management, import/export)
 
+-- The ae_model type: one trained model (weights, normalisation, threshold,
+-- quantiles, history, configuration) in the versioned, checksummed binary
+-- format of doc/how-it-works.md.  Its text form is the base64 of those bytes;
+-- every way in (text, binary, cast from bytea) validates the value.
+CREATE TYPE ae_model;
+
+CREATE FUNCTION ae_model_in(cstring) RETURNS ae_model
+    AS 'MODULE_PATHNAME', 'ae_model_in'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ae_model_out(ae_model) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'ae_model_out'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ae_model_recv(internal) RETURNS ae_model
+    AS 'MODULE_PATHNAME', 'ae_model_recv'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ae_model_send(ae_model) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'ae_model_send'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE ae_model (
+    INPUT          = ae_model_in,
+    OUTPUT         = ae_model_out,
+    RECEIVE        = ae_model_recv,
+    SEND           = ae_model_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT      = int4,
+    STORAGE        = extended
+);
+
+COMMENT ON TYPE ae_model IS 'a trained autoencoder with its normalisation, threshold and history';
+
+CREATE FUNCTION ae_model(bytea) RETURNS ae_model
+    AS 'MODULE_PATHNAME', 'ae_model_from_bytea'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- bytea -> ae_model checks the bytes; ae_model -> bytea needs no check
+CREATE CAST (bytea AS ae_model) WITH FUNCTION ae_model(bytea);
+CREATE CAST (ae_model AS bytea) WITHOUT FUNCTION;
+
+CREATE FUNCTION ae_model_info(ae_model) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ae_model_info'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_model_info(ae_model) IS 'summary of a model: shape, normalisation, threshold, training';
+
+-- The catalog.  Ordinary roles have no privilege on these tables: every
+-- write goes through the C functions below, which check ownership and
+-- grants and then run the statement as the tables' owner.  Owners and
+-- grantees are regrole so that a dump restores them by name.
+CREATE SEQUENCE ae_model_catalog_id_seq;
+
+CREATE TABLE ae_model_catalog (
+    id              bigint PRIMARY KEY DEFAULT nextval('ae_model_catalog_id_seq'),
+    name            text NOT NULL UNIQUE CHECK (name <> '' AND octet_length(name) <= 63),
+    version         integer NOT NULL CHECK (version >= 1),
+    owner           regrole NOT NULL,
+    created         timestamptz NOT NULL DEFAULT now(),
+    updated         timestamptz NOT NULL DEFAULT now(),
+    source          text,                   -- training relation, schema-qualified; NULL for ae_fit/ae_save/ae_import
+    columns         text[],                 -- input column names; NULL for array-input models
+    config          jsonb NOT NULL,         -- the configuration actually used, defaults filled in
+    n_inputs        integer NOT NULL,
+    code_width      integer NOT NULL,
+    layers          integer[] NOT NULL,     -- widths from input to output
+    normalization   text NOT NULL,
+    n_rows          bigint NOT NULL,
+    epochs          integer NOT NULL,
+    train_loss      double precision,       -- NULL when not known
+    val_loss        double precision,       -- NULL without validation rows
+    threshold       double precision,       -- NULL when not known
+    bundle          bytea NOT NULL          -- the ae_model bytes
+);
+ALTER SEQUENCE ae_model_catalog_id_seq OWNED BY ae_model_catalog.id;
+
+CREATE TABLE ae_model_grants (
+    model_id        bigint NOT NULL REFERENCES ae_model_catalog (id) ON DELETE CASCADE,
+    grantee         regrole NOT NULL,
+    grantor         regrole NOT NULL,
+    granted         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (model_id, grantee)
+);
+
+-- Who granted, revoked, renamed or dropped what, and when.  Names are kept as
+-- text so the record outlives the roles and the model.
+CREATE SEQUENCE ae_model_audit_id_seq;
+
+CREATE TABLE ae_model_audit (
+    id              bigint PRIMARY KEY DEFAULT nextval('ae_model_audit_id_seq'),
+    at              timestamptz NOT NULL DEFAULT now(),
+    actor           text NOT NULL,          -- current_user
+    session_actor   text NOT NULL,          -- session_user
+    action          text NOT NULL CHECK (action IN ('grant', 'revoke', 'rename', 'drop')),
+    model_id        bigint NOT NULL,
+    model           text NOT NULL,          -- the model's name before the action
+    role            text,                   -- grant, revoke: the grantee
+    detail          text                    -- rename: the new name
+);
+ALTER SEQUENCE ae_model_audit_id_seq OWNED BY ae_model_audit.id;
+
+REVOKE ALL ON ae_model_catalog, ae_model_grants, ae_model_audit FROM PUBLIC;
+REVOKE ALL ON SEQUENCE ae_model_catalog_id_seq, ae_model_audit_id_seq FROM PUBLIC;
+
+-- pg_dump/pg_restore carry the models, grants and audit over
+SELECT pg_catalog.pg_extension_config_dump('ae_model_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('ae_model_catalog_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ae_model_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ae_model_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('ae_model_audit_id_seq', '');
+
+-- A change to the catalog or its grants sends a relcache invalidation of
+-- ae_model_catalog, delivered to every backend at commit: per-backend model
+-- caches register a relcache callback for that relation and drop what they
+-- hold.
+CREATE FUNCTION ae_catalog_invalidate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ae_catalog_invalidate'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE TRIGGER ae_model_catalog_invalidate
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ae_model_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION ae_catalog_invalidate();
+
+CREATE TRIGGER ae_model_grants_invalidate
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ae_model_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION ae_catalog_invalidate();
+
+-- Variant labels from the configuration: sparse_l1 (l1_activity > 0),
+-- sparse_kl (sparsity_weight > 0), denoising (noise other than none),
+-- contractive (contractive > 0); with none of these undercomplete, or
+-- overcomplete when the code is not narrower than the input.
+CREATE FUNCTION ae_model_variant(config jsonb, n_inputs integer, code_width integer)
+    RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (
+        -- a value of the wrong JSON type counts as absent: an imported
+        -- configuration must not break the view for everybody
+        WITH num(key, value) AS (
+            SELECT k, CASE WHEN jsonb_typeof(config -> k) = 'number'
+                           THEN (config ->> k)::float8 ELSE 0 END
+            FROM unnest(ARRAY['l1_activity', 'sparsity_weight', 'contractive']) AS k
+        ), v(ord, label) AS (
+            SELECT 1, 'sparse_l1' FROM num WHERE key = 'l1_activity' AND value > 0
+            UNION ALL
+            SELECT 2, 'sparse_kl' FROM num WHERE key = 'sparsity_weight' AND value > 0
+            UNION ALL
+            SELECT 3, 'denoising' WHERE jsonb_typeof(config -> 'noise') = 'string'
+                                    AND config ->> 'noise' <> 'none'
+            UNION ALL
+            SELECT 4, 'contractive' FROM num WHERE key = 'contractive' AND value > 0
+        )
+        SELECT CASE WHEN count(*) > 0 THEN array_agg(label ORDER BY ord)
+                    WHEN code_width < n_inputs THEN ARRAY['undercomplete']
+                    ELSE ARRAY['overcomplete'] END
+        FROM v
+    );
+
+COMMENT ON FUNCTION ae_model_variant(jsonb, integer, integer) IS 'variant labels of a model, from its configuration';
+
+-- One row per model the current role owns (or is a member of the owner of),
+-- has been granted, or any model for a superuser.  security_barrier keeps a
+-- caller's own functions from seeing rows the filter removes.
+CREATE VIEW ae_models WITH (security_barrier) AS
+    SELECT m.name, m.version, m.owner, m.n_inputs, m.code_width, m.layers,
+           ae_model_variant(m.config, m.n_inputs, m.code_width) AS variant,
+           m.normalization, m.n_rows AS rows, m.epochs, m.train_loss, m.val_loss,
+           m.threshold, m.source, m.columns, m.created, m.updated
+    FROM ae_model_catalog m
+    WHERE pg_catalog.pg_has_role(m.owner, 'USAGE')
+       OR EXISTS (SELECT 1 FROM ae_model_grants g
+                  WHERE g.model_id = m.id AND pg_catalog.pg_has_role(g.grantee, 'USAGE'));
+
+GRANT SELECT ON ae_models TO PUBLIC;
+
+COMMENT ON VIEW ae_models IS 'the models the current role owns or has been granted';
+
+-- Management.  None of these is SECURITY DEFINER: the permission checks run
+-- as the caller, and only the catalog statements run as the catalog's owner.
+CREATE FUNCTION ae_save(name text, model ae_model) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ae_save'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_save(text, ae_model) IS 'store a model under a name (a new version if it exists)';
+
+CREATE FUNCTION ae_load(name text) RETURNS ae_model
+    AS 'MODULE_PATHNAME', 'ae_load'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ae_load(text) IS 'a stored model as an ae_model value (owner only)';
+
+CREATE FUNCTION ae_history(model text)
+    RETURNS TABLE (epoch integer, train_loss double precision,
+                   val_loss double precision, seconds double precision)
+    AS 'MODULE_PATHNAME', 'ae_history'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 100;
+
+COMMENT ON FUNCTION ae_history(text) IS 'per-epoch losses and durations of a stored model';
+
+CREATE FUNCTION ae_drop(model text, if_exists boolean DEFAULT false) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ae_drop'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_drop(text, boolean) IS 'delete a stored model and its grants';
+
+CREATE FUNCTION ae_rename(model text, new_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ae_rename'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_rename(text, text) IS 'rename a stored model';
+
+CREATE FUNCTION ae_grant(model text, role regrole) RETURNS void
+    AS 'MODULE_PATHNAME', 'ae_grant'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_grant(text, regrole) IS 'let a role (and its members) use a model';
+
+CREATE FUNCTION ae_revoke(model text, role regrole) RETURNS void
+    AS 'MODULE_PATHNAME', 'ae_revoke'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_revoke(text, regrole) IS 'take back what ae_grant gave';
+
+CREATE FUNCTION ae_export(model text) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ae_export'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ae_export(text) IS 'a stored model as a JSON document (format autoenc, format_version 1)';
+
+CREATE FUNCTION ae_import(doc jsonb, name text DEFAULT NULL) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ae_import'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_import(jsonb, text) IS 'store a model from a JSON document; returns its version';
+
 -- section: training (ae_train, ae_fit aggregate)
 
 -- section: scoring (encode, decode, reconstruct, error, explain, anomaly flags, trigger)

@@ -1,0 +1,85 @@
+/*
+ * ae_json.c — JSON text helpers shared by ae_model_info and ae_export.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+
+#include "ae_json.h"
+
+void
+ae_json_float4(StringInfo buf, float v)
+{
+	char		text[FLOAT_SHORTEST_DECIMAL_LEN];
+
+	if (!isfinite(v))
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	float_to_shortest_decimal_buf(v, text);
+	appendStringInfoString(buf, text);
+}
+
+void
+ae_json_float8(StringInfo buf, double v)
+{
+	char		text[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (!isfinite(v))
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	double_to_shortest_decimal_buf(v, text);
+	appendStringInfoString(buf, text);
+}
+
+void
+ae_json_float4_array(StringInfo buf, const float *v, size_t n)
+{
+	appendStringInfoChar(buf, '[');
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		ae_json_float4(buf, v[i]);
+		if ((i & 0xFFFF) == 0xFFFF)
+			CHECK_FOR_INTERRUPTS();
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+void
+ae_json_float8_array(StringInfo buf, const double *v, size_t n)
+{
+	appendStringInfoChar(buf, '[');
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		ae_json_float8(buf, v[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+void
+ae_json_key(StringInfo buf, const char *key, bool first)
+{
+	if (!first)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+Jsonb *
+ae_json_finish(StringInfo buf)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data)));
+}
