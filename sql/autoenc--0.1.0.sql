@@ -250,4 +250,116 @@ COMMENT ON FUNCTION ae_import(jsonb, text) IS 'store a model from a JSON documen
 
 -- section: training (ae_train, ae_fit aggregate)
 
+-- ae_train: train a model on every visible row of a relation and store it.
+-- Every option defaults to NULL, which means the documented default.
+CREATE FUNCTION ae_train(
+    INOUT model text,
+    relation regclass,
+    input text,
+    columns text[] DEFAULT NULL,
+    hidden integer[] DEFAULT NULL,
+    activation text DEFAULT NULL,
+    output_activation text DEFAULT NULL,
+    code_layer integer DEFAULT NULL,
+    tied_weights boolean DEFAULT NULL,
+    loss text DEFAULT NULL,
+    optimizer text DEFAULT NULL,
+    learning_rate double precision DEFAULT NULL,
+    momentum double precision DEFAULT NULL,
+    nesterov boolean DEFAULT NULL,
+    weight_decay double precision DEFAULT NULL,
+    clip_norm double precision DEFAULT NULL,
+    lr_decay double precision DEFAULT NULL,
+    batch_size integer DEFAULT NULL,
+    epochs integer DEFAULT NULL,
+    shuffle boolean DEFAULT NULL,
+    "normalize" text DEFAULT NULL,      -- NORMALIZE is an SQL keyword: write "normalize" => ...
+    noise text DEFAULT NULL,
+    noise_level double precision DEFAULT NULL,
+    l1_activity double precision DEFAULT NULL,
+    sparsity_target double precision DEFAULT NULL,
+    sparsity_weight double precision DEFAULT NULL,
+    contractive double precision DEFAULT NULL,
+    validation_fraction double precision DEFAULT NULL,
+    patience integer DEFAULT NULL,
+    contamination double precision DEFAULT NULL,
+    seed bigint DEFAULT NULL,
+    max_rows bigint DEFAULT NULL,
+    skip_invalid boolean DEFAULT NULL,
+    warm_start boolean DEFAULT NULL,
+    verbose boolean DEFAULT NULL,
+    OUT version integer,
+    OUT rows_used bigint,
+    OUT epochs_run integer,
+    OUT train_loss double precision,
+    OUT val_loss double precision,
+    OUT seconds double precision)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'ae_train_relation'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_train(text, regclass, text, text[], integer[], text, text, integer,
+    boolean, text, text, double precision, double precision, boolean, double precision,
+    double precision, double precision, integer, integer, boolean, text, text,
+    double precision, double precision, double precision, double precision,
+    double precision, double precision, integer, double precision, bigint, bigint,
+    boolean, boolean, boolean)
+    IS 'train an autoencoder on the rows of a relation and store it as a new model version';
+
+-- ae_fit: the same training as an aggregate returning the model as a value.
+CREATE FUNCTION ae_fit_transfn(internal, real[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_transfn(internal, real[]) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_transfn(internal, double precision[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_transfn(internal, double precision[]) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_combinefn(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_combinefn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_serialfn(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'ae_fit_serialfn'
+    LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_deserialfn(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_deserialfn'
+    LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+CREATE FUNCTION ae_fit_finalfn(internal) RETURNS ae_model
+    AS 'MODULE_PATHNAME', 'ae_fit_finalfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE AGGREGATE ae_fit(real[], jsonb) (
+    SFUNC = ae_fit_transfn, STYPE = internal,
+    COMBINEFUNC = ae_fit_combinefn,
+    SERIALFUNC = ae_fit_serialfn, DESERIALFUNC = ae_fit_deserialfn,
+    FINALFUNC = ae_fit_finalfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE ae_fit(real[]) (
+    SFUNC = ae_fit_transfn, STYPE = internal,
+    COMBINEFUNC = ae_fit_combinefn,
+    SERIALFUNC = ae_fit_serialfn, DESERIALFUNC = ae_fit_deserialfn,
+    FINALFUNC = ae_fit_finalfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE ae_fit(double precision[], jsonb) (
+    SFUNC = ae_fit_transfn, STYPE = internal,
+    COMBINEFUNC = ae_fit_combinefn,
+    SERIALFUNC = ae_fit_serialfn, DESERIALFUNC = ae_fit_deserialfn,
+    FINALFUNC = ae_fit_finalfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE ae_fit(double precision[]) (
+    SFUNC = ae_fit_transfn, STYPE = internal,
+    COMBINEFUNC = ae_fit_combinefn,
+    SERIALFUNC = ae_fit_serialfn, DESERIALFUNC = ae_fit_deserialfn,
+    FINALFUNC = ae_fit_finalfn,
+    PARALLEL = SAFE);
+
+COMMENT ON AGGREGATE ae_fit(real[], jsonb) IS 'train an autoencoder on the rows of a group; options as in ae_train';
+COMMENT ON AGGREGATE ae_fit(real[]) IS 'train an autoencoder on the rows of a group with the default options';
+COMMENT ON AGGREGATE ae_fit(double precision[], jsonb) IS 'train an autoencoder on the rows of a group; options as in ae_train';
+COMMENT ON AGGREGATE ae_fit(double precision[]) IS 'train an autoencoder on the rows of a group with the default options';
+
 -- section: scoring (encode, decode, reconstruct, error, explain, anomaly flags, trigger)

@@ -1,0 +1,151 @@
+/*
+ * ae_train_func.c — ae_train(model, relation, input, ...): train a model on
+ * the rows of a relation and store it in the catalog.
+ *
+ * The work happens in a memory context of its own, deleted at the end.  The
+ * catalog write is the last step and belongs to the calling transaction, so
+ * an error or a cancel at any point before it leaves the stored model of
+ * that name exactly as it was.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "portability/instr_time.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "ae_catalog.h"
+#include "ae_training.h"
+#include "autoenc.h"
+
+/* ae_train()'s arguments before the options */
+#define ARG_MODEL		0
+#define ARG_RELATION	1
+#define ARG_INPUT		2
+#define ARG_COLUMNS		3
+#define ARG_FIRST_OPTION 4
+
+/* result columns (after the INOUT model) */
+#define N_RESULT_COLUMNS 7
+
+/* A warm start on named columns must name the same columns in the same order. */
+static void
+CheckWarmColumns(const AeBundle *warm, const AeData *data, const char *what)
+{
+	bool		same = warm->n_columns == data->n_columns &&
+		(data->n_columns == 0 ||
+		 (warm->columns_len == data->columns_len &&
+		  memcmp(warm->columns, data->columns, data->columns_len) == 0));
+
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the stored model was trained on %s", what,
+						warm->n_columns > 0 ? "other columns" : "an input array"),
+				 errdetail("A warm start must read the same input as the stored model."),
+				 errhint("Compare with the model's columns in ae_models.")));
+}
+
+/*
+ * ae_train() in SQL; the C name differs because the core's training loop is
+ * ae_train().
+ */
+PG_FUNCTION_INFO_V1(ae_train_relation);
+
+Datum
+ae_train_relation(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Oid			relid;
+	char	   *input = NULL;
+	ArrayType  *columns = NULL;
+	AeTrainOptions opts;
+	char	   *what;
+	TupleDesc	tupdesc;
+	MemoryContext train_cxt;
+	MemoryContext old_cxt;
+	AeBundle   *warm = NULL;
+	AeBundle   *bundle;
+	AeData		data;
+	AeTrainerReport report;
+	int			version;
+	instr_time	start;
+	instr_time	elapsed;
+	Datum		values[N_RESULT_COLUMNS];
+	bool		nulls[N_RESULT_COLUMNS] = {false};
+
+	INSTR_TIME_SET_CURRENT(start);
+
+	if (PG_ARGISNULL(ARG_MODEL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be NULL")));
+	if (PG_ARGISNULL(ARG_RELATION))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
+	relid = PG_GETARG_OID(ARG_RELATION);
+	if (!PG_ARGISNULL(ARG_INPUT))
+		input = text_to_cstring(PG_GETARG_TEXT_PP(ARG_INPUT));
+	if (!PG_ARGISNULL(ARG_COLUMNS))
+		columns = PG_GETARG_ARRAYTYPE_P(ARG_COLUMNS);
+	if (input == NULL && columns == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("either input or columns must be given"),
+				 errhint("Name an array column with input, or pass input => NULL and columns => '{a,b,c}'.")));
+	if (input != NULL && columns != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("input and columns cannot both be given"),
+				 errhint("Pass input => NULL to train on the named columns.")));
+
+	AeOptionsFromArgs(&opts, fcinfo, ARG_FIRST_OPTION);
+	what = psprintf("cannot train model \"%s\"", name);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != N_RESULT_COLUMNS)
+		elog(ERROR, "ae_train() has an unexpected result type. Please report a bug.");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc training",
+									  ALLOCSET_DEFAULT_SIZES);
+	old_cxt = MemoryContextSwitchTo(train_cxt);
+
+	if (opts.warm_start)
+		warm = ae_catalog_fetch(name, AE_ACCESS_OWN, NULL);
+
+	AeDataRead(relid, input, columns, &opts, warm, what, &data);
+	if (warm)
+		CheckWarmColumns(warm, &data, what);
+
+	bundle = AeTrainerRun(&opts, &data.arch, data.X, data.n, data.d,
+						  data.columns, data.n_columns, data.columns_len,
+						  warm, what, &report);
+
+	/* the last step: replaces the stored model in this transaction */
+	version = ae_catalog_store(name, bundle, relid);
+
+	MemoryContextSwitchTo(old_cxt);
+	MemoryContextDelete(train_cxt);
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	values[2] = Int64GetDatum(report.rows_used);
+	values[3] = Int32GetDatum(report.epochs_run);
+	values[4] = Float8GetDatum(report.train_loss);
+	values[5] = Float8GetDatum(report.val_loss);
+	nulls[5] = isnan(report.val_loss);
+	values[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

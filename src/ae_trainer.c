@@ -1,0 +1,545 @@
+/*
+ * ae_trainer.c — the one training path behind ae_train() and ae_fit: a
+ * float matrix and an option set in, a model bundle out.
+ *
+ *   1. resolve the options that depend on the data (hidden widths from the
+ *      input width) or on the model a warm start continues from
+ *   2. sort the rows into a canonical order, so the model depends on the set
+ *      of rows and the seed, never on the order they were read in (a
+ *      parallel aggregate gathers them in any order)
+ *   3. feature means in original units; fit and apply the normalisation
+ *   4. initialise (or warm-start) the weights and train with the core,
+ *      checking for cancel after every batch
+ *   5. the reconstruction error of every row → 101 quantiles and the
+ *      anomaly threshold
+ *
+ * The caller runs this in a memory context of its own and deletes it
+ * afterwards; nothing here frees memory by hand.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+
+#include "ae_nn.h"
+#include "ae_norm.h"
+#include "ae_optim.h"
+#include "ae_train.h"
+#include "ae_training.h"
+#include "autoenc.h"
+
+/* rows per forward pass when measuring the reconstruction errors */
+#define AE_ERROR_BATCH 256
+
+/* ---------------------------------------------------------------- options */
+
+static char *
+WidthsText(const int *widths, int n)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '[');
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&s, "%s%d", i ? ", " : "", widths[i]);
+	appendStringInfoChar(&s, ']');
+	return s.data;
+}
+
+static void
+WarmMismatch(const char *what, const char *option, const char *given, const char *stored)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s: option \"%s\" is %s, but the stored model has %s",
+					what, option, given, stored),
+			 errdetail("A warm start continues from the stored weights, so the shape and the normalisation must stay the same."),
+			 errhint("Leave the option out to keep the stored value, or train without warm_start.")));
+}
+
+/*
+ * The default hidden widths for input width d: an hourglass
+ * [ceil(d/2), ceil(d/4), ceil(d/2)] with every width at least 2 and the code
+ * at least 1 (d = 30 gives [15, 8, 15]).
+ */
+static void
+DefaultHidden(AeTrainOptions *opts, int d)
+{
+	int			outer = Max((d + 1) / 2, 2);
+	int			code = Max((d + 3) / 4, 1);
+
+	opts->n_hidden = 3;
+	opts->hidden[0] = outer;
+	opts->hidden[1] = code;
+	opts->hidden[2] = outer;
+}
+
+void
+AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
+				 AeArch *arch, const char *what)
+{
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+
+	/* binary cross-entropy needs targets and outputs in [0, 1] */
+	if (opts->loss == AE_LOSS_BCE)
+	{
+		if (!opts->set[AE_OPTION_OUTPUT_ACTIVATION])
+			opts->output_activation = AE_ACT_SIGMOID;
+		if (!opts->set[AE_OPTION_NORMALIZE])
+			opts->normalize = AE_NORM_MINMAX;
+		if (opts->normalize == AE_NORM_ZSCORE)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: loss \"bce\" needs inputs in [0, 1], which normalize \"zscore\" does not give",
+							what),
+					 errhint("Use \"normalize\" => 'minmax', or 'none' for data already in [0, 1].")));
+	}
+
+	if (warm)
+	{
+		const AeArch *w = &warm->arch;
+
+		if (w->n_inputs != d)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: the data have %d inputs, but the stored model has %d",
+							what, d, w->n_inputs),
+					 errdetail("A warm start continues from the stored weights, so the shape must stay the same.")));
+		if (opts->set[AE_OPTION_HIDDEN] &&
+			(opts->n_hidden != w->n_hidden ||
+			 memcmp(opts->hidden, w->hidden, sizeof(int) * w->n_hidden) != 0))
+			WarmMismatch(what, "hidden", WidthsText(opts->hidden, opts->n_hidden),
+						 WidthsText(w->hidden, w->n_hidden));
+		opts->n_hidden = w->n_hidden;
+		memcpy(opts->hidden, w->hidden, sizeof(int) * w->n_hidden);
+
+		for (int i = 0; i < w->n_hidden; i++)
+			if (opts->set[AE_OPTION_ACTIVATION] && w->hidden_act[i] != opts->activation)
+				WarmMismatch(what, "activation", ae_activation_name(opts->activation),
+							 ae_activation_name(w->hidden_act[i]));
+		opts->activation = w->hidden_act[0];
+		if (opts->set[AE_OPTION_OUTPUT_ACTIVATION] && w->output_act != opts->output_activation)
+			WarmMismatch(what, "output_activation", ae_activation_name(opts->output_activation),
+						 ae_activation_name(w->output_act));
+		opts->output_activation = w->output_act;
+		if (opts->set[AE_OPTION_TIED_WEIGHTS] && w->tied != opts->tied_weights)
+			WarmMismatch(what, "tied_weights", opts->tied_weights ? "true" : "false",
+						 w->tied ? "true" : "false");
+		opts->tied_weights = w->tied;
+		if (opts->set[AE_OPTION_CODE_LAYER] && w->code_layer != opts->code_layer)
+			WarmMismatch(what, "code_layer", psprintf("%d", opts->code_layer),
+						 psprintf("%d", w->code_layer));
+		opts->code_layer = w->code_layer;
+		if ((opts->set[AE_OPTION_NORMALIZE] || opts->loss == AE_LOSS_BCE) &&
+			warm->norm_method != (AeNormMethod) opts->normalize)
+			WarmMismatch(what, "normalize", ae_norm_name(opts->normalize),
+						 ae_norm_name(warm->norm_method));
+		opts->normalize = warm->norm_method;
+
+		*arch = *w;
+	}
+	else
+	{
+		if (!opts->set[AE_OPTION_HIDDEN])
+			DefaultHidden(opts, d);
+		ae_arch_make(arch, d, opts->n_hidden, opts->hidden,
+					 (AeActivation) opts->activation,
+					 (AeActivation) opts->output_activation, opts->tied_weights);
+		if (opts->set[AE_OPTION_CODE_LAYER])
+		{
+			if (opts->code_layer >= opts->n_hidden)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"code_layer\" must be between 0 and %d (a 0-based position in hidden), got %d",
+								opts->n_hidden - 1, opts->code_layer)));
+			arch->code_layer = opts->code_layer;
+		}
+		opts->code_layer = arch->code_layer;
+	}
+	ae_check_status(ae_arch_validate(arch, errbuf), errbuf, what);
+
+	/* the optimizer's defaults (torch.optim's) */
+	if (!opts->set[AE_OPTION_LEARNING_RATE])
+		opts->learning_rate =
+			(opts->optimizer == AE_OPT_ADAM || opts->optimizer == AE_OPT_ADAMW) ? 0.001 : 0.01;
+	if (!opts->set[AE_OPTION_WEIGHT_DECAY])
+		opts->weight_decay = opts->optimizer == AE_OPT_ADAMW ? 0.01 : 0.0;
+}
+
+/* ---------------------------------------------------------------- memory budget */
+
+/* Widest layer including the input. */
+static int
+WidestLayer(const AeArch *arch)
+{
+	int			w = arch->n_inputs;
+
+	for (int i = 0; i < arch->n_hidden; i++)
+		w = Max(w, arch->hidden[i]);
+	return w;
+}
+
+/*
+ * What a training needs besides its rows: the parameters, their gradient,
+ * up to two optimizer moments, the early-stopping copy, the warm-start copy
+ * and the serialized bundle (seven parameter vectors), and the work space of
+ * a batch (activations, pre-activations, deltas and the batch itself for
+ * every layer; twice that again for the contractive penalty's tangents).
+ */
+Size
+AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch)
+{
+	double		params = (double) ae_arch_param_count(arch);
+	double		units = 2.0 * arch->n_inputs;
+	double		batch = Max(opts->batch_size, AE_ERROR_BATCH);
+	double		bytes;
+
+	for (int i = 0; i < arch->n_hidden; i++)
+		units += arch->hidden[i];
+	bytes = 7.0 * params * sizeof(float);
+	bytes += batch * units * 4.0 * sizeof(float) * (opts->contractive > 0 ? 3.0 : 1.0);
+	bytes += batch * WidestLayer(arch) * 2.0 * sizeof(float);
+	bytes += (double) opts->epochs * sizeof(AeEpochStats);	/* history */
+	bytes += 64 * 1024;			/* bookkeeping, configuration text */
+	return bytes > (double) SIZE_MAX / 2 ? SIZE_MAX / 2 : (Size) bytes;
+}
+
+/*
+ * Per row: the row itself, its sort and shuffle indexes, its reconstruction
+ * error, and whatever the caller holds per row besides (extra_per_row).
+ */
+Size
+AeTrainerRowBytes(int d, Size extra_per_row)
+{
+	return (Size) d * sizeof(float) + 3 * sizeof(uint32) + sizeof(float) + extra_per_row;
+}
+
+static Size
+BudgetBytes(void)
+{
+	return (Size) ae_max_train_memory_kb * 1024;
+}
+
+int64
+AeTrainerMaxRows(Size fixed, Size per_row)
+{
+	Size		budget = BudgetBytes();
+
+	if (fixed >= budget)
+		return 0;
+	return (int64) ((budget - fixed) / per_row);
+}
+
+void
+AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows)
+{
+	double		need = (double) fixed + (double) per_row * (double) n_rows;
+
+	if (need > (double) BudgetBytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("training needs more memory than autoenc.max_train_memory allows"),
+				 errdetail_plural("%lld row needs about %.0f kB; autoenc.max_train_memory is %d kB.",
+								  "%lld rows need about %.0f kB; autoenc.max_train_memory is %d kB.",
+								  (unsigned long) n_rows,
+								  (long long) n_rows, ceil(need / 1024.0), ae_max_train_memory_kb),
+				 errhint("Raise autoenc.max_train_memory, or train on a sample with max_rows.")));
+}
+
+/* ---------------------------------------------------------------- canonical order */
+
+typedef struct RowSortArg
+{
+	const float *X;
+	int			d;
+} RowSortArg;
+
+/* Lexicographic by value; bit patterns break ties between -0 and 0. */
+static int
+CompareRows(const void *a, const void *b, void *arg)
+{
+	const RowSortArg *s = (const RowSortArg *) arg;
+	const float *ra = s->X + (size_t) *(const uint32 *) a * s->d;
+	const float *rb = s->X + (size_t) *(const uint32 *) b * s->d;
+
+	for (int j = 0; j < s->d; j++)
+	{
+		if (ra[j] < rb[j])
+			return -1;
+		if (ra[j] > rb[j])
+			return 1;
+	}
+	return memcmp(ra, rb, sizeof(float) * s->d);
+}
+
+void
+AeTrainerSortRows(float *X, int64 n, int d)
+{
+	uint32	   *perm;
+	float	   *tmp;
+	RowSortArg	arg = {X, d};
+	size_t		rowbytes = sizeof(float) * d;
+
+	if (n < 2)
+		return;
+	perm = palloc_extended(sizeof(uint32) * n, MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < n; i++)
+		perm[i] = (uint32) i;
+	qsort_arg(perm, n, sizeof(uint32), CompareRows, &arg);
+
+	/*
+	 * Apply the permutation in place, one cycle at a time: position k takes
+	 * the row now at perm[k]; a visited position is marked perm[k] = k.
+	 */
+	tmp = palloc(rowbytes);
+	for (int64 i = 0; i < n; i++)
+	{
+		int64		j = i;
+
+		if (perm[i] == (uint32) i)
+			continue;
+		memcpy(tmp, X + (size_t) i * d, rowbytes);
+		for (;;)
+		{
+			int64		k = perm[j];
+
+			perm[j] = (uint32) j;
+			if (k == i)
+			{
+				memcpy(X + (size_t) j * d, tmp, rowbytes);
+				break;
+			}
+			memcpy(X + (size_t) j * d, X + (size_t) k * d, rowbytes);
+			j = k;
+		}
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pfree(tmp);
+	pfree(perm);
+}
+
+/* ---------------------------------------------------------------- progress */
+
+typedef struct TrainProgress
+{
+	bool		verbose;
+	int			epochs;
+	int64		n_rows;
+	double		seconds;		/* sum of finished epochs */
+} TrainProgress;
+
+/*
+ * After every batch: honour cancel requests and statement_timeout (this may
+ * longjmp out of the core, which holds nothing that outlives the memory
+ * context), and with verbose a NOTICE per finished epoch.  The message holds
+ * only deterministic numbers; the timing goes into the detail.
+ */
+static bool
+ProgressCallback(void *arg, int epoch, int batch, int n_batches, const AeEpochStats *done)
+{
+	TrainProgress *p = (TrainProgress *) arg;
+
+	CHECK_FOR_INTERRUPTS();
+	if (done == NULL)
+		return true;
+	p->seconds += done->seconds;
+	if (p->verbose)
+	{
+		double		per_epoch = p->seconds / done->epoch;
+		double		left = per_epoch * (p->epochs - done->epoch);
+		double		rate = done->seconds > 0 ? p->n_rows / done->seconds : 0;
+
+		if (isnan(done->val_loss))
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train loss %.4g", done->epoch, p->epochs,
+							done->train_loss),
+					 errdetail("%.0f rows/s, at most %.1f s left.", rate, left)));
+		else
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train loss %.4g, validation loss %.4g",
+							done->epoch, p->epochs, done->train_loss, done->val_loss),
+					 errdetail("%.0f rows/s, at most %.1f s left.", rate, left)));
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- the training */
+
+static void
+FillTrainConfig(AeTrainConfig *cfg, const AeTrainOptions *opts)
+{
+	ae_train_config_defaults(cfg);
+
+	ae_objective_defaults(&cfg->objective);
+	cfg->objective.loss = (AeLoss) opts->loss;
+	cfg->objective.l1_activity = (float) opts->l1_activity;
+	cfg->objective.sparsity_weight = (float) opts->sparsity_weight;
+	cfg->objective.sparsity_target = (float) opts->sparsity_target;
+	cfg->objective.contractive = (float) opts->contractive;
+	cfg->objective.noise = (AeNoise) opts->noise;
+	cfg->objective.noise_level = opts->noise == AE_NOISE_NONE ? 0.0f : (float) opts->noise_level;
+
+	ae_optim_defaults(&cfg->optim, (AeOptimizerKind) opts->optimizer);
+	cfg->optim.learning_rate = (float) opts->learning_rate;
+	cfg->optim.momentum = (float) opts->momentum;
+	cfg->optim.nesterov = opts->nesterov;
+	cfg->optim.weight_decay = (float) opts->weight_decay;
+	cfg->optim.clip_norm = (float) opts->clip_norm;
+	cfg->optim.lr_decay = (float) opts->lr_decay;
+
+	cfg->batch_size = opts->batch_size;
+	cfg->epochs = opts->epochs;
+	cfg->shuffle = opts->shuffle;
+	cfg->validation_fraction = (float) opts->validation_fraction;
+	cfg->patience = opts->patience;
+	cfg->seed = (uint64_t) opts->seed;
+}
+
+/* Normalised-space mean squared error of every row (X: n × d, normalised). */
+static float *
+RowErrors(const AeModel *model, const float *X, int64 n, int d)
+{
+	float	   *errors = palloc_extended(sizeof(float) * Max(n, 1), MCXT_ALLOC_HUGE);
+	float	   *sq = palloc(sizeof(float) * AE_ERROR_BATCH * d);
+	float	   *scratch = palloc(sizeof(float) * Max(ae_forward_scratch_size(model, AE_ERROR_BATCH), 1));
+
+	for (int64 start = 0; start < n; start += AE_ERROR_BATCH)
+	{
+		int			B = (int) Min(AE_ERROR_BATCH, n - start);
+
+		CHECK_FOR_INTERRUPTS();
+		ae_feature_sqerr(model, X + (size_t) start * d, B, sq, scratch);
+		for (int b = 0; b < B; b++)
+		{
+			double		sum = 0;
+
+			for (int j = 0; j < d; j++)
+				sum += sq[(size_t) b * d + j];
+			errors[start + b] = (float) (sum / d);
+		}
+	}
+	pfree(sq);
+	pfree(scratch);
+	return errors;
+}
+
+AeBundle *
+AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
+			 const char *columns, int n_columns, Size columns_len,
+			 const AeBundle *warm, const char *what, AeTrainerReport *report)
+{
+	AeBundle   *bundle = palloc0(sizeof(AeBundle));
+	AeModel		model;
+	AeTrainConfig cfg;
+	AeTrainResult result;
+	TrainProgress progress;
+	AeStatus	st;
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+	float	   *params;
+	float	   *errors;
+	double		probs[AE_BUNDLE_N_QUANTILES + 1];
+	double		q[AE_BUNDLE_N_QUANTILES + 1];
+
+	if (n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: at least 2 rows are needed, got " INT64_FORMAT, what, n)));
+	if (n > (int64) PG_UINT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: more than %u rows", what, PG_UINT32_MAX),
+				 errhint("Train on a sample with max_rows.")));
+
+	AeTrainerSortRows(X, n, d);
+
+	/* feature means in original units, for imputing missing values later */
+	bundle->feature_mean = palloc(sizeof(float) * d);
+	for (int j = 0; j < d; j++)
+	{
+		double		sum = 0;
+
+		for (int64 i = 0; i < n; i++)
+			sum += X[(size_t) i * d + j];
+		bundle->feature_mean[j] = (float) (sum / n);
+	}
+
+	/* normalisation: a warm start keeps the stored one */
+	bundle->norm_method = (AeNormMethod) opts->normalize;
+	bundle->norm_offset = palloc(sizeof(float) * d);
+	bundle->norm_scale = palloc(sizeof(float) * d);
+	if (warm)
+	{
+		memcpy(bundle->norm_offset, warm->norm_offset, sizeof(float) * d);
+		memcpy(bundle->norm_scale, warm->norm_scale, sizeof(float) * d);
+	}
+	else
+		ae_norm_fit(bundle->norm_method, X, n, d, bundle->norm_offset, bundle->norm_scale);
+	ae_norm_apply(bundle->norm_offset, bundle->norm_scale, X, n, d);
+
+	if (opts->loss == AE_LOSS_BCE)
+	{
+		for (size_t i = 0; i < (size_t) n * d; i++)
+		{
+			if (X[i] < -1e-5f || X[i] > 1.0f + 1e-5f)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("%s: loss \"bce\" needs inputs in [0, 1], but input %d of a row is %g after normalisation",
+								what, (int) (i % d) + 1, (double) X[i]),
+						 errhint("Use \"normalize\" => 'minmax'.")));
+			X[i] = Min(Max(X[i], 0.0f), 1.0f);
+		}
+	}
+
+	/* the network */
+	params = palloc_extended(sizeof(float) * Max(ae_arch_param_count(arch), 1), MCXT_ALLOC_HUGE);
+	ae_check_status(ae_model_bind(&model, arch, params, errbuf), errbuf, what);
+	if (warm)
+		memcpy(params, warm->params, sizeof(float) * model.n_params);
+	else
+		ae_model_init_weights(&model, (uint64_t) opts->seed);
+
+	FillTrainConfig(&cfg, opts);
+	ae_check_status(ae_train_config_validate(&cfg, &model, errbuf), errbuf, what);
+
+	progress.verbose = opts->verbose;
+	progress.epochs = opts->epochs;
+	progress.n_rows = n;
+	progress.seconds = 0;
+	memset(&result, 0, sizeof(result));
+	st = ae_train(&model, &cfg, X, (size_t) n, &ae_palloc_allocator,
+				  ProgressCallback, &progress, &result, errbuf);
+	ae_check_status(st, errbuf, what);
+
+	/* the training-error distribution and the anomaly threshold */
+	errors = RowErrors(&model, X, n, d);
+	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
+		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
+	probs[AE_BUNDLE_N_QUANTILES] = 1.0 - opts->contamination;
+	ae_quantiles(errors, (size_t) n, probs, AE_BUNDLE_N_QUANTILES + 1, q);
+	memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
+	bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
+	bundle->contamination = opts->contamination;
+
+	bundle->arch = *arch;
+	bundle->params = params;
+	bundle->n_rows = n;
+	bundle->epochs_run = result.epochs_run;
+	bundle->train_loss = result.train_loss;
+	bundle->val_loss = result.n_val > 0 ? result.val_loss : NAN;
+	bundle->n_history = result.epochs_run;
+	bundle->history = result.history;
+	bundle->config_json = AeOptionsToJson(opts);
+	bundle->n_columns = n_columns;
+	bundle->columns = n_columns > 0 ? (char *) columns : NULL;
+	bundle->columns_len = n_columns > 0 ? columns_len : 0;
+
+	report->rows_used = n;
+	report->epochs_run = result.epochs_run;
+	report->train_loss = result.train_loss;
+	report->val_loss = bundle->val_loss;
+	return bundle;
+}

@@ -1,0 +1,228 @@
+/*
+ * ae_training.h — training from SQL: ae_train() and the ae_fit aggregate.
+ *
+ * Both entry points end in the same place: a row-major float matrix in
+ * memory plus a parsed option set go into AeTrainerRun (ae_trainer.c), which
+ * sorts the rows into a canonical order, normalises, trains with the core,
+ * measures the training-error distribution and returns the bundle to store.
+ *
+ *   ae_options.c     option table, parsing (named arguments, jsonb), JSON text
+ *   ae_data.c        reading a relation through an SPI cursor (ae_train)
+ *   ae_trainer.c     the shared training path and the memory budget
+ *   ae_train_func.c  the ae_train() SQL function
+ *   ae_agg.c         the ae_fit aggregate
+ */
+#ifndef AE_TRAINING_H
+#define AE_TRAINING_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#include "ae_bundle.h"
+
+/* Every option, in the order of ae_train()'s named arguments after "columns". */
+typedef enum AeOptionId
+{
+	AE_OPTION_HIDDEN = 0,
+	AE_OPTION_ACTIVATION,
+	AE_OPTION_OUTPUT_ACTIVATION,
+	AE_OPTION_CODE_LAYER,
+	AE_OPTION_TIED_WEIGHTS,
+	AE_OPTION_LOSS,
+	AE_OPTION_OPTIMIZER,
+	AE_OPTION_LEARNING_RATE,
+	AE_OPTION_MOMENTUM,
+	AE_OPTION_NESTEROV,
+	AE_OPTION_WEIGHT_DECAY,
+	AE_OPTION_CLIP_NORM,
+	AE_OPTION_LR_DECAY,
+	AE_OPTION_BATCH_SIZE,
+	AE_OPTION_EPOCHS,
+	AE_OPTION_SHUFFLE,
+	AE_OPTION_NORMALIZE,
+	AE_OPTION_NOISE,
+	AE_OPTION_NOISE_LEVEL,
+	AE_OPTION_L1_ACTIVITY,
+	AE_OPTION_SPARSITY_TARGET,
+	AE_OPTION_SPARSITY_WEIGHT,
+	AE_OPTION_CONTRACTIVE,
+	AE_OPTION_VALIDATION_FRACTION,
+	AE_OPTION_PATIENCE,
+	AE_OPTION_CONTAMINATION,
+	AE_OPTION_SEED,
+	AE_OPTION_MAX_ROWS,
+	AE_OPTION_SKIP_INVALID,
+	AE_OPTION_WARM_START,
+	AE_OPTION_VERBOSE,
+	AE_N_OPTIONS
+} AeOptionId;
+
+/*
+ * The options of one training, as given (set[] says which were given) and,
+ * after AeTrainerResolve, as used.  Reals are kept in double as the user
+ * wrote them; the core receives floats.
+ */
+typedef struct AeTrainOptions
+{
+	bool		set[AE_N_OPTIONS];
+
+	int			n_hidden;		/* 0 until given or derived from the width */
+	int			hidden[AE_MAX_HIDDEN];
+	int			activation;		/* AeActivation */
+	int			output_activation;	/* AeActivation */
+	int			code_layer;		/* -1: the narrowest hidden layer */
+	bool		tied_weights;
+	int			loss;			/* AeLoss */
+	int			optimizer;		/* AeOptimizerKind */
+	double		learning_rate;	/* 0: the optimizer's default */
+	double		momentum;
+	bool		nesterov;
+	double		weight_decay;	/* < 0: the optimizer's default */
+	double		clip_norm;
+	double		lr_decay;
+	int			batch_size;
+	int			epochs;
+	bool		shuffle;
+	int			normalize;		/* AeNormMethod */
+	int			noise;			/* AeNoise */
+	double		noise_level;
+	double		l1_activity;
+	double		sparsity_target;
+	double		sparsity_weight;
+	double		contractive;
+	double		validation_fraction;
+	int			patience;
+	double		contamination;
+	int64		seed;
+	int64		max_rows;		/* 0: every row */
+	bool		skip_invalid;
+	bool		warm_start;
+	bool		verbose;
+} AeTrainOptions;
+
+/* ae_options.c */
+extern void AeOptionsDefaults(AeTrainOptions *opts);
+extern const char *AeOptionName(AeOptionId id);
+/* Named arguments of ae_train(): option i is argument first_arg + i. */
+extern void AeOptionsFromArgs(AeTrainOptions *opts, FunctionCallInfo fcinfo, int first_arg);
+/* The jsonb options of ae_fit; NULL means '{}'.  Unknown keys are rejected. */
+extern void AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json);
+/* Every option actually used, as a JSON object text (after AeTrainerResolve). */
+extern char *AeOptionsToJson(const AeTrainOptions *opts);
+
+/* ae_trainer.c */
+
+/*
+ * Fill in the options that depend on the input width d or on the model a
+ * warm start continues from (warm may be NULL), validate the architecture,
+ * and build it into *arch.  Raises 22023 naming the option at fault.
+ */
+extern void AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
+							 AeArch *arch, const char *what);
+
+/*
+ * Memory budget.  A training of n rows of width d needs about
+ * fixed + n * per_row bytes; AeTrainerCheckMemory raises 53200 naming
+ * autoenc.max_train_memory when that exceeds the setting, and
+ * AeTrainerMaxRows says how many rows fit (0 when not even the model does).
+ * extra_per_row is what the caller holds besides the training matrix (the
+ * aggregate's state).
+ */
+extern Size AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch);
+extern Size AeTrainerRowBytes(int d, Size extra_per_row);
+extern void AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows);
+extern int64 AeTrainerMaxRows(Size fixed, Size per_row);
+
+/* What a training reports besides the bundle. */
+typedef struct AeTrainerReport
+{
+	int64		rows_used;
+	int			epochs_run;
+	double		train_loss;
+	double		val_loss;		/* NaN without validation rows */
+} AeTrainerReport;
+
+/*
+ * The shared training path.  X (n × d, original units) is sorted into the
+ * canonical row order, normalised in place and trained on; the returned
+ * bundle and everything else is allocated in CurrentMemoryContext, which the
+ * caller deletes afterwards.  columns/n_columns/columns_len describe
+ * named-column input (NULL/0/0 for array input); warm is the model a warm
+ * start continues from, or NULL.
+ */
+extern AeBundle *AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
+							  const char *columns, int n_columns, Size columns_len,
+							  const AeBundle *warm, const char *what,
+							  AeTrainerReport *report);
+
+/* Sort the n rows of X (n × d) into the canonical order, in place. */
+extern void AeTrainerSortRows(float *X, int64 n, int d);
+
+/* ae_data.c */
+
+/* What makes an input row unusable; each maps to a message and a SQLSTATE. */
+typedef enum AeRowProblem
+{
+	AE_ROW_OK = 0,
+	AE_ROW_NULL,				/* the array (or a column) is NULL */
+	AE_ROW_NULL_ELEMENT,
+	AE_ROW_NAN,
+	AE_ROW_INFINITE,
+	AE_ROW_OUT_OF_RANGE,		/* a finite double beyond the range of real */
+	AE_ROW_NOT_1D,
+	AE_ROW_EMPTY,
+	AE_ROW_RAGGED
+} AeRowProblem;
+
+typedef struct AeRowCheck
+{
+	AeRowProblem problem;
+	int			index;			/* 1-based element or column position */
+	int			count;			/* elements (ragged) or dimensions (not 1-D) */
+	double		value;
+} AeRowCheck;
+
+/*
+ * Check one input array (real[] when float4, else double precision[]) and
+ * convert it into out, which has room for d floats when d > 0; d <= 0 means
+ * the width is not known yet (out then needs room for *width floats, so the
+ * caller converts twice: first to learn the width).  *width receives the
+ * number of elements.  Raises 54000 for arrays wider than AE_MAX_WIDTH.
+ */
+extern void AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *width,
+						   AeRowCheck *c, const char *what);
+
+/*
+ * Raise the error for an invalid row: row_no is 1-based in read order; input
+ * names the array column (NULL: "the input array"), colnames the named
+ * columns when there is no array column.
+ */
+extern void AeReportRow(const char *what, int64 row_no, const char *input,
+						char **colnames, const AeRowCheck *c, int d);
+
+/* Rows read from a relation for ae_train. */
+typedef struct AeData
+{
+	float	   *X;				/* n × d, allocated in the caller's context */
+	int64		n;				/* rows kept */
+	int			d;
+	int64		n_read;			/* rows the query returned */
+	int64		n_skipped;		/* invalid rows skipped (skip_invalid) */
+	char	   *columns;		/* named-column input: names end to end, NUL-terminated */
+	int			n_columns;
+	Size		columns_len;
+	AeArch		arch;			/* resolved once the width was known */
+} AeData;
+
+/*
+ * Read every row of relid visible to the caller: input names an array column,
+ * or input is NULL and columns (a text[]) names numeric columns.  Checks the
+ * memory budget while reading and resolves opts/arch once the width is known.
+ */
+extern void AeDataRead(Oid relid, const char *input, ArrayType *columns,
+					   AeTrainOptions *opts, const AeBundle *warm, const char *what,
+					   AeData *data);
+
+#endif							/* AE_TRAINING_H */
