@@ -363,3 +363,136 @@ COMMENT ON AGGREGATE ae_fit(double precision[], jsonb) IS 'train an autoencoder 
 COMMENT ON AGGREGATE ae_fit(double precision[]) IS 'train an autoencoder on the rows of a group with the default options';
 
 -- section: scoring (encode, decode, reconstruct, error, explain, anomaly flags, trigger)
+
+-- Every scoring function takes the model's name first and its input second:
+-- a real[] or double precision[] array, or a row value for a model trained
+-- on named columns (its columns are picked from the row by name).  They read
+-- the catalog, so they are STABLE, never IMMUTABLE; scoring keeps a
+-- per-backend cache of ready models, refreshed when the catalog changes.
+-- missing => 'impute' replaces NULL and NaN inputs by the training mean.
+
+CREATE FUNCTION ae_encode(model text, x real[], missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_encode'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_encode(model text, x double precision[], missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_encode'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_encode(model text, x record, missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_encode_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_encode(text, real[], text) IS 'the code (bottleneck activations) of a row';
+COMMENT ON FUNCTION ae_encode(text, double precision[], text) IS 'the code (bottleneck activations) of a row';
+COMMENT ON FUNCTION ae_encode(text, record, text) IS 'the code (bottleneck activations) of a row';
+
+CREATE FUNCTION ae_decode(model text, code real[]) RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_decode'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_decode(model text, code double precision[]) RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_decode'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_decode(text, real[]) IS 'the decoder''s output for a code, in original units';
+COMMENT ON FUNCTION ae_decode(text, double precision[]) IS 'the decoder''s output for a code, in original units';
+
+CREATE FUNCTION ae_reconstruct(model text, x real[], missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_reconstruct'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_reconstruct(model text, x double precision[], missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_reconstruct'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_reconstruct(model text, x record, missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_reconstruct_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_reconstruct(text, real[], text) IS 'the reconstruction of a row, in original units';
+COMMENT ON FUNCTION ae_reconstruct(text, double precision[], text) IS 'the reconstruction of a row, in original units';
+COMMENT ON FUNCTION ae_reconstruct(text, record, text) IS 'the reconstruction of a row, in original units';
+
+CREATE FUNCTION ae_error(model text, x real[], metric text DEFAULT 'mse', missing text DEFAULT 'error')
+    RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ae_error'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_error(model text, x double precision[], metric text DEFAULT 'mse', missing text DEFAULT 'error')
+    RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ae_error'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_error(model text, x record, metric text DEFAULT 'mse', missing text DEFAULT 'error')
+    RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ae_error_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_error(text, real[], text, text) IS 'reconstruction error of a row in normalised space: mse, mae, rmse, max or bce';
+COMMENT ON FUNCTION ae_error(text, double precision[], text, text) IS 'reconstruction error of a row in normalised space: mse, mae, rmse, max or bce';
+COMMENT ON FUNCTION ae_error(text, record, text, text) IS 'reconstruction error of a row in normalised space: mse, mae, rmse, max or bce';
+
+CREATE FUNCTION ae_feature_errors(model text, x real[], missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_feature_errors'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_feature_errors(model text, x double precision[], missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_feature_errors'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_feature_errors(model text, x record, missing text DEFAULT 'error') RETURNS real[]
+    AS 'MODULE_PATHNAME', 'ae_feature_errors_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_feature_errors(text, real[], text) IS 'squared reconstruction error of each feature, in normalised space';
+COMMENT ON FUNCTION ae_feature_errors(text, double precision[], text) IS 'squared reconstruction error of each feature, in normalised space';
+COMMENT ON FUNCTION ae_feature_errors(text, record, text) IS 'squared reconstruction error of each feature, in normalised space';
+
+CREATE FUNCTION ae_explain(model text, x real[], k integer DEFAULT 3, missing text DEFAULT 'error')
+    RETURNS TABLE (feature text, error double precision, share double precision)
+    AS 'MODULE_PATHNAME', 'ae_explain'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
+CREATE FUNCTION ae_explain(model text, x double precision[], k integer DEFAULT 3, missing text DEFAULT 'error')
+    RETURNS TABLE (feature text, error double precision, share double precision)
+    AS 'MODULE_PATHNAME', 'ae_explain'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
+CREATE FUNCTION ae_explain(model text, x record, k integer DEFAULT 3, missing text DEFAULT 'error')
+    RETURNS TABLE (feature text, error double precision, share double precision)
+    AS 'MODULE_PATHNAME', 'ae_explain_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
+
+COMMENT ON FUNCTION ae_explain(text, real[], integer, text) IS 'the k features contributing most to a row''s reconstruction error';
+COMMENT ON FUNCTION ae_explain(text, double precision[], integer, text) IS 'the k features contributing most to a row''s reconstruction error';
+COMMENT ON FUNCTION ae_explain(text, record, integer, text) IS 'the k features contributing most to a row''s reconstruction error';
+
+CREATE FUNCTION ae_anomaly_score(model text, x real[], missing text DEFAULT 'error') RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ae_anomaly_score'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_anomaly_score(model text, x double precision[], missing text DEFAULT 'error') RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ae_anomaly_score'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ae_anomaly_score(model text, x record, missing text DEFAULT 'error') RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ae_anomaly_score_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_anomaly_score(text, real[], text) IS 'share of training rows reconstructed better than this row, in [0, 1]';
+COMMENT ON FUNCTION ae_anomaly_score(text, double precision[], text) IS 'share of training rows reconstructed better than this row, in [0, 1]';
+COMMENT ON FUNCTION ae_anomaly_score(text, record, text) IS 'share of training rows reconstructed better than this row, in [0, 1]';
+
+-- not STRICT: a NULL contamination means the stored threshold
+CREATE FUNCTION ae_is_anomaly(model text, x real[], contamination double precision DEFAULT NULL,
+                              missing text DEFAULT 'error') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ae_is_anomaly'
+    LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION ae_is_anomaly(model text, x double precision[], contamination double precision DEFAULT NULL,
+                              missing text DEFAULT 'error') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ae_is_anomaly'
+    LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION ae_is_anomaly(model text, x record, contamination double precision DEFAULT NULL,
+                              missing text DEFAULT 'error') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ae_is_anomaly_row'
+    LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION ae_is_anomaly(text, real[], double precision, text) IS 'whether a row''s error is above the stored threshold (or the 1 - contamination training quantile)';
+COMMENT ON FUNCTION ae_is_anomaly(text, double precision[], double precision, text) IS 'whether a row''s error is above the stored threshold (or the 1 - contamination training quantile)';
+COMMENT ON FUNCTION ae_is_anomaly(text, record, double precision, text) IS 'whether a row''s error is above the stored threshold (or the 1 - contamination training quantile)';
+
+-- CREATE TRIGGER ... BEFORE INSERT OR UPDATE ON t FOR EACH ROW
+--     EXECUTE FUNCTION ae_score_trigger(model, input_column, output_column [, action])
+CREATE FUNCTION ae_score_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ae_score_trigger'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ae_score_trigger() IS 'trigger: write a row''s reconstruction error, anomaly score or flag into a column, or reject anomalies';

@@ -106,6 +106,8 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+	ae_cache_init();
+
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("autoenc");
 #else

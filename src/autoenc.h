@@ -30,4 +30,7 @@ extern const AeAllocator ae_palloc_allocator;
  */
 extern void ae_check_status(AeStatus status, const char *errbuf, const char *what);
 
+/* scoring: the model cache's settings and invalidation callbacks (ae_cache.c) */
+extern void ae_cache_init(void);
+
 #endif							/* AUTOENC_H */

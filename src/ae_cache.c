@@ -1,0 +1,283 @@
+/*
+ * ae_cache.c — per-backend cache of models ready for scoring.
+ *
+ * The pattern of PostgreSQL's ts_cache.c: a hash table created on first
+ * use, invalidation callbacks that only mark entries invalid (they may run
+ * while a transaction aborts, so they must neither allocate nor fail), and a
+ * rebuild at the next lookup.  What invalidates is a relcache invalidation
+ * of the catalog table ae_model_catalog, which the catalog sends on every
+ * change (see ae_catalog.h): it reaches other backends when the writer
+ * commits, the writer itself at its next command, and is replayed locally
+ * when the writer rolls back — so a rolled-back retrain is never seen.
+ *
+ * Entries are rebuilt in place: the hash entry (and so the pointer callers
+ * hold) stays, its memory context is replaced.  An entry pinned by a call
+ * site is never evicted; eviction picks the least recently used unpinned
+ * entry whenever there are more than autoenc.model_cache_size.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+
+#include "ae_cache.h"
+#include "ae_catalog.h"
+#include "ae_infer.h"
+#include "ae_scorer.h"
+#include "autoenc.h"
+
+uint64		ae_cache_generation = 1;
+uint64		ae_relcache_generation = 1;
+int			ae_model_cache_size = 16;
+
+static HTAB *ModelCache = NULL;
+static MemoryContext ModelCacheContext = NULL;
+static uint64 LruClock = 0;
+static uint64 BuildSerial = 0;
+
+/*
+ * The catalog table's oid, looked up at the first lookup after each
+ * invalidation.  Until it is known, any relcache invalidation invalidates
+ * everything (it might be the catalog's).
+ */
+static Oid	CatalogRelid = InvalidOid;
+static bool CatalogRelidKnown = false;
+
+static void
+InvalidateAll(void)
+{
+	HASH_SEQ_STATUS status;
+	AeCachedModel *entry;
+
+	ae_cache_generation++;
+	CatalogRelidKnown = false;	/* the extension may have been dropped */
+	if (ModelCache == NULL)
+		return;
+	hash_seq_init(&status, ModelCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+static void
+RelcacheCallback(Datum arg, Oid relid)
+{
+	ae_relcache_generation++;
+	if (relid == InvalidOid || !CatalogRelidKnown || relid == CatalogRelid)
+		InvalidateAll();
+}
+
+void
+ae_cache_init(void)
+{
+	DefineCustomIntVariable("autoenc.model_cache_size",
+							"Number of models each backend keeps ready for scoring.",
+							"Least recently used models beyond this number are dropped; "
+							"models in use by running statements are always kept. "
+							"0 keeps a model only while a statement uses it.",
+							&ae_model_cache_size,
+							16, 0, 10000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	ae_scorer_define_settings();
+	CacheRegisterRelcacheCallback(RelcacheCallback, (Datum) 0);
+}
+
+/* Drop the least recently used unpinned entries (never keep) until within bounds. */
+static void
+Evict(AeCachedModel *keep)
+{
+	while (hash_get_num_entries(ModelCache) > ae_model_cache_size)
+	{
+		HASH_SEQ_STATUS status;
+		AeCachedModel *entry,
+				   *victim = NULL;
+
+		hash_seq_init(&status, ModelCache);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			if (entry != keep && entry->pins == 0 &&
+				(victim == NULL || entry->last_used < victim->last_used))
+				victim = entry;
+		if (victim == NULL)
+			return;				/* everything else is in use */
+		if (victim->cxt)
+			MemoryContextDelete(victim->cxt);
+		hash_search(ModelCache, victim->name, HASH_REMOVE, NULL);
+	}
+}
+
+/*
+ * Fetch the model and lay it out for scoring in a new memory context, then
+ * swap it into entry.  The new context hangs below a temporary one until it
+ * is complete, so an error anywhere leaves entry as it was.
+ */
+static void
+Build(AeCachedModel *entry)
+{
+	MemoryContext tmp,
+				cxt,
+				old;
+	AeBundle   *bundle;
+	int			version;
+	AeModel		model;
+	float	   *params,
+			   *packed,
+			   *norm_offset,
+			   *norm_scale,
+			   *feature_mean;
+	size_t		n_params;
+	int			d;
+	char		errbuf[AE_ERRBUF_SIZE];
+	char		what[NAMEDATALEN + 64];
+	char	  **columns = NULL;
+
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "autoenc model fetch",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	bundle = ae_catalog_fetch(entry->name, AE_ACCESS_USE, &version);
+
+	cxt = AllocSetContextCreate(tmp, "autoenc model", ALLOCSET_SMALL_SIZES);
+	MemoryContextCopyAndSetIdentifier(cxt, entry->name);
+	MemoryContextSwitchTo(cxt);
+
+	d = bundle->arch.n_inputs;
+	n_params = ae_arch_param_count(&bundle->arch);
+	params = (float *) palloc(sizeof(float) * n_params);
+	memcpy(params, bundle->params, sizeof(float) * n_params);
+	snprintf(what, sizeof(what), "cannot use model \"%s\"", entry->name);
+	errbuf[0] = '\0';
+	ae_check_status(ae_model_bind(&model, &bundle->arch, params, errbuf), errbuf, what);
+	packed = (float *) palloc(sizeof(float) * ae_infer_packed_size(&model));
+	ae_infer_pack(&model, packed);
+
+	if (bundle->n_columns > 0)
+	{
+		const char *p = bundle->columns;
+
+		columns = (char **) palloc(sizeof(char *) * bundle->n_columns);
+		for (int i = 0; i < bundle->n_columns; i++)
+		{
+			columns[i] = pstrdup(p);
+			p += strlen(p) + 1;
+		}
+	}
+
+	norm_offset = (float *) palloc(sizeof(float) * d);
+	norm_scale = (float *) palloc(sizeof(float) * d);
+	feature_mean = (float *) palloc(sizeof(float) * d);
+	memcpy(norm_offset, bundle->norm_offset, sizeof(float) * d);
+	memcpy(norm_scale, bundle->norm_scale, sizeof(float) * d);
+	memcpy(feature_mean, bundle->feature_mean, sizeof(float) * d);
+	MemoryContextSwitchTo(old);
+
+	/* complete: move it under the cache's context, drop the old one */
+	MemoryContextSetParent(cxt, ModelCacheContext);
+	if (entry->cxt)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = cxt;
+	entry->version = version;
+	entry->model = model;
+	entry->params = params;
+	entry->packed = packed;
+	entry->d = d;
+	entry->code_width = ae_code_width(&model);
+	entry->sigmoid_output = bundle->arch.output_act == AE_ACT_SIGMOID;
+	entry->norm_offset = norm_offset;
+	entry->norm_scale = norm_scale;
+	entry->feature_mean = feature_mean;
+	entry->threshold = bundle->threshold;
+	memcpy(entry->quantiles, bundle->quantiles, sizeof(entry->quantiles));
+	entry->n_columns = bundle->n_columns;
+	entry->columns = columns;
+	entry->built = true;
+	entry->serial = ++BuildSerial;
+
+	MemoryContextDelete(tmp);
+}
+
+AeCachedModel *
+ae_cache_lookup(const char *name, int namelen, int version, uint64 *generation)
+{
+	char		key[AE_CACHE_NAME_MAX];
+	AeCachedModel *entry;
+	bool		found;
+	uint64		gen;
+
+	if (namelen <= 0 || namelen >= AE_CACHE_NAME_MAX || memchr(name, '\0', namelen) != NULL)
+		elog(ERROR, "invalid model name passed to the model cache. Please report a bug.");
+
+	if (ModelCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ModelCacheContext = AllocSetContextCreate(CacheMemoryContext, "autoenc model cache",
+												  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = AE_CACHE_NAME_MAX;
+		ctl.entrysize = sizeof(AeCachedModel);
+		ctl.hcxt = ModelCacheContext;
+		ModelCache = hash_create("autoenc model cache", 16, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (!CatalogRelidKnown)
+	{
+		CatalogRelid = ae_catalog_relid();
+		CatalogRelidKnown = true;
+	}
+
+	memset(key, 0, sizeof(key));
+	memcpy(key, name, namelen);
+	entry = hash_search(ModelCache, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		/* everything after the key */
+		memset((char *) entry + AE_CACHE_NAME_MAX, 0, sizeof(*entry) - AE_CACHE_NAME_MAX);
+	}
+	entry->last_used = ++LruClock;
+
+	/* 0: models are kept only while a statement uses them */
+	if (ae_model_cache_size == 0 && entry->pins == 0)
+		entry->valid = false;
+
+	gen = ae_cache_generation;
+	if (!entry->valid || (version > 0 && entry->version != version))
+	{
+		PG_TRY();
+		{
+			Build(entry);
+		}
+		PG_CATCH();
+		{
+			/* a name that never built (e.g. an unknown model) is not kept */
+			if (!entry->built && entry->pins == 0)
+				hash_search(ModelCache, key, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+
+		/*
+		 * An invalidation that arrived while the catalog was read may concern
+		 * what was just read: then the entry stays invalid (the caller still
+		 * uses it for this call, and will look it up again).
+		 */
+		entry->valid = (ae_cache_generation == gen);
+	}
+	Evict(entry);
+	*generation = gen;
+	return entry;
+}
+
+void
+ae_cache_pin(AeCachedModel *entry)
+{
+	entry->pins++;
+}
+
+void
+ae_cache_unpin(AeCachedModel *entry)
+{
+	Assert(entry->pins > 0);
+	if (entry->pins > 0)
+		entry->pins--;
+}

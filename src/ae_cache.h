@@ -1,0 +1,93 @@
+/*
+ * ae_cache.h — the per-backend cache of models ready for scoring.
+ *
+ * A scoring call needs a model fetched from the catalog, deserialised and
+ * laid out for the one-row kernel.  Doing that in every statement would
+ * dominate short statements (a trigger on single-row inserts), so each
+ * backend keeps the ready models in a hash table keyed by model name,
+ * bounded by autoenc.model_cache_size (LRU).  The permission check is not
+ * cached here: a call site runs ae_catalog_check() before its first use of
+ * an entry in each statement.
+ *
+ * Invalidation is transactional, like PostgreSQL's own caches: any change to
+ * the catalog table sends a relcache invalidation for it (a trigger of the
+ * catalog does that), which every backend processes when it next accepts
+ * invalidation messages — after the writer commits, or at the writer's own
+ * next command, and undone at its rollback.  The callback only marks entries
+ * invalid and bumps ae_cache_generation; the next lookup rebuilds.
+ *
+ * A caller (one call site of a scoring function, through its fn_extra) pins
+ * the entry it uses for as long as its memory context lives, so an entry in
+ * use is never evicted; it rechecks ae_cache_generation on every call and
+ * looks the entry up again when it moved.
+ */
+#ifndef AE_CACHE_H
+#define AE_CACHE_H
+
+#include "postgres.h"
+
+#include "ae_bundle.h"
+#include "ae_nn.h"
+
+/* the catalog allows 1 to 63 bytes (NAMEDATALEN - 1) */
+#define AE_CACHE_NAME_MAX NAMEDATALEN
+
+/* A model ready for scoring.  Everything but the entry itself lives in cxt. */
+typedef struct AeCachedModel
+{
+	char		name[AE_CACHE_NAME_MAX];	/* hash key, NUL-padded: must be first */
+	bool		valid;			/* false: rebuild before use */
+	bool		built;			/* false: never built (or its build failed) */
+	uint64		serial;			/* different for every build in this backend */
+	int			pins;			/* call sites holding it; > 0 never evicted */
+	uint64		last_used;		/* LRU clock */
+	MemoryContext cxt;			/* NULL until built */
+
+	int			version;		/* the catalog's version of the model */
+	AeModel		model;			/* bound to params */
+	float	   *params;
+	float	   *packed;			/* ae_infer_pack layout */
+	int			d;				/* input width */
+	int			code_width;
+	bool		sigmoid_output;
+	float	   *norm_offset;	/* d */
+	float	   *norm_scale;		/* d */
+	float	   *feature_mean;	/* d, original units */
+	double		threshold;
+	double		quantiles[AE_BUNDLE_N_QUANTILES];
+	int			n_columns;		/* 0: array-input model */
+	char	  **columns;		/* n_columns names */
+} AeCachedModel;
+
+/* Bumped whenever any cached entry may have become stale. */
+extern uint64 ae_cache_generation;
+
+/*
+ * Bumped by every relcache invalidation, whatever the relation: row-type
+ * mappings (attribute numbers of a model's columns) are rebuilt after it,
+ * since ALTER TABLE may have changed the row type.
+ */
+extern uint64 ae_relcache_generation;
+
+/* autoenc.model_cache_size */
+extern int	ae_model_cache_size;
+
+/* Register the setting and the invalidation callbacks (from _PG_init). */
+extern void ae_cache_init(void);
+
+/*
+ * The model name (namelen bytes, not necessarily terminated) ready for
+ * scoring: fetched and built when not cached, stale, or of another version
+ * than version (the caller's ae_catalog_check result; 0 accepts any).
+ * Raises the catalog's errors.  *generation receives the value of
+ * ae_cache_generation the entry is good for: the caller must look it up
+ * again once ae_cache_generation differs.
+ */
+extern AeCachedModel *ae_cache_lookup(const char *name, int namelen, int version,
+									  uint64 *generation);
+
+/* Pin / unpin an entry (see above). */
+extern void ae_cache_pin(AeCachedModel *entry);
+extern void ae_cache_unpin(AeCachedModel *entry);
+
+#endif							/* AE_CACHE_H */

@@ -1,0 +1,161 @@
+/*
+ * ae_scorer.h — scoring one row: what the scoring functions and the scoring
+ * trigger share.
+ *
+ * An AeScorer belongs to one call site (it lives in fn_extra, in the
+ * function's fn_mcxt).  It holds a pinned cache entry and buffers sized for
+ * that model, so scoring a row allocates nothing but the result:
+ *
+ *   ae_scorer_bind      model name → ready model (a pointer check on every
+ *                       row but the first of a statement)
+ *   ae_scorer_load_*    input → normalised row xn (and which features are present)
+ *   ae_scorer_run       network over a layer range
+ *   ae_scorer_error     a reconstruction error metric (normalised space)
+ */
+#ifndef AE_SCORER_H
+#define AE_SCORER_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "ae_cache.h"
+
+typedef enum AeMissing
+{
+	AE_MISSING_ERROR = 0,		/* a NULL or NaN element is an error */
+	AE_MISSING_IMPUTE			/* replaced by the training mean, left out of the error */
+} AeMissing;
+
+typedef enum AeMetric
+{
+	AE_METRIC_MSE = 0,
+	AE_METRIC_MAE,
+	AE_METRIC_RMSE,
+	AE_METRIC_MAX,
+	AE_METRIC_BCE
+} AeMetric;
+
+/* autoenc.scoring_kernel */
+typedef enum AeScoringKernel
+{
+	AE_KERNEL_FUSED = 0,
+	AE_KERNEL_BLAS
+} AeScoringKernel;
+
+extern int	ae_scoring_kernel;
+
+typedef struct AeScorer
+{
+	MemoryContext mcxt;			/* where this lives (the caller's fn_mcxt) */
+	MemoryContextCallback reset_cb; /* unpins entry when mcxt goes */
+
+	/* the bound model */
+	AeCachedModel *entry;		/* pinned; NULL before the first bind */
+	uint64		generation;		/* ae_cache_generation it was bound at */
+	uint64		serial;			/* entry->serial the buffers were sized for */
+	Oid			userid;			/* the permission check was for this user */
+	int			namelen;
+	char		name[AE_CACHE_NAME_MAX];
+
+	/* buffers for the bound model */
+	int			d;
+	int			code_width;
+	float	   *xn;				/* d: normalised input (missing ones imputed) */
+	bool	   *present;		/* d: false where a value was missing */
+	int			n_present;
+	float	   *code;			/* code_width */
+	float	   *out;			/* d: network output */
+	float	   *scratch;
+	float	   *sqerr;			/* d */
+
+	/* a short-header array copied here with a 4-byte header */
+	char	   *stage;
+	Size		stage_size;
+
+	/* row input: where each model column is in the row type */
+	Oid			row_typid;
+	int32		row_typmod;
+	uint64		row_serial;		/* entry->serial the map was built for */
+	uint64		row_generation; /* ae_relcache_generation it was built at */
+	TupleDesc	row_desc;
+	AttrNumber *row_attno;		/* d: 1-based */
+	Oid		   *row_type;		/* d: base type of each */
+	Datum	   *row_values;		/* row_desc->natts */
+	bool	   *row_nulls;
+} AeScorer;
+
+extern void ae_scorer_define_settings(void);
+
+/* A scorer living in mcxt (it unpins its model when mcxt is reset or deleted). */
+extern AeScorer *ae_scorer_create(MemoryContext mcxt);
+
+/* The call site's scorer in fn_extra (created in flinfo->fn_mcxt on the first call). */
+extern AeScorer *ae_scorer_get(FmgrInfo *flinfo);
+
+/* Make s score with model name (permission-checked once per statement). */
+extern void ae_scorer_bind(AeScorer *s, const char *name, int namelen);
+
+static inline void
+ae_scorer_bind_text(AeScorer *s, const text *name)
+{
+	ae_scorer_bind(s, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+/*
+ * Load one input row into s->xn / s->present: a real[] or double precision[]
+ * array (any lower bound, one dimension, the model's width), or a row whose
+ * columns are picked by the names stored in a named-column model.
+ */
+extern void ae_scorer_load_array(AeScorer *s, Datum array, AeMissing missing);
+extern void ae_scorer_load_row(AeScorer *s, HeapTupleHeader row, AeMissing missing);
+extern void ae_scorer_load_tuple(AeScorer *s, HeapTuple tuple, TupleDesc desc, AeMissing missing);
+
+/* Load a code (s->code) for decoding: code_width finite values. */
+extern void ae_scorer_load_code(AeScorer *s, Datum array);
+
+/*
+ * Run weight layers [from, to) on in, write out; raises 22003 when an
+ * output is not finite.
+ */
+extern void ae_scorer_run(AeScorer *s, int from, int to, const float *in, float *out, int n_out);
+
+/* encode: s->code from s->xn;  reconstruct: s->out from s->xn;  decode: s->out from s->code */
+extern void ae_scorer_encode(AeScorer *s);
+extern void ae_scorer_reconstruct(AeScorer *s);
+extern void ae_scorer_decode(AeScorer *s);
+
+/* s->out from normalised to original units (22003 when that overflows real). */
+extern void ae_scorer_denormalise(AeScorer *s);
+
+/* After ae_scorer_reconstruct: the metric over the present features. */
+extern double ae_scorer_error(AeScorer *s, AeMetric metric);
+
+/* After ae_scorer_reconstruct: s->sqerr[j] = (x̂_j - x_j)² (0 where missing). */
+extern void ae_scorer_feature_errors(AeScorer *s);
+
+/*
+ * Share of training rows with a smaller MSE, from the stored quantiles
+ * (55000 when the model has none, e.g. an import without them).
+ */
+extern double ae_scorer_anomaly_score(const AeScorer *s, double mse);
+
+/* The training-error quantile at probability p in [0, 1], interpolated (55000 as above). */
+extern double ae_scorer_quantile(const AeScorer *s, double p);
+
+/* The stored anomaly threshold (55000 when the model has none). */
+extern double ae_scorer_threshold(const AeScorer *s);
+
+extern AeMissing ae_parse_missing(const text *value);
+extern AeMetric ae_parse_metric(const text *value);
+
+/* A one-dimensional real[] of n values; nulls may be NULL. */
+extern ArrayType *ae_float4_array(const float *values, int n, const bool *nulls);
+
+/* The feature's name: the model's column name, or its 1-based position. */
+extern const char *ae_feature_name(const AeScorer *s, int j, char *buf, size_t bufsize);
+
+#endif							/* AE_SCORER_H */
