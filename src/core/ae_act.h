@@ -36,6 +36,12 @@ void		ae_act_backward(AeActivation act, float *delta, const float *a, float *db,
 /* d1 = f'(z) and, when d2 is not NULL, d2 = f''(z), elementwise from a (count floats). */
 void		ae_act_derivs(AeActivation act, const float *a, float *d1, float *d2, size_t count);
 
+/* "avx2" or "portable": the kernels in use (chosen at the first call). */
+const char *ae_act_variant(void);
+
+/* Tests: true forces the portable kernels, false returns to the best one. */
+void		ae_act_force_portable(bool portable);
+
 /* True when f'' = 0 almost everywhere (linear and the ReLU family but ELU). */
 static inline bool
 ae_act_is_piecewise_linear(AeActivation act)

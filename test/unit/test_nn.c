@@ -142,13 +142,13 @@ TestActivationAccuracy(void)
 		}
 		ae_act_forward(act, special, zero, 1, 4);
 		nan_ok = isnan(special[0]);
-		unit_ok(worst_ulp <= 4.0, "%s forward within 4 ulp of double libm (worst %.2f ulp at %g)",
-				ae_activation_name(act), worst_ulp, worst_z);
+		unit_ok(worst_ulp <= 4.0, "%s %s forward within 4 ulp of double libm (worst %.2f ulp at %g)",
+				ae_act_variant(), ae_activation_name(act), worst_ulp, worst_z);
 		unit_ok(nan_ok && special[3] == (float) RefAct(act, 0.0) &&
 				(act == AE_ACT_LINEAR || act == AE_ACT_RELU || act == AE_ACT_LEAKY_RELU ||
 				 act == AE_ACT_ELU ? special[1] == INFINITY : special[1] == 1.0f),
-				"%s: NaN propagates, f(0) and f(+inf) are right (%g, %g, %g)",
-				ae_activation_name(act), special[0], special[3], special[1]);
+				"%s %s: NaN propagates, f(0) and f(+inf) are right (%g, %g, %g)",
+				ae_act_variant(), ae_activation_name(act), special[0], special[3], special[1]);
 	}
 	free(z);
 	free(y);
@@ -213,8 +213,8 @@ TestActivationDerivatives(void)
 			}
 		}
 		unit_ok(e_fwd < 1e-6 && e_d1 < 1e-6 && e_back < 1e-6 && e_d2 < 1e-4 && e_db < 1e-5,
-				"%s with bias: forward %.1e, f' %.1e, f'' %.1e, backward %.1e, bias sums %.1e",
-				ae_activation_name(act), e_fwd, e_d1, e_d2, e_back, e_db);
+				"%s %s with bias: forward %.1e, f' %.1e, f'' %.1e, backward %.1e, bias sums %.1e",
+				ae_act_variant(), ae_activation_name(act), e_fwd, e_d1, e_d2, e_back, e_db);
 	}
 }
 
@@ -1109,8 +1109,18 @@ TestCorrupt(void)
 int
 main(void)
 {
+	/* both kernel variants when the CPU has the wide one; the rest uses the best */
+	ae_act_force_portable(true);
 	TestActivationAccuracy();
 	TestActivationDerivatives();
+	ae_act_force_portable(false);
+	if (strcmp(ae_act_variant(), "portable") != 0)
+	{
+		TestActivationAccuracy();
+		TestActivationDerivatives();
+	}
+	else
+		unit_diag("this CPU runs only the portable activation kernels");
 	TestActivationNames();
 	TestArchMake();
 	TestBindLayout();
