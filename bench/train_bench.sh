@@ -31,6 +31,7 @@ if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
 fi
 make -s "$BIN"
 mkdir -p "$OUT"
+: >"$OUT/raw.txt"
 
 # name | rows | width | rank of the data | epochs | batch | hidden widths
 CONFIGS=(
