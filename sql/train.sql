@@ -106,6 +106,8 @@ SELECT * FROM ae_train('tr_err', 'tr_points', 'x', max_rows => 0);
 
 -- input, columns and relation
 SELECT * FROM ae_train(NULL, 'tr_points', 'x');
+SELECT * FROM ae_train('', 'tr_points', 'x');
+SELECT * FROM ae_train(repeat('m', 64), 'tr_points', 'x');
 SELECT * FROM ae_train('tr_err', NULL, 'x');
 SELECT * FROM ae_train('tr_err', 'tr_points', NULL);
 SELECT * FROM ae_train('tr_err', 'tr_points', 'x', columns => '{a}');

@@ -12,12 +12,14 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "ae_catalog.h"
 #include "ae_training.h"
@@ -32,6 +34,46 @@
 
 /* result columns (after the INOUT model) */
 #define N_RESULT_COLUMNS 7
+
+/*
+ * Fail before reading any row when the model name is invalid or belongs to
+ * somebody else (42501), instead of after the training.  A model that does
+ * not exist yet (42704) is fine: the catalog check runs in a subtransaction
+ * so that this one error can be caught.  ae_catalog_store checks again at
+ * the end, in case the model changed hands meanwhile.
+ */
+static void
+CheckModelWritable(const char *name)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) ae_catalog_check(name, AE_ACCESS_OWN);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* the subtransaction must be gone before any error travels on */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNDEFINED_OBJECT)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
 
 /* A warm start on named columns must name the same columns in the same order. */
 static void
@@ -120,6 +162,8 @@ ae_train_relation(PG_FUNCTION_ARGS)
 
 	if (opts.warm_start)
 		warm = ae_catalog_fetch(name, AE_ACCESS_OWN, NULL);
+	else
+		CheckModelWritable(name);
 
 	AeDataRead(relid, input, columns, &opts, warm, what, &data);
 	if (warm)

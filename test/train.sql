@@ -3,7 +3,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
-SELECT plan(32);
+SELECT plan(33);
 
 -- 300 points near a curve in 6 dimensions: easy to compress, not trivial
 CREATE TABLE tap_pts AS
@@ -150,6 +150,8 @@ INSERT INTO tap_secret SELECT id, CASE WHEN id <= 100 THEN 'tap_trainer' ELSE 's
 ALTER TABLE tap_secret ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tap_own_rows ON tap_secret FOR SELECT USING (owner_name = current_user);
 GRANT SELECT ON tap_secret TO tap_trainer;
+CREATE TABLE tap_nulls AS SELECT CASE WHEN id = 1 THEN NULL ELSE x END AS x FROM tap_pts;
+GRANT SELECT ON tap_nulls TO tap_trainer;
 
 SET LOCAL ROLE tap_trainer;
 SELECT is((SELECT rows_used FROM ae_train('tap_rls', 'tap_secret', 'x', epochs => 1)), 100::bigint,
@@ -161,6 +163,9 @@ GRANT SELECT ON tap_pts TO tap_trainer;
 SET LOCAL ROLE tap_trainer;
 SELECT throws_ok($$SELECT ae_train('tap_learn', 'tap_pts', 'x', epochs => 1)$$, '42501', NULL,
                  'nor overwrite a model another role owns');
+-- checked before any row is read: these rows would fail with 22004
+SELECT throws_ok($$SELECT ae_train('tap_learn', 'tap_nulls', 'x', epochs => 1)$$, '42501', NULL,
+                 'and that is known before the rows are read');
 RESET ROLE;
 SELECT is((SELECT version FROM ae_models WHERE name = 'tap_learn'), 1, 'which keeps its version');
 
