@@ -148,6 +148,7 @@ Float8Value(const JsonbValue *v, const char *path)
 	d = strtod(text, NULL);
 	if (!isfinite(d))
 		DocError(INVALID, "%s is out of range for a double precision number", path);
+	pfree(text);
 	return d;
 }
 
@@ -182,7 +183,11 @@ ElementFloat4(const JsonbValue *v, const char *path, int i, int j)
 	{
 		f = strtof(text, NULL);
 		if (isfinite(f))
+		{
+			/* one string per weight: freed at once, or a large model needs GBs */
+			pfree(text);
 			return f;
+		}
 	}
 	{
 		char	   *where = j >= 0 ? psprintf("%s[%d][%d]", path, i, j) : psprintf("%s[%d]", path, i);
