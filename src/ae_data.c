@@ -39,6 +39,7 @@ typedef struct Reader
 	Oid			relid;
 	const char *relname;
 	const char *input;			/* array column, or NULL */
+	bool		float4;			/* its elements are real */
 	char	  **colnames;		/* named columns */
 	int			ncols;
 	AeTrainOptions *opts;
@@ -101,7 +102,8 @@ LookupColumn(Oid relid, const char *relname, const char *name)
 	return attnum;
 }
 
-static void
+/* Returns true when the elements are real (read as they are, not as double). */
+static bool
 CheckArrayColumn(Oid relid, const char *relname, const char *name)
 {
 	AttrNumber	attnum = LookupColumn(relid, relname, name);
@@ -115,6 +117,7 @@ CheckArrayColumn(Oid relid, const char *relname, const char *name)
 						format_type_be(typid)),
 				 errdetail("The input column must be an array of real, double precision, numeric, smallint, integer or bigint."),
 				 errhint("To train on several scalar columns, pass input => NULL and columns => '{...}'.")));
+	return getBaseType(elem) == FLOAT4OID;
 }
 
 static void
@@ -465,7 +468,8 @@ BuildQuery(Reader *r)
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT ");
 	if (r->input)
-		appendStringInfo(&q, "CAST(%s AS pg_catalog.float8[])", quote_identifier(r->input));
+		appendStringInfo(&q, "CAST(%s AS pg_catalog.%s)", quote_identifier(r->input),
+						 r->float4 ? "float4[]" : "float8[]");
 	else
 		for (int j = 0; j < r->ncols; j++)
 			appendStringInfo(&q, "%sCAST(%s AS pg_catalog.float8)", j ? ", " : "",
@@ -500,7 +504,7 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 	CheckRelkind(relid);
 	r.relname = get_rel_name(relid);
 	if (input)
-		CheckArrayColumn(relid, r.relname, input);
+		r.float4 = CheckArrayColumn(relid, r.relname, input);
 	else
 	{
 		Size		len = 0;
@@ -562,7 +566,7 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 					if (data->d == 0)
 					{
 						/* the first valid row sets the width */
-						AeConvertArray(arr, false, 0, NULL, &width, &check, what);
+						AeConvertArray(arr, r.float4, 0, NULL, &width, &check, what);
 						if (check.problem == AE_ROW_OK)
 						{
 							MemoryContextSwitchTo(old);
@@ -571,7 +575,7 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 						}
 					}
 					if (data->d > 0)
-						AeConvertArray(arr, false, data->d, r.row, &width, &check, what);
+						AeConvertArray(arr, r.float4, data->d, r.row, &width, &check, what);
 				}
 			}
 			else

@@ -457,14 +457,20 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	AeTrainerSortRows(X, n, d);
 
 	/* feature means in original units, for imputing missing values later */
-	bundle->feature_mean = palloc(sizeof(float) * d);
-	for (int j = 0; j < d; j++)
 	{
-		double		sum = 0;
+		double	   *sums = palloc0(sizeof(double) * d);
 
 		for (int64 i = 0; i < n; i++)
-			sum += X[(size_t) i * d + j];
-		bundle->feature_mean[j] = (float) (sum / n);
+		{
+			const float *row = X + (size_t) i * d;
+
+			for (int j = 0; j < d; j++)
+				sums[j] += row[j];
+		}
+		bundle->feature_mean = palloc(sizeof(float) * d);
+		for (int j = 0; j < d; j++)
+			bundle->feature_mean[j] = (float) (sums[j] / n);
+		pfree(sums);
 	}
 
 	/* normalisation: a warm start keeps the stored one */
