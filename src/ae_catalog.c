@@ -180,6 +180,24 @@ CatalogOpen(Catalog *cat)
 
 /* ---------------------------------------------------------------- SPI as owner */
 
+static void
+CatalogConnect(void)
+{
+	int			ret = SPI_connect();
+
+	if (ret != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+}
+
+static void
+CatalogFinish(void)
+{
+	int			ret = SPI_finish();
+
+	if (ret != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(ret));
+}
+
 /*
  * Run one statement as the catalog's owner.  The user id is restored on
  * every path; the pinned search_path is popped on success, and by the
@@ -452,7 +470,7 @@ ae_catalog_store(const char *name, const AeBundle *bundle, Oid source_relid)
 	memset(nulls + N_STORE_COLS, ' ', 2);
 	nulls[N_STORE_COLS + 2] = '\0';
 
-	SPI_connect();
+	CatalogConnect();
 	for (int attempt = 0;; attempt++)
 	{
 		ModelRow	row;
@@ -505,7 +523,7 @@ ae_catalog_store(const char *name, const AeBundle *bundle, Oid source_relid)
 		version = DatumGetInt32(GetDatum(0, 1, &isnull));
 		break;
 	}
-	SPI_finish();
+	CatalogFinish();
 	return version;
 }
 
@@ -520,9 +538,9 @@ CatalogFetchBytes(const char *name, AeAccess access, int *version)
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	CatalogOpen(&cat);
-	SPI_connect();
+	CatalogConnect();
 	CatalogLookupChecked(&cat, name, access, true, false, caller_cxt, &row);
-	SPI_finish();
+	CatalogFinish();
 	if (version)
 		*version = row.version;
 	return row.bundle;
@@ -557,9 +575,9 @@ ae_catalog_check(const char *name, AeAccess access)
 	ModelRow	row;
 
 	CatalogOpen(&cat);
-	SPI_connect();
+	CatalogConnect();
 	CatalogLookupChecked(&cat, name, access, false, false, CurrentMemoryContext, &row);
-	SPI_finish();
+	CatalogFinish();
 	return row.version;
 }
 
@@ -626,10 +644,10 @@ ae_drop(PG_FUNCTION_ARGS)
 	Datum		values[1];
 
 	CatalogOpen(&cat);
-	SPI_connect();
+	CatalogConnect();
 	if (!CatalogLookup(&cat, name, false, true, CurrentMemoryContext, &row))
 	{
-		SPI_finish();
+		CatalogFinish();
 		if (!if_exists)
 			ReportMissing(name);
 		ereport(NOTICE,
@@ -642,7 +660,7 @@ ae_drop(PG_FUNCTION_ARGS)
 	CatalogExecute(&cat, psprintf("DELETE FROM %s.ae_model_catalog WHERE id = $1", cat.schema),
 				   1, types, values, NULL, false);
 	Audit(&cat, "drop", &row, name, NULL, NULL);
-	SPI_finish();
+	CatalogFinish();
 	PG_RETURN_BOOL(true);
 }
 
@@ -660,7 +678,7 @@ ae_rename(PG_FUNCTION_ARGS)
 
 	CheckModelName(new_name);
 	CatalogOpen(&cat);
-	SPI_connect();
+	CatalogConnect();
 	CatalogLookupChecked(&cat, name, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
 	if (CatalogLookup(&cat, new_name, false, false, CurrentMemoryContext, &other))
 		ereport(ERROR,
@@ -671,7 +689,7 @@ ae_rename(PG_FUNCTION_ARGS)
 	CatalogExecute(&cat, psprintf("UPDATE %s.ae_model_catalog SET name = $2 WHERE id = $1", cat.schema),
 				   2, types, values, NULL, false);
 	Audit(&cat, "rename", &row, name, NULL, new_name);
-	SPI_finish();
+	CatalogFinish();
 	PG_RETURN_VOID();
 }
 
@@ -690,7 +708,7 @@ ae_grant(PG_FUNCTION_ARGS)
 
 	CheckRole(role);
 	CatalogOpen(&cat);
-	SPI_connect();
+	CatalogConnect();
 	CatalogLookupChecked(&cat, name, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
 	values[0] = Int64GetDatum(row.id);
 	values[1] = ObjectIdGetDatum(role);
@@ -705,7 +723,7 @@ ae_grant(PG_FUNCTION_ARGS)
 				(errmsg("model \"%s\" is already granted to role \"%s\"", name, RoleName(role))));
 	else
 		Audit(&cat, "grant", &row, name, RoleName(role), NULL);
-	SPI_finish();
+	CatalogFinish();
 	PG_RETURN_VOID();
 }
 
@@ -722,7 +740,7 @@ ae_revoke(PG_FUNCTION_ARGS)
 
 	CheckRole(role);
 	CatalogOpen(&cat);
-	SPI_connect();
+	CatalogConnect();
 	CatalogLookupChecked(&cat, name, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
 	values[0] = Int64GetDatum(row.id);
 	values[1] = ObjectIdGetDatum(role);
@@ -735,7 +753,7 @@ ae_revoke(PG_FUNCTION_ARGS)
 				(errmsg("model \"%s\" is not granted to role \"%s\"", name, RoleName(role))));
 	else
 		Audit(&cat, "revoke", &row, name, RoleName(role), NULL);
-	SPI_finish();
+	CatalogFinish();
 	PG_RETURN_VOID();
 }
 
