@@ -1,9 +1,10 @@
--- pgTAP: properties of training from SQL (ae_train, ae_fit).
+-- pgTAP: properties of training from SQL (ae_train, ae_fit).  Run from the
+-- repository root (make prove): the real-data tests \copy from data/.
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
-SELECT plan(33);
+SELECT plan(38);
 
 -- 300 points near a curve in 6 dimensions: easy to compress, not trivial
 CREATE TABLE tap_pts AS
@@ -23,6 +24,64 @@ SELECT cmp_ok((SELECT train_loss FROM ae_history('tap_learn') ORDER BY epoch DES
               0.5 * (SELECT train_loss FROM ae_history('tap_learn') ORDER BY epoch LIMIT 1),
               'the training loss falls to less than half of the first epoch''s');
 SELECT is((SELECT count(*)::int FROM ae_history('tap_learn')), 40, 'one history row per epoch');
+
+-- ------------------------------------------------------------ real data
+-- The Wisconsin breast-cancer data (data/wdbc): trained on benign rows only,
+-- the reconstruction error must rank malignant test rows above benign ones.
+CREATE TABLE tap_wdbc (
+  id integer, split text, is_anomaly smallint, orig_class text,
+  mean_radius float8, mean_texture float8, mean_perimeter float8, mean_area float8,
+  mean_smoothness float8, mean_compactness float8, mean_concavity float8,
+  mean_concave_points float8, mean_symmetry float8, mean_fractal_dimension float8,
+  radius_error float8, texture_error float8, perimeter_error float8, area_error float8,
+  smoothness_error float8, compactness_error float8, concavity_error float8,
+  concave_points_error float8, symmetry_error float8, fractal_dimension_error float8,
+  worst_radius float8, worst_texture float8, worst_perimeter float8, worst_area float8,
+  worst_smoothness float8, worst_compactness float8, worst_concavity float8,
+  worst_concave_points float8, worst_symmetry float8, worst_fractal_dimension float8);
+\copy tap_wdbc FROM 'data/wdbc/wdbc.csv' WITH (FORMAT csv, HEADER true)
+CREATE VIEW tap_wdbc_x AS
+    SELECT id, split, is_anomaly,
+           ARRAY[mean_radius, mean_texture, mean_perimeter, mean_area, mean_smoothness,
+                 mean_compactness, mean_concavity, mean_concave_points, mean_symmetry,
+                 mean_fractal_dimension, radius_error, texture_error, perimeter_error,
+                 area_error, smoothness_error, compactness_error, concavity_error,
+                 concave_points_error, symmetry_error, fractal_dimension_error,
+                 worst_radius, worst_texture, worst_perimeter, worst_area, worst_smoothness,
+                 worst_compactness, worst_concavity, worst_concave_points, worst_symmetry,
+                 worst_fractal_dimension] AS x
+    FROM tap_wdbc;
+CREATE VIEW tap_wdbc_benign AS SELECT x FROM tap_wdbc_x WHERE split = 'train';
+SELECT is((SELECT rows_used FROM ae_train('tap_wdbc', 'tap_wdbc_benign', 'x', hidden => '{16,8,16}',
+                                          activation => 'tanh', epochs => 300, patience => 20, seed => 1)),
+          178::bigint, 'trains on the 178 benign training rows');
+SELECT cmp_ok((WITH s AS (SELECT is_anomaly, ae_error('tap_wdbc', x) AS e FROM tap_wdbc_x WHERE split = 'test')
+               SELECT avg(CASE WHEN m.e > b.e THEN 1.0 WHEN m.e = b.e THEN 0.5 ELSE 0 END)
+               FROM s AS m JOIN s AS b ON m.is_anomaly = 1 AND b.is_anomaly = 0),
+              '>=', 0.9, 'the reconstruction error separates malignant from benign rows (ROC AUC >= 0.9)');
+SELECT ok((SELECT avg((ae_error('tap_wdbc', x) > (SELECT threshold FROM ae_models WHERE name = 'tap_wdbc'))::int)
+           FROM tap_wdbc_x WHERE split = 'train') BETWEEN 0.04 AND 0.06,
+          'the threshold leaves the contamination share (5 %) of the training rows above it');
+
+-- The handwritten digits (data/digits): 64 named pixel columns, some of them
+-- always 0.  A constant column must not turn into NaN under zscore.
+CREATE TABLE tap_digits (id integer, split text, label smallint,
+    p0 float8, p1 float8, p2 float8, p3 float8, p4 float8, p5 float8, p6 float8, p7 float8,
+    p8 float8, p9 float8, p10 float8, p11 float8, p12 float8, p13 float8, p14 float8, p15 float8,
+    p16 float8, p17 float8, p18 float8, p19 float8, p20 float8, p21 float8, p22 float8, p23 float8,
+    p24 float8, p25 float8, p26 float8, p27 float8, p28 float8, p29 float8, p30 float8, p31 float8,
+    p32 float8, p33 float8, p34 float8, p35 float8, p36 float8, p37 float8, p38 float8, p39 float8,
+    p40 float8, p41 float8, p42 float8, p43 float8, p44 float8, p45 float8, p46 float8, p47 float8,
+    p48 float8, p49 float8, p50 float8, p51 float8, p52 float8, p53 float8, p54 float8, p55 float8,
+    p56 float8, p57 float8, p58 float8, p59 float8, p60 float8, p61 float8, p62 float8, p63 float8);
+\copy tap_digits FROM 'data/digits/digits.csv' WITH (FORMAT csv, HEADER true)
+CREATE VIEW tap_digits_train AS SELECT * FROM tap_digits WHERE split = 'train';
+SELECT cmp_ok((SELECT train_loss FROM ae_train('tap_digits', 'tap_digits_train', NULL,
+                   columns => (SELECT array_agg('p' || i ORDER BY i) FROM generate_series(0, 63) AS i),
+                   epochs => 10, seed => 3)),
+              '<', 1.0::float8, 'trains on 64 pixel columns, constant ones included, to a finite loss below 1');
+SELECT is((ae_export('tap_digits') -> 'normalization' -> 'scale' ->> 0)::float8, 1.0::float8,
+          'an always-zero pixel gets scale 1');
 
 -- ------------------------------------------------------------ reproducibility
 DO $$ BEGIN PERFORM ae_train('tap_seed_a', 'tap_pts', 'x', epochs => 5, seed => 7); END $$;
