@@ -99,14 +99,16 @@ SELECT (ae_load('lin')::bytea)::ae_model::bytea = ae_load('lin')::bytea AS bytea
 CREATE TEMP TABLE stored (m ae_model);
 INSERT INTO stored SELECT ae_load('full');
 SELECT ae_model_info(m) ->> 'n_params' AS n_params FROM stored;
--- binary COPY goes through ae_model_send / ae_model_recv (server files: superuser)
+-- binary COPY goes through ae_model_send / ae_model_recv (a server file in
+-- the data directory, emptied afterwards: superuser)
 RESET ROLE;
 DO $$
 DECLARE
-    f text := '/tmp/autoenc_catalog_' || pg_backend_pid() || '.bin';
+    f text := current_setting('data_directory') || '/autoenc_catalog_' || pg_backend_pid() || '.bin';
 BEGIN
     EXECUTE format('COPY stored TO %L (FORMAT binary)', f);
     EXECUTE format('COPY stored FROM %L (FORMAT binary)', f);
+    EXECUTE format('COPY (SELECT WHERE false) TO %L', f);
 END $$;
 SET ROLE regress_ae_owner;
 SELECT count(*) AS copies, count(DISTINCT m::bytea) AS distinct_values FROM stored;
