@@ -125,8 +125,8 @@ typedef struct AeObjective
 									 * clamped into [1e-7, 1 - 1e-7] (no gradient when clamped) */
 	float		sparsity_target;	/* ρ in (0, 1); KL needs a sigmoid code layer */
 	float		contractive;	/* γ: γ · (1/B) Σ_b ‖∂code/∂x(x_b)‖²_F */
-	int			contractive_samples;	/* 0: exact; k > 0: k random projections (deep
-										 * encoders; a one-layer encoder is always exact) */
+	int			contractive_samples;	/* 0: exact; k > 0: k random ±1 projections per row
+										 * (deep encoders; a one-layer encoder is always exact) */
 	AeNoise		noise;			/* denoising: corrupt the input, keep the target clean */
 	float		noise_level;
 } AeObjective;
@@ -178,9 +178,9 @@ void		ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out
  * (already corrupted for denoising), x_target (B×d) what it must reproduce.
  * grad (n_params) is overwritten.  Weight decay is not included (the
  * optimiser applies it, with PyTorch's coupled/decoupled semantics).
- * rng is used only by the contractive random-projection estimator (which
- * draws B·k·d normals: row by row, direction by direction), and may be
- * NULL otherwise.  parts may be NULL.  Returns AE_ERR_CONFIG when B is not
+ * rng is used only by the contractive random-projection estimator (B·k
+ * directions of d random signs, row by row, ⌈d/64⌉ draws each; see
+ * ae_contractive.c), and may be NULL otherwise.  parts may be NULL.  Returns AE_ERR_CONFIG when B is not
  * in [1, max_batch] or ws does not fit obj, AE_ERR_NONFINITE when the loss
  * is not finite (parts are still filled in).
  */

@@ -188,13 +188,21 @@ RunCase(int n_hidden, const int *hidden, AeActivation act, AeLoss loss, Reg reg)
 	ae_rng_seed(&rng0, 4242);
 	if (reg == REG_CONTRACTIVE_PROJ)
 	{
-		/* the core draws B·k·d normals row by row, sample by sample */
+		/*
+		 * the core's directions: B·k of them, row by row, each of D random
+		 * signs taken from the low bits of one fresh draw (D < 64)
+		 */
 		int			k = obj.contractive_samples;
 
 		V = malloc(sizeof(float) * BATCH * k * D);
 		rtmp = rng0;
-		for (int i = 0; i < BATCH * k * D; i++)
-			V[i] = (float) ae_rng_normal(&rtmp);
+		for (int v = 0; v < BATCH * k; v++)
+		{
+			uint64_t	bits = ae_rng_next(&rtmp);
+
+			for (int i = 0; i < D; i++)
+				V[v * D + i] = (bits >> i) & 1 ? 1.0f : -1.0f;
+		}
 	}
 
 	/* analytic */
