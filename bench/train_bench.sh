@@ -6,7 +6,8 @@
 # prepare), same architecture, same initial weights, Adam lr 1e-3, one
 # thread each.  Every measurement is repeated AE_BENCH_RUNS times (default
 # 5), the three programs interleaved so that a noisy neighbour hurts all of
-# them alike, and the median is reported.
+# them alike; the medians are reported, and each ratio is the median of the
+# per-round ratios.
 #
 #   sgemm bound: only the products forward + backward need (per weight
 #   layer: forward, weight gradient, and the input gradient except for the
@@ -56,7 +57,7 @@ for cfg in "${CONFIGS[@]}"; do
     # shellcheck disable=SC2086
     "$BIN" prepare "$data" "$init" "$n" "$d" "$rank" 42 $hidden
 
-    ae=() pt=() bd=() ae_loss=() pt_loss=()
+    ae=() pt=() bd=() ae_loss=() pt_loss=() r_pt=() r_bd=()
     for ((r = 1; r <= RUNS; r++)); do
         # shellcheck disable=SC2086
         line=$("$BIN" train "$data" "$init" "$n" "$d" "$epochs" "$bs" $hidden)
@@ -72,15 +73,19 @@ for cfg in "${CONFIGS[@]}"; do
         line=$("$BIN" bound "$n" "$d" "$epochs" "$bs" $hidden)
         echo "$name run $r bound: $line" >>"$OUT/raw.txt"
         bd+=("$(field samples_per_s "$line")")
+        # ratios within one round: its three runs saw the same machine load
+        r_pt+=("$(awk -v a="${ae[-1]}" -v b="${pt[-1]}" 'BEGIN { print a / b }')")
+        r_bd+=("$(awk -v a="${ae[-1]}" -v b="${bd[-1]}" 'BEGIN { print a / b }')")
     done
     m_ae=$(median "${ae[@]}")
     m_pt=$(median "${pt[@]}")
     m_bd=$(median "${bd[@]}")
     rows+=("$(awk -v name="$name" -v n="$n" -v e="$epochs" -v bs="$bs" \
         -v ae="$m_ae" -v pt="$m_pt" -v bd="$m_bd" \
+        -v rpt="$(median "${r_pt[@]}")" -v rbd="$(median "${r_bd[@]}")" \
         -v la="$(median "${ae_loss[@]}")" -v lp="$(median "${pt_loss[@]}")" 'BEGIN {
         printf "| %s | %d × %d, batch %d | %.0f | %.0f | %.0f | %.2f× | %.0f%% | %.4g | %.4g |",
-            name, n, e, bs, ae, pt, bd, ae / pt, 100 * ae / bd, la, lp }')")
+            name, n, e, bs, ae, pt, bd, rpt, 100 * rbd, la, lp }')")
 done
 
 echo "### Training throughput (samples/s, median of $RUNS interleaved runs, one thread)"
@@ -90,4 +95,5 @@ echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Machine: $cpu, $cores cores; OpenBLAS: $blas${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}."
+echo "Ratios: median over the rounds of each round's ratio (robust to load that drifts between rounds)."
 echo "Final loss: mean training MSE of the last epoch (each side shuffles with its own generator)."
