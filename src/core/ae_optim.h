@@ -30,7 +30,14 @@ typedef struct AeOptimConfig
 	float		lr_decay;		/* per-epoch multiplicative factor (ExponentialLR gamma); 1 = constant */
 } AeOptimConfig;
 
-/* Defaults for kind: learning rate 0.001 for adam/adamw, 0.01 for sgd/momentum. */
+/*
+ * Defaults for kind, torch's: learning rate 0.001 for adam/adamw, 0.01 for
+ * sgd/momentum; momentum 0.9, no Nesterov; betas 0.9/0.999, eps 1e-8;
+ * weight_decay 0.01 for adamw, 0 otherwise; no clipping; lr_decay 1.
+ * ae_optim_validate accepts learning_rate > 0, momentum/beta1/beta2 in
+ * [0, 1), eps > 0, weight_decay >= 0, clip_norm >= 0, lr_decay in (0, 1],
+ * nesterov only with AE_OPT_MOMENTUM and momentum > 0.
+ */
 void		ae_optim_defaults(AeOptimConfig *cfg, AeOptimizerKind kind);
 AeStatus	ae_optim_validate(const AeOptimConfig *cfg, char *errbuf);
 const char *ae_optimizer_name(AeOptimizerKind kind);
@@ -53,9 +60,12 @@ AeStatus	ae_optim_create(AeOptimizer *opt, const AeOptimConfig *cfg, size_t n_pa
 void		ae_optim_destroy(AeOptimizer *opt, const AeAllocator *al);
 
 /*
- * One update of params from grad (both n floats).  grad may be modified
- * (clipping, coupled weight decay).  Returns the gradient's global norm
- * before clipping through *grad_norm when not NULL.
+ * One update of params from grad (both n floats), in torch's order: clip
+ * the gradient by its global norm, add coupled weight decay (or shrink the
+ * weights, AdamW), update the moments, step.  grad may be modified (this
+ * implementation leaves it as it is).
+ * Returns the gradient's global norm before clipping through *grad_norm
+ * when not NULL (an extra pass over grad when clipping is off).
  */
 void		ae_optim_step(AeOptimizer *opt, float *params, float *grad, double *grad_norm);
 
