@@ -374,7 +374,12 @@ JsonNumber(const AeOptionDef *def, const JsonbValue *v)
 {
 	if (v->type != jbvNumeric)
 		JsonWrongType(def, v, "a number");
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	/*
+	 * A JSON number may lie beyond double precision (1e400): it becomes
+	 * ±Infinity (or 0 when tiny), which the option's range check reports.
+	 */
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(v->val.numeric)));
 }
 
 static void
