@@ -340,27 +340,14 @@ ae_scorer_load_array(AeScorer *s, Datum datum, AeMissing missing)
 	const bits8 *nulls = ARR_NULLBITMAP(arr);
 	const char *p = ARR_DATA_PTR(arr);
 
-	if (elemtype == FLOAT4OID && nulls == NULL)
+	if (elemtype == FLOAT4OID && nulls == NULL &&
+		likely(ae_infer_normalize((const float *) p, s->entry->norm_offset,
+								  s->entry->norm_scale, s->xn, d)))
 	{
-		/* the common case: read in place, one pass, one check at the end */
-		const float *x = (const float *) p;
-		const float *off = s->entry->norm_offset;
-		const float *sc = s->entry->norm_scale;
-		bool		bad = false;
-
-		for (int j = 0; j < d; j++)
-		{
-			float		z = (x[j] - off[j]) / sc[j];
-
-			s->xn[j] = z;
-			bad |= NotFinite(z);
-		}
-		if (likely(!bad))
-		{
-			memset(s->present, true, sizeof(bool) * d);
-			s->n_present = d;
-			return;
-		}
+		/* the common case: read in place, normalised in one vectorised pass */
+		memset(s->present, true, sizeof(bool) * d);
+		s->n_present = d;
+		return;
 	}
 
 	/* element by element, with every check and missing values */
@@ -590,22 +577,40 @@ ae_scorer_load_code(AeScorer *s, Datum datum)
 /* ---------------------------------------------------------------- network */
 
 void
-ae_scorer_run(AeScorer *s, int from, int to, const float *in, float *out, int n_out)
+ae_scorer_run(AeScorer *s, int from, int to, const float *in, float *out)
 {
 	const AeCachedModel *m = s->entry;
-	bool		bad = false;
 
 	if (ae_scoring_kernel == AE_KERNEL_FUSED)
 		ae_infer_row(&m->model, m->packed, from, to, in, out, s->scratch);
 	else
 		ae_forward_range(&m->model, from, to, in, 1, out, s->scratch);
-	for (int j = 0; j < n_out; j++)
-		bad |= NotFinite(out[j]);
+}
+
+static void
+ReportNonFinite(const AeScorer *s)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("model \"%s\" produced a non-finite value for this input", s->name),
+			 errdetail("The input is too far outside the range the model was trained on.")));
+}
+
+static void
+CheckFinite(const AeScorer *s, const float *v, int n)
+{
+	bool		bad = false;
+
+	for (int j = 0; j < n; j++)
+		bad |= NotFinite(v[j]);
 	if (unlikely(bad))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("model \"%s\" produced a non-finite value for this input", s->name),
-				 errdetail("The input is too far outside the range the model was trained on.")));
+		ReportNonFinite(s);
+}
+
+void
+ae_scorer_check_output(AeScorer *s)
+{
+	CheckFinite(s, s->out, s->d);
 }
 
 void
@@ -613,13 +618,14 @@ ae_scorer_encode(AeScorer *s)
 {
 	int			code_layer = s->entry->model.arch.code_layer;
 
-	ae_scorer_run(s, 0, code_layer + 1, s->xn, s->code, s->code_width);
+	ae_scorer_run(s, 0, code_layer + 1, s->xn, s->code);
+	CheckFinite(s, s->code, s->code_width);
 }
 
 void
 ae_scorer_reconstruct(AeScorer *s)
 {
-	ae_scorer_run(s, 0, s->entry->model.n_layers, s->xn, s->out, s->d);
+	ae_scorer_run(s, 0, s->entry->model.n_layers, s->xn, s->out);
 }
 
 void
@@ -627,7 +633,8 @@ ae_scorer_decode(AeScorer *s)
 {
 	const AeModel *model = &s->entry->model;
 
-	ae_scorer_run(s, model->arch.code_layer + 1, model->n_layers, s->code, s->out, s->d);
+	ae_scorer_run(s, model->arch.code_layer + 1, model->n_layers, s->code, s->out);
+	CheckFinite(s, s->out, s->d);
 }
 
 void
@@ -635,6 +642,7 @@ ae_scorer_denormalise(AeScorer *s)
 {
 	const AeCachedModel *m = s->entry;
 
+	CheckFinite(s, s->out, s->d);
 	for (int j = 0; j < s->d; j++)
 	{
 		float		v = s->out[j] * m->norm_scale[j] + m->norm_offset[j];
@@ -667,29 +675,28 @@ ae_scorer_error(AeScorer *s, AeMetric metric)
 	bool		all = s->n_present == d;
 	double		acc = 0.0;
 
+	if ((metric == AE_METRIC_MSE || metric == AE_METRIC_RMSE) && all)
+	{
+		/* the hot path: one vectorised pass, which also sees non-finite outputs */
+		acc = ae_infer_sq_diff_sum(xh, x, d);
+		if (unlikely(!isfinite(acc)))
+			ReportNonFinite(s);
+		acc /= d;
+		return metric == AE_METRIC_RMSE ? sqrt(acc) : acc;
+	}
+
+	CheckFinite(s, xh, d);
 	switch (metric)
 	{
 		case AE_METRIC_MSE:
 		case AE_METRIC_RMSE:
-			if (all)
-			{
-				for (int j = 0; j < d; j++)
+			for (int j = 0; j < d; j++)
+				if (present[j])
 				{
 					double		e = xh[j] - x[j];
 
 					acc += e * e;
 				}
-			}
-			else
-			{
-				for (int j = 0; j < d; j++)
-					if (present[j])
-					{
-						double		e = xh[j] - x[j];
-
-						acc += e * e;
-					}
-			}
 			acc /= s->n_present;
 			return metric == AE_METRIC_RMSE ? sqrt(acc) : acc;
 		case AE_METRIC_MAE:
@@ -721,6 +728,7 @@ ae_scorer_error(AeScorer *s, AeMetric metric)
 void
 ae_scorer_feature_errors(AeScorer *s)
 {
+	CheckFinite(s, s->out, s->d);
 	for (int j = 0; j < s->d; j++)
 	{
 		float		e = s->out[j] - s->xn[j];

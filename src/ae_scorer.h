@@ -117,16 +117,19 @@ extern void ae_scorer_load_tuple(AeScorer *s, HeapTuple tuple, TupleDesc desc, A
 /* Load a code (s->code) for decoding: code_width finite values. */
 extern void ae_scorer_load_code(AeScorer *s, Datum array);
 
-/*
- * Run weight layers [from, to) on in, write out; raises 22003 when an
- * output is not finite.
- */
-extern void ae_scorer_run(AeScorer *s, int from, int to, const float *in, float *out, int n_out);
+/* Run weight layers [from, to) on in (dims[from] floats), write out (dims[to]). */
+extern void ae_scorer_run(AeScorer *s, int from, int to, const float *in, float *out);
 
-/* encode: s->code from s->xn;  reconstruct: s->out from s->xn;  decode: s->out from s->code */
+/*
+ * encode: s->code from s->xn;  reconstruct: s->out from s->xn;  decode:
+ * s->out from s->code.  encode and decode raise 22003 when an output is
+ * not finite; after reconstruct, ae_scorer_error, ae_scorer_feature_errors
+ * and ae_scorer_denormalise check (or ae_scorer_check_output).
+ */
 extern void ae_scorer_encode(AeScorer *s);
 extern void ae_scorer_reconstruct(AeScorer *s);
 extern void ae_scorer_decode(AeScorer *s);
+extern void ae_scorer_check_output(AeScorer *s);
 
 /* s->out from normalised to original units (22003 when that overflows real). */
 extern void ae_scorer_denormalise(AeScorer *s);

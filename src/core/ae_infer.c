@@ -6,13 +6,14 @@
  * A layer computes z[j] = Σ_i in[i] · P_l[i][j] for all j at once: for a
  * block of output units, accumulators stay in vector registers while the
  * loop walks the inputs, broadcasting in[i] and adding in[i] times a
- * contiguous stretch of row i of P_l.  Every output sums its terms in input
- * order, like the reference GEMM, so the two agree to float rounding.  The
- * bias and the activation are then applied by ae_act_forward(), exactly as
- * the batched path does.
+ * contiguous stretch of row i of P_l, with a few independent accumulators
+ * per output (see DEFINE_LAYER_KERNEL), so the two agree with the reference
+ * GEMM to float rounding.  The bias and the activation are then applied by
+ * ae_act_forward(), exactly as the batched path does.
  */
 #include "ae_infer.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "ae_act.h"
@@ -117,8 +118,12 @@ typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));
 
 /*
  * z (n_out) = in (n_in) · P (n_in × n_out) with vectors of LANES floats:
- * blocks of 4·LANES outputs in four accumulators, then blocks of LANES,
- * then the last few outputs one by one.
+ * blocks of 4·LANES outputs, then blocks of LANES, then the last few outputs
+ * one by one.  A multiply-add waits for the previous one into the same
+ * accumulator (4 cycles or so), so each block keeps several independent
+ * chains: even and odd inputs into separate accumulators (4·LANES blocks),
+ * inputs by residue mod 4 (LANES blocks), added at the end.  So the sum over
+ * inputs is in a different order from the GEMM's, equal up to rounding.
  */
 #define DEFINE_LAYER_KERNEL(NAME, VT, VTU, LANES) \
 static AE_ALWAYS_INLINE void \
@@ -130,9 +135,26 @@ NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 	for (; j + 4 * (LANES) <= n_out; j += 4 * (LANES)) \
 	{ \
 		VT			a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
+		VT			b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}; \
 		const float *p = P + j; \
+		int			i = 0; \
 		\
-		for (int i = 0; i < n_in; i++, p += n_out) \
+		for (; i + 2 <= n_in; i += 2, p += 2 * (size_t) n_out) \
+		{ \
+			float		x = in[i]; \
+			float		y = in[i + 1]; \
+			const float *q = p + n_out; \
+			\
+			a0 += x * *(const VTU *) p; \
+			a1 += x * *(const VTU *) (p + (LANES)); \
+			a2 += x * *(const VTU *) (p + 2 * (LANES)); \
+			a3 += x * *(const VTU *) (p + 3 * (LANES)); \
+			b0 += y * *(const VTU *) q; \
+			b1 += y * *(const VTU *) (q + (LANES)); \
+			b2 += y * *(const VTU *) (q + 2 * (LANES)); \
+			b3 += y * *(const VTU *) (q + 3 * (LANES)); \
+		} \
+		if (i < n_in) \
 		{ \
 			float		x = in[i]; \
 			\
@@ -141,19 +163,28 @@ NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 			a2 += x * *(const VTU *) (p + 2 * (LANES)); \
 			a3 += x * *(const VTU *) (p + 3 * (LANES)); \
 		} \
-		*(VTU *) (z + j) = a0; \
-		*(VTU *) (z + j + (LANES)) = a1; \
-		*(VTU *) (z + j + 2 * (LANES)) = a2; \
-		*(VTU *) (z + j + 3 * (LANES)) = a3; \
+		*(VTU *) (z + j) = a0 + b0; \
+		*(VTU *) (z + j + (LANES)) = a1 + b1; \
+		*(VTU *) (z + j + 2 * (LANES)) = a2 + b2; \
+		*(VTU *) (z + j + 3 * (LANES)) = a3 + b3; \
 	} \
 	for (; j + (LANES) <= n_out; j += (LANES)) \
 	{ \
-		VT			a = {0}; \
+		VT			a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
 		const float *p = P + j; \
+		size_t		stride = n_out; \
+		int			i = 0; \
 		\
-		for (int i = 0; i < n_in; i++, p += n_out) \
-			a += in[i] * *(const VTU *) p; \
-		*(VTU *) (z + j) = a; \
+		for (; i + 4 <= n_in; i += 4, p += 4 * stride) \
+		{ \
+			a0 += in[i] * *(const VTU *) p; \
+			a1 += in[i + 1] * *(const VTU *) (p + stride); \
+			a2 += in[i + 2] * *(const VTU *) (p + 2 * stride); \
+			a3 += in[i + 3] * *(const VTU *) (p + 3 * stride); \
+		} \
+		for (; i < n_in; i++, p += stride) \
+			a0 += in[i] * *(const VTU *) p; \
+		*(VTU *) (z + j) = (a0 + a1) + (a2 + a3); \
 	} \
 	for (; j < n_out; j++) \
 	{ \
@@ -169,12 +200,82 @@ NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 DEFINE_LAYER_KERNEL(LayerKernel4, v4sf, v4sf_u, 4)
 DEFINE_LAYER_KERNEL(LayerKernel8, v8sf, v8sf_u, 8)
 
+/*
+ * z = (x - offset) / scale with vectors of LANES floats; returns true when
+ * every z is finite (exponent bits not all set).  Division, not a
+ * multiplication by a reciprocal: the same rounding as ae_norm_apply.
+ */
+#define DEFINE_NORMALIZE(NAME, VT, VTU, VI, LANES) \
+static AE_ALWAYS_INLINE bool \
+NAME(const float *restrict x, const float *restrict offset, const float *restrict scale, \
+	 float *restrict z, int n) \
+{ \
+	VI			bad = {0}; \
+	uint32_t	bad_tail = 0; \
+	int			j = 0; \
+	\
+	for (; j + (LANES) <= n; j += (LANES)) \
+	{ \
+		VT			v = (*(const VTU *) (x + j) - *(const VTU *) (offset + j)) / *(const VTU *) (scale + j); \
+		\
+		*(VTU *) (z + j) = v; \
+		bad |= (~(VI) v & 0x7f800000) == 0; \
+	} \
+	for (; j < n; j++) \
+	{ \
+		uint32_t	u; \
+		\
+		z[j] = (x[j] - offset[j]) / scale[j]; \
+		memcpy(&u, &z[j], sizeof(u)); \
+		bad_tail |= (~u & 0x7f800000) == 0; \
+	} \
+	for (int k = 0; k < (LANES); k++) \
+		bad_tail |= bad[k] != 0; \
+	return bad_tail == 0; \
+}
+
+typedef int32_t v4si __attribute__((vector_size(16)));
+typedef int32_t v8si __attribute__((vector_size(32)));
+typedef double v4df __attribute__((vector_size(32)));
+
+DEFINE_NORMALIZE(Normalize4, v4sf, v4sf_u, v4si, 4)
+DEFINE_NORMALIZE(Normalize8, v8sf, v8sf_u, v8si, 8)
+
 /* 128-bit vectors: SSE2 on x86-64, NEON on arm64, generic code elsewhere */
 static void
 RowPortable(const AeModel *model, const float *packed, int from, int to,
 			const float *in, float *out, float *scratch)
 {
 	ROW_BODY(LayerKernel4);
+}
+
+static bool
+NormalizePortable(const float *x, const float *offset, const float *scale, float *z, int n)
+{
+	return Normalize4(x, offset, scale, z, n);
+}
+
+/* four independent double accumulators: no long chain of dependent adds */
+static double
+SqDiffSumPortable(const float *a, const float *b, int n)
+{
+	double		acc[4] = {0.0, 0.0, 0.0, 0.0};
+	int			j = 0;
+
+	for (; j + 4 <= n; j += 4)
+		for (int k = 0; k < 4; k++)
+		{
+			double		e = a[j + k] - b[j + k];
+
+			acc[k] += e * e;
+		}
+	for (; j < n; j++)
+	{
+		double		e = a[j] - b[j];
+
+		acc[0] += e * e;
+	}
+	return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
 #if defined(__x86_64__)
@@ -187,6 +288,43 @@ RowAvx2(const AeModel *model, const float *packed, int from, int to,
 		const float *in, float *out, float *scratch)
 {
 	ROW_BODY(LayerKernel8);
+}
+
+__attribute__((target("avx2,fma")))
+static bool
+NormalizeAvx2(const float *x, const float *offset, const float *scale, float *z, int n)
+{
+	return Normalize8(x, offset, scale, z, n);
+}
+
+/* differences in float, four at a time widened to double and squared */
+__attribute__((target("avx2,fma")))
+static double
+SqDiffSumAvx2(const float *a, const float *b, int n)
+{
+	v4df		acc0 = {0},
+				acc1 = {0};
+	double		tail = 0.0;
+	int			j = 0;
+
+	for (; j + 8 <= n; j += 8)
+	{
+		v4sf		e0 = *(const v4sf_u *) (a + j) - *(const v4sf_u *) (b + j);
+		v4sf		e1 = *(const v4sf_u *) (a + j + 4) - *(const v4sf_u *) (b + j + 4);
+		v4df		d0 = __builtin_convertvector(e0, v4df);
+		v4df		d1 = __builtin_convertvector(e1, v4df);
+
+		acc0 += d0 * d0;
+		acc1 += d1 * d1;
+	}
+	for (; j < n; j++)
+	{
+		double		e = a[j] - b[j];
+
+		tail += e * e;
+	}
+	acc0 += acc1;
+	return ((acc0[0] + acc0[1]) + (acc0[2] + acc0[3])) + tail;
 }
 #endif
 
@@ -215,45 +353,102 @@ RowPortable(const AeModel *model, const float *packed, int from, int to,
 	ROW_BODY(LayerKernelPlain);
 }
 
+static bool
+NormalizePortable(const float *x, const float *offset, const float *scale, float *z, int n)
+{
+	bool		ok = true;
+
+	for (int j = 0; j < n; j++)
+	{
+		z[j] = (x[j] - offset[j]) / scale[j];
+		ok &= isfinite(z[j]);
+	}
+	return ok;
+}
+
+static double
+SqDiffSumPortable(const float *a, const float *b, int n)
+{
+	double		acc = 0.0;
+
+	for (int j = 0; j < n; j++)
+	{
+		double		e = a[j] - b[j];
+
+		acc += e * e;
+	}
+	return acc;
+}
+
 #endif							/* AE_HAVE_VECTOR_EXT */
 
-static RowFn row_fn = NULL;
+/* ---------------------------------------------------------------- dispatch */
+
+typedef bool (*NormalizeFn) (const float *, const float *, const float *, float *, int);
+typedef double (*SqDiffSumFn) (const float *, const float *, int);
+
+typedef struct Variant
+{
+	const char *name;
+	RowFn		row;
+	NormalizeFn normalize;
+	SqDiffSumFn sq_diff_sum;
+} Variant;
+
+static const Variant Portable = {"portable", RowPortable, NormalizePortable, SqDiffSumPortable};
+#ifdef AE_HAVE_AVX2_VARIANT
+static const Variant Avx2 = {"avx2", RowAvx2, NormalizeAvx2, SqDiffSumAvx2};
+#endif
+
+static const Variant *variant = NULL;
 static bool force_portable = false;
 
-static RowFn
-ChooseRowFn(void)
+static const Variant *
+ChooseVariant(void)
 {
 #ifdef AE_HAVE_AVX2_VARIANT
 	if (!force_portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return RowAvx2;
+		return &Avx2;
 #endif
-	return RowPortable;
+	return &Portable;
+}
+
+static inline const Variant *
+GetVariant(void)
+{
+	if (variant == NULL)
+		variant = ChooseVariant();
+	return variant;
 }
 
 void
 ae_infer_row(const AeModel *model, const float *packed, int from, int to,
 			 const float *in, float *out, float *scratch)
 {
-	if (row_fn == NULL)
-		row_fn = ChooseRowFn();
-	row_fn(model, packed, from, to, in, out, scratch);
+	GetVariant()->row(model, packed, from, to, in, out, scratch);
+}
+
+bool
+ae_infer_normalize(const float *x, const float *offset, const float *scale, float *z, int n)
+{
+	return GetVariant()->normalize(x, offset, scale, z, n);
+}
+
+double
+ae_infer_sq_diff_sum(const float *a, const float *b, int n)
+{
+	return GetVariant()->sq_diff_sum(a, b, n);
 }
 
 const char *
 ae_infer_variant(void)
 {
-	if (row_fn == NULL)
-		row_fn = ChooseRowFn();
-#ifdef AE_HAVE_AVX2_VARIANT
-	if (row_fn == RowAvx2)
-		return "avx2";
-#endif
-	return "portable";
+	return GetVariant()->name;
 }
 
 void
 ae_infer_force_portable(bool portable)
 {
 	force_portable = portable;
-	row_fn = ChooseRowFn();
+	variant = ChooseVariant();
 }

@@ -7,8 +7,9 @@
  * layer's weights are kept transposed (in × out, "packed"), and one layer is
  * a run of broadcast-multiply-adds into a few vector accumulators held in
  * registers.  The result equals ae_forward_range() on the same row up to
- * float32 rounding (the summation order over inputs is the same; fused
- * multiply-adds may round differently): test/unit/test_infer.c checks it.
+ * float32 rounding (the sum over inputs is split into a few interleaved
+ * partial sums, and fused multiply-adds round differently):
+ * test/unit/test_infer.c checks it.
  *
  * On x86-64 with GCC or clang the kernel is compiled twice, portable (SSE2)
  * and AVX2+FMA, and the faster one is picked at run time from the CPU's
@@ -43,7 +44,22 @@ void		ae_infer_row(const AeModel *model, const float *packed, int from, int to,
 						 const float *in, float *out, float *scratch);
 
 /*
- * Which variant ae_infer_row runs: "avx2" or "portable".  Tests and
+ * z[j] = (x[j] - offset[j]) / scale[j] for j < n, with the rounding of
+ * ae_norm_apply.  Returns false when some z[j] is NaN or infinite (x held a
+ * NaN or an infinity, or the quotient overflowed).
+ */
+bool		ae_infer_normalize(const float *x, const float *offset, const float *scale,
+							   float *z, int n);
+
+/*
+ * Σ_j (a[j] - b[j])², each difference taken in float32 and squared and
+ * summed in double (in an order of its own: equal to a plain loop up to
+ * double rounding).  NaN or infinite when a difference is.
+ */
+double		ae_infer_sq_diff_sum(const float *a, const float *b, int n);
+
+/*
+ * Which variant the functions above run: "avx2" or "portable".  Tests and
  * benchmarks may force the portable one; the choice is per process.
  */
 const char *ae_infer_variant(void);

@@ -5,12 +5,18 @@
  * of the kernel, and the encode / decode / reconstruct ranges; both the
  * portable and (when the CPU has it) the AVX2 variant.
  *
- * Tolerance: |fused - gemm| <= 1e-5 · (1 + max |gemm|) per range; both sum
- * in input order and differ only by fused multiply-add rounding.
+ * Tolerance: |fused - gemm| <= 1e-5 · (1 + max |gemm|) per range; the two
+ * differ only by the order of the sums over inputs and by fused multiply-add
+ * rounding.
+ *
+ * Also the row helpers: ae_infer_normalize equals ae_norm_apply bit for bit
+ * and reports NaN, infinities and overflow; ae_infer_sq_diff_sum equals a
+ * plain double loop to 1e-12 and propagates non-finite differences.
  */
 #include <string.h>
 
 #include "ae_infer.h"
+#include "ae_norm.h"
 #include "ae_rng.h"
 #include "unit.h"
 
@@ -147,6 +153,84 @@ TestPackLayout(void)
 	unit_ok(ae_infer_packed_size(&model) == 12, "packed size counts every layer's weights");
 }
 
+static void
+TestRowHelpers(AeRng *rng)
+{
+	static const int Lengths[] = {1, 3, 7, 8, 9, 16, 64, 67};
+
+	for (int variant = 0; variant < 2; variant++)
+	{
+		bool		norm_equal = true,
+					norm_finite = true,
+					sums_close = true;
+		bool		catches_nan = true,
+					catches_inf = true,
+					catches_overflow = true,
+					sum_propagates = true;
+
+		ae_infer_force_portable(variant == 0);
+		if (variant == 1 && strcmp(ae_infer_variant(), "portable") == 0)
+			break;
+		for (int t = 0; t < (int) (sizeof(Lengths) / sizeof(Lengths[0])); t++)
+		{
+			int			n = Lengths[t];
+			float		x[67],
+						off[67],
+						sc[67],
+						z[67],
+						ref[67];
+			double		plain = 0.0,
+						got;
+
+			for (int j = 0; j < n; j++)
+			{
+				x[j] = (float) (ae_rng_uniform(rng) * 20 - 10);
+				off[j] = (float) (ae_rng_uniform(rng) * 2 - 1);
+				sc[j] = (float) (ae_rng_uniform(rng) * 3 + 0.1);
+				ref[j] = x[j];
+			}
+			ae_norm_apply(off, sc, ref, 1, n);
+			norm_finite &= ae_infer_normalize(x, off, sc, z, n);
+			norm_equal &= memcmp(z, ref, sizeof(float) * n) == 0;
+
+			for (int j = 0; j < n; j++)
+			{
+				double		e = x[j] - z[j];
+
+				plain += e * e;
+			}
+			got = ae_infer_sq_diff_sum(x, z, n);
+			sums_close &= fabs(got - plain) <= 1e-12 * plain;
+
+			/* a bad value in every position in turn */
+			for (int j = 0; j < n; j++)
+			{
+				float		keep = x[j];
+
+				x[j] = NAN;
+				catches_nan &= !ae_infer_normalize(x, off, sc, z, n);
+				sum_propagates &= isnan(ae_infer_sq_diff_sum(x, ref, n));
+				x[j] = -INFINITY;
+				catches_inf &= !ae_infer_normalize(x, off, sc, z, n);
+				sum_propagates &= isinf(ae_infer_sq_diff_sum(x, ref, n));
+				x[j] = 3e38f;
+				sc[j] = 1e-3f;
+				catches_overflow &= !ae_infer_normalize(x, off, sc, z, n);
+				x[j] = keep;
+				sc[j] = 1.0f;
+			}
+		}
+		unit_ok(norm_equal && norm_finite, "%s: ae_infer_normalize equals ae_norm_apply bit for bit",
+				ae_infer_variant());
+		unit_ok(catches_nan && catches_inf && catches_overflow,
+				"%s: ae_infer_normalize reports NaN, infinity and overflow in any position",
+				ae_infer_variant());
+		unit_ok(sums_close, "%s: ae_infer_sq_diff_sum equals a plain double loop", ae_infer_variant());
+		unit_ok(sum_propagates, "%s: ae_infer_sq_diff_sum propagates NaN and infinity", ae_infer_variant());
+	}
+	ae_infer_force_portable(false);
+}
+
 int
 main(void)
 {
@@ -156,6 +240,7 @@ main(void)
 	TestPackLayout();
 	for (int i = 0; i < (int) (sizeof(Cases) / sizeof(Cases[0])); i++)
 		RunCase(&Cases[i], &rng);
+	TestRowHelpers(&rng);
 	unit_diag("fastest variant on this CPU: %s", ae_infer_variant());
 	return unit_done();
 }
