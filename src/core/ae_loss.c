@@ -363,6 +363,71 @@ KLPenalty(float beta, float rho_f, const float *a, int B, int h, float *kl_grad)
 	return beta * total;
 }
 
+/* ---------------------------------------------------------------- code-layer gradients */
+
+/*
+ * d (B×h) += ∂(l1 + kl)/∂a at the code layer: l1_scale·sign(a) (sign(0) =
+ * 0, as torch.abs's gradient) and kl_grad[j] (the same for every row);
+ * l1_scale 0 or kl_grad NULL leave that term out.  Branch-free: the signs
+ * of activations are as good as random.
+ */
+static void
+AddCodeGrad(float *d, const float *a, int B, int h, float l1_scale, const float *kl_grad)
+{
+	AeVf		s = VF(l1_scale);
+
+	for (int b = 0; b < B; b++)
+	{
+		float	   *dr = d + (size_t) b * h;
+		const float *ar = a + (size_t) b * h;
+		int			j = 0;
+
+		for (; j + AE_VL <= h; j += AE_VL)
+		{
+			AeVf		av = LoadV(ar + j);
+			AeVf		g = LoadV(dr + j);
+
+			if (l1_scale != 0.0f)
+				g += SelectV(av > VF(0.0f), s, VF(0.0f)) - SelectV(av < VF(0.0f), s, VF(0.0f));
+			if (kl_grad)
+				g += LoadV(kl_grad + j);
+			StoreV(dr + j, g);
+		}
+		for (; j < h; j++)
+		{
+			if (l1_scale != 0.0f)
+				dr[j] += (float) (ar[j] > 0.0f) * l1_scale - (float) (ar[j] < 0.0f) * l1_scale;
+			if (kl_grad)
+				dr[j] += kl_grad[j];
+		}
+	}
+}
+
+/* d (B×n) += extra (B×n) and db (n) += its column sums */
+static void
+AddWithColumnSums(float *d, const float *extra, float *db, int B, int n)
+{
+	for (int b = 0; b < B; b++)
+	{
+		float	   *dr = d + (size_t) b * n;
+		const float *er = extra + (size_t) b * n;
+		int			j = 0;
+
+		for (; j + AE_VL <= n; j += AE_VL)
+		{
+			AeVf		e = LoadV(er + j);
+
+			StoreV(dr + j, LoadV(dr + j) + e);
+			StoreV(db + j, LoadV(db + j) + e);
+		}
+		for (; j < n; j++)
+		{
+			dr[j] += er[j];
+			db[j] += er[j];
+		}
+	}
+}
+
 /* ---------------------------------------------------------------- batch objective */
 
 /*
@@ -427,37 +492,18 @@ LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 		float	   *dW = grad + (model->W_tied[l] ? model->W_off[L - 1 - l] : model->W_off[l]);
 		float	   *db = grad + model->b_off[l];
 
-		if (l == C)
+		if (l == C && (obj->l1_activity > 0.0f || obj->sparsity_weight > 0.0f))
 		{
 			/* the sparsity terms are functions of a_C: add their ∂/∂a before f' */
-			float	   *dr = dcur;
-			const float *ar = ws->act[C];
-
-			if (obj->l1_activity > 0.0f)
-			{
-				float		s = obj->l1_activity / B;
-
-				for (size_t i = 0; i < (size_t) B * h; i++)
-					dr[i] += ar[i] > 0.0f ? s : (ar[i] < 0.0f ? -s : 0.0f);
-			}
-			if (obj->sparsity_weight > 0.0f)
-				for (int b = 0; b < B; b++)
-					for (int j = 0; j < h; j++)
-						dr[(size_t) b * h + j] += ws->kl_grad[j];
+			AddCodeGrad(dcur, ws->act[C], B, h, obj->l1_activity / B,
+						obj->sparsity_weight > 0.0f ? ws->kl_grad : NULL);
 		}
 		/* dcur: (B, n_o) ∂/∂a → ∂/∂z;  db += column sums */
 		ae_act_backward(model->act[l], dcur, ws->act[l], db, B, n_o);
 		if (l <= C && obj->contractive > 0.0f)
 		{
 			/* the contractive penalty depends on z_l through f'(z_l) */
-			const float *ex = ws->c_extra[l];
-
-			for (int b = 0; b < B; b++)
-				for (int j = 0; j < n_o; j++)
-				{
-					dcur[(size_t) b * n_o + j] += ex[(size_t) b * n_o + j];
-					db[j] += ex[(size_t) b * n_o + j];
-				}
+			AddWithColumnSums(dcur, ws->c_extra[l], db, B, n_o);
 		}
 		/* dW (n_o, n_in) += dcurᵀ a_in;  tied: dW_twin (n_in, n_o) += a_inᵀ dcur */
 		if (model->W_tied[l])
