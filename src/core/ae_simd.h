@@ -3,11 +3,12 @@
  *
  * PostgreSQL compiles extensions with -O2, where GCC's auto-vectoriser
  * leaves loops with selects or unknown trip counts scalar.  The elementwise
- * passes of training (activations, their derivatives, the loss) are a large
- * share of a step on small networks, so they are written on GCC/Clang
- * vector extensions instead.  Four floats are one register on every 64-bit
- * target (SSE2 is baseline x86-64, NEON on ARM): no -m flags, no ABI issue.
- * Not part of the core's interface.
+ * passes of training are a large share of a step on small networks, so the
+ * loss, the code-layer regularisers and the contractive tangents are
+ * written on GCC/Clang vector extensions instead (the activations have
+ * their own width-templated kernels, ae_act_kernels.h).  Four floats are
+ * one register on every 64-bit target (SSE2 is baseline x86-64, NEON on
+ * arm64): no -m flags, no ABI issue.  Not part of the core's interface.
  */
 #ifndef AE_SIMD_H
 #define AE_SIMD_H

@@ -749,6 +749,20 @@ TestTiedEqualsSharedUntied(void)
 										 tied.m.dims[l + 1]));
 	unit_ok(fabs(pt.total - pu.total) < 1e-6 * pu.total,
 			"tied net and its untied copy give the same loss (%.7f, %.7f)", pt.total, pu.total);
+	{
+		/* an untied net from the same seed has its own decoder weights */
+		Net			fresh;
+		AeLossParts pf;
+
+		NetMake(&fresh, &arch, 5);
+		for (int l = 0; l < 4; l++)
+			memcpy(fresh.m.b[l], tied.m.b[l], sizeof(float) * tied.m.dims[l + 1]);
+		LossGrad(&fresh, &obj, x, x, B, &pf, 1);
+		unit_ok(fabs(pf.total - pt.total) > 1e-3 * pt.total,
+				"tying changes the loss of a net initialised from the same seed (%.6f tied, %.6f untied)",
+				pt.total, pf.total);
+		NetFree(&fresh);
+	}
 	unit_ok(e_grad < 1e-6 && d_enc > 1e-4,
 			"tied gradient = encoder gradient + decoder gradientᵀ (max err %.1e; the decoder part is %.1e)",
 			e_grad, d_enc);
