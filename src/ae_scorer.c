@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
@@ -146,10 +147,13 @@ ae_scorer_bind(AeScorer *s, const char *name, int namelen)
 		return;
 
 	/*
-	 * Once per statement (and after any invalidation): the catalog's
-	 * permission check for the current user, which also raises 42704 / 42622
-	 * / 22023 for unknown, too long or empty names.
+	 * Once per statement (and after any invalidation): catch up with the
+	 * invalidations of transactions that committed since this backend last
+	 * looked (it may hold every lock it needs already, and then nothing
+	 * else would), then the catalog's permission check for the current
+	 * user, which also raises 42704 for an unknown name.
 	 */
+	AcceptInvalidationMessages();
 	{
 		char	   *full = pnstrdup(name, namelen);
 

@@ -19,7 +19,7 @@ DROP TABLE IF EXISTS tap_score_rows, tap_score_serial, tap_score_trig, tap_score
 DROP FUNCTION IF EXISTS tap_score_doc(float8);
 DROP ROLE IF EXISTS tap_score_reader;
 
-SELECT plan(47);
+SELECT plan(48);
 
 -- tap_score_id: 2-2-2, both layers the identity, the decoder adds bias b to
 -- both outputs, no normalisation: ae_error = b² for every input.  Each
@@ -96,6 +96,16 @@ SELECT * FROM dblink('tap_score_peer', $$SELECT ae_drop('tap_score_id'), ae_impo
     AS r(dropped bool, version int) \g /dev/null
 SELECT is(ae_error('tap_score_id', '{1,2}'::real[]), 4::float8,
           'a drop and re-import (version 1 again) committed by another session is seen');
+-- inside a transaction that already holds every lock it needs, a drop and
+-- re-create by another session is seen at the next statement all the same
+BEGIN;
+SELECT ae_error('tap_score_id', '{1,2}'::real[]) AS before_peer \gset
+SELECT * FROM dblink('tap_score_peer', $$SELECT ae_drop('tap_score_id'), ae_import(tap_score_doc(1), 'tap_score_id')$$)
+    AS r(dropped bool, version int) \g /dev/null
+SELECT ae_error('tap_score_id', '{1,2}'::real[]) AS after_peer \gset
+COMMIT;
+SELECT is(ARRAY[:before_peer, :after_peer]::float8[], ARRAY[4, 1]::float8[],
+          'a drop and re-import committed meanwhile is seen inside a running transaction');
 SELECT ae_drop('tap_score_id') \g /dev/null
 SELECT throws_ok($$SELECT * FROM dblink('tap_score_peer', $q$SELECT ae_error('tap_score_id', '{1,2}'::real[])$q$) AS r(e float8)$$,
                  '42704', NULL, 'a model dropped by one session is gone for the other');
