@@ -10,6 +10,9 @@
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
 #   make bench      benchmarks (bench/), printed as markdown tables
+#   make dist       release tarball build/autoenc-<version>.tar.gz of HEAD
+#   make deb        builds the Debian package from HEAD, installs it, runs
+#                   pg_regress against it, then restores the previous state
 
 EXTENSION    = autoenc
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" autoenc.control)
@@ -77,3 +80,17 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# ------------------------------------------------------------------ release
+# git archive of the committed tree; .gitattributes leaves out CI files.
+.PHONY: dist deb
+dist:
+	bash scripts/deb-test.sh --versions
+	@mkdir -p build
+	git archive --format=tar.gz --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+	    -o build/$(EXTENSION)-$(EXTVERSION).tar.gz HEAD
+	@git diff --quiet HEAD -- || echo "note: uncommitted changes are not in the tarball"
+	@echo "build/$(EXTENSION)-$(EXTVERSION).tar.gz"
+
+deb:
+	bash scripts/deb-test.sh
