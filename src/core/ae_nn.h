@@ -166,10 +166,10 @@ AeWorkspace *ae_workspace_create(const AeModel *model, const AeObjective *obj,
 void		ae_workspace_destroy(AeWorkspace *ws, const AeAllocator *al);
 
 /*
- * Denoising corruption of n floats: out = corrupt(in).  Draws from rng one
- * value per element in index order (a normal for gaussian, a uniform for
- * mask); with AE_NOISE_NONE copies and draws nothing.  in and out may be
- * the same buffer.
+ * Denoising corruption of n floats: out = corrupt(in).  Draws from rng in
+ * index order, one 64-bit draw per pair of elements (two normals for
+ * gaussian, two 32-bit uniforms for mask); with AE_NOISE_NONE copies and
+ * draws nothing.  in and out may be the same buffer.
  */
 void		ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out, size_t n);
 

@@ -1111,10 +1111,43 @@ TestCorrupt(void)
 	var /= N;
 	unit_ok(fabs(mean) < 0.003 && fabs(sqrt(var) - 0.2) < 0.003,
 			"gaussian: noise mean %.4f, std %.4f (level 0.2)", mean, sqrt(var));
+	{
+		/* the shape of a normal: share within 1σ and 2σ, kurtosis 3 */
+		long		in1 = 0,
+					in2 = 0;
+		double		m4 = 0.0;
+
+		for (int i = 0; i < N; i++)
+		{
+			double		z = (out[i] - in[i]) / 0.2;
+
+			in1 += fabs(z) < 1.0;
+			in2 += fabs(z) < 2.0;
+			m4 += z * z * z * z;
+		}
+		unit_ok(fabs((double) in1 / N - 0.6827) < 0.005 && fabs((double) in2 / N - 0.9545) < 0.003 &&
+				fabs(m4 / N - 3.0) < 0.1,
+				"gaussian: %.4f within 1σ, %.4f within 2σ, kurtosis %.3f", (double) in1 / N,
+				(double) in2 / N, m4 / N);
+	}
 	memcpy(again, in, sizeof(float) * N);
 	ae_corrupt(&obj, &r2, again, again, N);
 	unit_ok(memcmp(again, out, sizeof(float) * N) == 0,
 			"same rng state: the same corruption, also in place");
+	for (int kind = 0; kind < 2; kind++)
+	{
+		/* an odd length is the prefix of the next even one */
+		float		a[7],
+					b[8];
+
+		obj.noise = kind ? AE_NOISE_MASK : AE_NOISE_GAUSSIAN;
+		ae_rng_seed(&rng, 31);
+		ae_corrupt(&obj, &rng, in, a, 7);
+		ae_rng_seed(&rng, 31);
+		ae_corrupt(&obj, &rng, in, b, 8);
+		unit_ok(memcmp(a, b, sizeof(a)) == 0, "%s: 7 elements are the first 7 of 8",
+				kind ? "mask" : "gaussian");
+	}
 	free(in);
 	free(out);
 	free(again);
