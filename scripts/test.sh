@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
-# runs the unit, reference, pg_regress and pgTAP suites.  Exits non-zero
+# runs the unit, reference, pg_regress and pgTAP suites, and in CI the Debian
+# package check (scripts/deb-test.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +33,16 @@ ae_log "pgTAP (make prove)"
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
     && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
     && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+
+# The package check installs the .deb built from HEAD over the files installed
+# above for about half a minute, then puts them back; in CI only, so that
+# concurrent local runs are not disturbed.  `make deb` runs it anywhere.
+if [ "${CI:-}" = true ]; then
+    ae_log "Debian package: build from HEAD, install, pg_regress against it (make deb)"
+    bash scripts/deb-test.sh || failed+=(deb)
+else
+    ae_log "Debian package check: runs in CI (CI=true); run it here with: make deb"
+fi
 
 if [ ${#failed[@]} -ne 0 ]; then
     ae_log "FAILED: ${failed[*]}"
