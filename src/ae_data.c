@@ -328,6 +328,7 @@ AeReportRow(const char *what, int64 row_no, const char *input,
 				appendStringInfo(&msg, "element %d is NaN", c->index);
 				break;
 			case AE_ROW_INFINITE:
+				code = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
 				appendStringInfo(&msg, "element %d is infinite", c->index);
 				break;
 			case AE_ROW_OUT_OF_RANGE:
@@ -365,6 +366,7 @@ AeReportRow(const char *what, int64 row_no, const char *input,
 				appendStringInfo(&msg, "column \"%s\" is NaN", col);
 				break;
 			case AE_ROW_INFINITE:
+				code = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
 				appendStringInfo(&msg, "column \"%s\" is infinite", col);
 				break;
 			case AE_ROW_OUT_OF_RANGE:
