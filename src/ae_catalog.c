@@ -581,6 +581,24 @@ ae_catalog_check(const char *name, AeAccess access)
 	return row.version;
 }
 
+int
+ae_catalog_check_if_exists(const char *name, AeAccess access)
+{
+	Catalog		cat;
+	ModelRow	row;
+	int			version = 0;
+
+	CatalogOpen(&cat);
+	CatalogConnect();
+	if (CatalogLookup(&cat, name, false, false, CurrentMemoryContext, &row))
+	{
+		CheckAccess(&cat, name, &row, access);
+		version = row.version;
+	}
+	CatalogFinish();
+	return version;
+}
+
 /* ---------------------------------------------------------------- SQL: save, load, history */
 
 PG_FUNCTION_INFO_V1(ae_save);

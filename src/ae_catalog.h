@@ -57,6 +57,9 @@ extern AeBundle *ae_catalog_fetch(const char *name, AeAccess access, int *versio
  */
 extern int	ae_catalog_check(const char *name, AeAccess access);
 
+/* The same, but a model that does not exist yet is no error: returns 0. */
+extern int	ae_catalog_check_if_exists(const char *name, AeAccess access);
+
 /*
  * The oid of ae_model_catalog in the extension's schema (looked up on every
  * call: the extension may be dropped and created again).

@@ -19,7 +19,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "ae_catalog.h"
 #include "ae_training.h"
@@ -37,42 +36,14 @@
 
 /*
  * Fail before reading any row when the model name is invalid or belongs to
- * somebody else (42501), instead of after the training.  A model that does
- * not exist yet (42704) is fine: the catalog check runs in a subtransaction
- * so that this one error can be caught.  ae_catalog_store checks again at
- * the end, in case the model changed hands meanwhile.
+ * somebody else (42501), instead of after the training; a model that does
+ * not exist yet is fine.  ae_catalog_store checks again at the end, in case
+ * the model changed hands meanwhile.
  */
 static void
 CheckModelWritable(const char *name)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		(void) ae_catalog_check(name, AE_ACCESS_OWN);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* the subtransaction must be gone before any error travels on */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_UNDEFINED_OBJECT)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	(void) ae_catalog_check_if_exists(name, AE_ACCESS_OWN);
 }
 
 /* A warm start on named columns must name the same columns in the same order. */
