@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
-SELECT plan(342);
+SELECT plan(347);
 
 -- ------------------------------------------------------------ fixtures
 
@@ -483,7 +483,12 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
    END $d$$q$),
 ('trigger', 'called as a function', '39P01', 'trigger', $$SELECT ae_score_trigger()$$),
 ('trigger', 'a row of the wrong width', '2202E', 'expects 3', $$SELECT pg_temp.try_trigger($a$'bi_tiny', 'v', 'f'$a$, v => '{3,4}')$$),
-('trigger', 'a row with NaN', '22000', 'nan', $$SELECT pg_temp.try_trigger($a$'bi_tiny', 'v', 'f'$a$, v => '{3,NaN,5}')$$);
+('trigger', 'a row with NaN', '22000', 'nan', $$SELECT pg_temp.try_trigger($a$'bi_tiny', 'v', 'f'$a$, v => '{3,NaN,5}')$$),
+-- support functions called from SQL
+('internal', 'the aggregate''s transition function', '42883', 'ae_fit_transfn', $$SELECT ae_fit_transfn(NULL, '{1,2}'::real[])$$),
+('internal', 'the aggregate''s deserialisation function', '42883', 'ae_fit_deserialfn', $$SELECT ae_fit_deserialfn('\x0102', NULL)$$),
+('internal', 'the type''s binary receive function', '42883', 'ae_model_recv', $$SELECT ae_model_recv(NULL)$$),
+('internal', 'the catalog''s invalidation trigger', '39P01', 'trigger', $$SELECT ae_catalog_invalidate()$$);
 
 -- every case raises its SQLSTATE
 SELECT throws_ok(sql, state, NULL, area || ': ' || descr || ' (' || state || ')')
@@ -525,6 +530,8 @@ FROM (VALUES
     ('ae_model_info(NULL)', ae_model_info(NULL)::text),
     ('NULL::text::ae_model', (NULL::text)::ae_model::text)) AS t(f, v);
 SELECT is(ae_drop('bi_none', if_exists => true), false, 'ae_drop of an unknown model with if_exists returns false');
+SELECT is(ae_model_variant('{"l1_activity": "x", "noise": 5, "contractive": null}', 3, 2), '{undercomplete}',
+          'ae_model_variant treats values of the wrong JSON type as absent');
 SELECT ok((SELECT ae_fit(x) FROM bi_pts WHERE false) IS NULL, 'ae_fit over no rows returns NULL');
 
 -- ------------------------------------------------------------ hostile names that exist
