@@ -9,6 +9,8 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
+-- the documented default, which the memory-budget case relies on
+SET autoenc.max_train_memory = '1GB';
 SELECT plan(347);
 
 -- ------------------------------------------------------------ fixtures
