@@ -27,7 +27,10 @@ DATA         = $(filter-out $(wildcard sql/*--*--*.sql),$(wildcard sql/autoenc--
 REGRESS      = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/autoenc--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=autoenc
 
-PG_CPPFLAGS  = -Isrc/core -I/usr/include/x86_64-linux-gnu/openblas-pthread
+# OpenBLAS's own cblas.h (it declares openblas_set_num_threads); without
+# pkg-config the multiarch default <cblas.h> is OpenBLAS's on Debian too.
+OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+PG_CPPFLAGS  = -Isrc/core $(OPENBLAS_CFLAGS)
 # Our code is warning-free; unused parameters are the fmgr calling convention.
 PG_CFLAGS    = -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
@@ -43,7 +46,7 @@ include $(PGXS)
 # ---------------------------------------------------------------- unit tests
 UNIT_CC      ?= $(CC)
 UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wimplicit-fallthrough=3 -Isrc/core -Itest/unit \
-               -I/usr/include/x86_64-linux-gnu/openblas-pthread
+               $(OPENBLAS_CFLAGS)
 UNIT_TESTS   = $(patsubst test/unit/%.c,build/unit/%,$(sort $(wildcard test/unit/test_*.c)))
 CORE_HDRS    = $(wildcard src/core/*.h) test/unit/unit.h
 
