@@ -4,3 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash bench/train_bench.sh
+
+echo
+bash bench/score_bench.sh
