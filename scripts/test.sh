@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
-# runs the unit, reference, pg_regress and pgTAP suites, and in CI the Debian
-# package check (scripts/deb-test.sh).  Exits non-zero
+# runs the unit, reference, pg_regress, pgTAP and fault (test/faults) suites,
+# and in CI the Debian package check (scripts/deb-test.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -33,6 +33,10 @@ ae_log "pgTAP (make prove)"
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
     && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
     && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+
+# Last on this cluster: crash.t kills a backend, which resets every session.
+ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
+bash test/faults/run.sh || failed+=(faults)
 
 # The package check installs the .deb built from HEAD over the files installed
 # above for about half a minute, then puts them back; in CI only, so that
