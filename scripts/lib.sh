@@ -35,6 +35,9 @@ AE_BASE_PACKAGES=(
 )
 # The PyTorch cross-check of the training math.
 AE_TEST_PACKAGES=(python3 python3-numpy python3-torch)
+# make valgrind, make sanitize (gcc's ASan/UBSan runtimes come with gcc) and
+# make fuzz (libFuzzer is in clang's runtime package).
+AE_TOOL_PACKAGES=(valgrind clang libclang-rt-14-dev python3)
 
 ae_build_install() {
     ae_log "building and installing autoenc"
@@ -63,6 +66,8 @@ ae_free_port() {
 
 # ae_cluster_start: a new cluster in a temporary directory, on a free port
 # and a private unix socket.  Exports PGHOST/PGPORT/PGUSER for every client.
+# AE_SERVER_OPTS: extra server options; AE_PG_CTL_OPTS: extra pg_ctl options
+# (scripts/valgrind.sh and scripts/sanitize.sh pass -p WRAPPER -t SECONDS).
 ae_cluster_start() {
     AE_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/autoenc-cluster.XXXXXX")
     chmod 755 "$AE_CLUSTER_DIR"
@@ -75,7 +80,7 @@ ae_cluster_start() {
         || { cat "$AE_CLUSTER_DIR/initdb.log"; return 1; }
     ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -l "$AE_CLUSTER_DIR/server.log" -w \
         -o "-p $port -k $AE_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_worker_processes=16 -c max_parallel_workers_per_gather=2 ${AE_SERVER_OPTS:-}" \
-        start >/dev/null \
+        ${AE_PG_CTL_OPTS:-} start >/dev/null \
         || { cat "$AE_CLUSTER_DIR/server.log"; return 1; }
     export PGHOST=$AE_CLUSTER_DIR PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 }
