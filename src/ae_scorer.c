@@ -71,14 +71,21 @@ NotFinite(float v)
 /* ---------------------------------------------------------------- binding */
 
 static void
+ReleaseBindings(AeScorer *s)
+{
+	for (int i = 0; i < s->n_bindings; i++)
+		ae_cache_unpin(s->bindings[i].entry);
+	s->n_bindings = 0;
+	s->current = NULL;
+	s->entry = NULL;
+	s->name = NULL;
+}
+
+static void
 ScorerReset(void *arg)
 {
-	AeScorer   *s = (AeScorer *) arg;
-
 	/* runs while the context goes away, possibly during abort: no errors */
-	if (s->entry)
-		ae_cache_unpin(s->entry);
-	s->entry = NULL;
+	ReleaseBindings((AeScorer *) arg);
 }
 
 AeScorer *
@@ -101,7 +108,15 @@ ae_scorer_get(FmgrInfo *flinfo)
 	return (AeScorer *) flinfo->fn_extra;
 }
 
-/* (Re)size the buffers for the bound model. */
+static void *
+Grow(AeScorer *s, void *old, size_t size)
+{
+	if (old)
+		pfree(old);
+	return MemoryContextAlloc(s->mcxt, Max(size, 1));
+}
+
+/* Set the buffers up for the current model: grown when it is wider. */
 static void
 SizeBuffers(AeScorer *s)
 {
@@ -109,49 +124,43 @@ SizeBuffers(AeScorer *s)
 	size_t		scratch = Max(ae_infer_scratch_size(&m->model),
 							  ae_forward_scratch_size(&m->model, 1));
 
-	if (s->xn)
+	if (m->d > s->cap_d)
 	{
-		pfree(s->xn);
-		pfree(s->present);
-		pfree(s->code);
-		pfree(s->out);
-		pfree(s->scratch);
-		pfree(s->sqerr);
+		s->xn = Grow(s, s->xn, sizeof(float) * m->d);
+		s->present = Grow(s, s->present, sizeof(bool) * m->d);
+		s->out = Grow(s, s->out, sizeof(float) * m->d);
+		s->sqerr = Grow(s, s->sqerr, sizeof(float) * m->d);
+		s->cap_d = m->d;
+	}
+	if (m->code_width > s->cap_code)
+	{
+		s->code = Grow(s, s->code, sizeof(float) * m->code_width);
+		s->cap_code = m->code_width;
+	}
+	if (scratch > s->cap_scratch)
+	{
+		s->scratch = Grow(s, s->scratch, sizeof(float) * scratch);
+		s->cap_scratch = scratch;
 	}
 	s->d = m->d;
 	s->code_width = m->code_width;
-	s->xn = MemoryContextAlloc(s->mcxt, sizeof(float) * s->d);
-	s->present = MemoryContextAlloc(s->mcxt, sizeof(bool) * s->d);
-	s->code = MemoryContextAlloc(s->mcxt, sizeof(float) * s->code_width);
-	s->out = MemoryContextAlloc(s->mcxt, sizeof(float) * s->d);
-	s->scratch = MemoryContextAlloc(s->mcxt, sizeof(float) * Max(scratch, 1));
-	s->sqerr = MemoryContextAlloc(s->mcxt, sizeof(float) * s->d);
 	s->serial = m->serial;
-	s->row_serial = 0;			/* the row map depends on the model's columns */
 }
 
-void
-ae_scorer_bind(AeScorer *s, const char *name, int namelen)
+/* Check and bind a model this call site has not bound (since the last invalidation). */
+static AeBinding *
+BindNew(AeScorer *s, const char *name, int namelen)
 {
-	char		cname[AE_CACHE_NAME_MAX];
 	int			version;
 	uint64		generation;
 	AeCachedModel *entry;
-
-	/* the hot path: same model, nothing invalidated, same user */
-	if (likely(s->entry != NULL &&
-			   s->generation == ae_cache_generation &&
-			   s->namelen == namelen &&
-			   s->userid == GetUserId() &&
-			   memcmp(s->name, name, namelen) == 0))
-		return;
+	AeBinding  *b;
 
 	/*
-	 * Once per statement (and after any invalidation): catch up with the
-	 * invalidations of transactions that committed since this backend last
-	 * looked (it may hold every lock it needs already, and then nothing
-	 * else would), then the catalog's permission check for the current
-	 * user, which also raises 42704 for an unknown name.
+	 * Catch up with the invalidations of transactions that committed since
+	 * this backend last looked (it may hold every lock it needs already,
+	 * and then nothing else would), then the catalog's permission check for
+	 * the current user, which also raises 42704 for an unknown name.
 	 */
 	AcceptInvalidationMessages();
 	{
@@ -162,22 +171,66 @@ ae_scorer_bind(AeScorer *s, const char *name, int namelen)
 	}
 	if (namelen <= 0 || namelen >= AE_CACHE_NAME_MAX)
 		elog(ERROR, "model name of %d bytes passed the catalog check. Please report a bug.", namelen);
-	memset(cname, 0, sizeof(cname));
-	memcpy(cname, name, namelen);
-	entry = ae_cache_lookup(cname, namelen, version, &generation);
+	entry = ae_cache_lookup(name, namelen, version, &generation);
 
-	if (entry != s->entry)
+	/* what was bound before an invalidation that arrived meanwhile is stale */
+	if (s->n_bindings > 0 && generation != s->generation)
+		ReleaseBindings(s);
+	ae_cache_pin(entry);
+	if (s->n_bindings < AE_SCORER_BINDINGS)
+		b = &s->bindings[s->n_bindings++];
+	else
 	{
-		ae_cache_pin(entry);
-		if (s->entry)
-			ae_cache_unpin(s->entry);
-		s->entry = entry;
+		/* replace the least recently used binding */
+		b = &s->bindings[0];
+		for (int i = 1; i < s->n_bindings; i++)
+			if (s->bindings[i].last_used < b->last_used)
+				b = &s->bindings[i];
+		ae_cache_unpin(b->entry);
 	}
+	b->entry = entry;
+	b->namelen = namelen;
+	memset(b->name, 0, sizeof(b->name));
+	memcpy(b->name, name, namelen);
 	s->generation = generation;
 	s->userid = GetUserId();
-	s->namelen = namelen;
-	memcpy(s->name, cname, sizeof(cname));
-	if (s->serial != entry->serial)
+	return b;
+}
+
+void
+ae_scorer_bind(AeScorer *s, const char *name, int namelen)
+{
+	AeBinding  *b = NULL;
+
+	/* the hot path: same model, nothing invalidated, same user */
+	if (likely(s->current != NULL &&
+			   s->generation == ae_cache_generation &&
+			   s->current->namelen == namelen &&
+			   s->userid == GetUserId() &&
+			   memcmp(s->current->name, name, namelen) == 0))
+		return;
+
+	/* after an invalidation, or as another user, everything is checked again */
+	if (s->n_bindings > 0 &&
+		(s->generation != ae_cache_generation || s->userid != GetUserId()))
+		ReleaseBindings(s);
+
+	/* another model bound earlier in this statement */
+	for (int i = 0; i < s->n_bindings; i++)
+		if (s->bindings[i].namelen == namelen &&
+			memcmp(s->bindings[i].name, name, namelen) == 0)
+		{
+			b = &s->bindings[i];
+			break;
+		}
+	if (b == NULL)
+		b = BindNew(s, name, namelen);
+
+	b->last_used = ++s->clock;
+	s->current = b;
+	s->entry = b->entry;
+	s->name = b->name;
+	if (s->serial != b->entry->serial)
 		SizeBuffers(s);
 }
 

@@ -48,22 +48,42 @@ typedef enum AeScoringKernel
 
 extern int	ae_scoring_kernel;
 
+/* Models one call site keeps bound at once (a query may pick the model per row). */
+#define AE_SCORER_BINDINGS 8
+
+typedef struct AeBinding
+{
+	AeCachedModel *entry;		/* pinned */
+	uint64		last_used;
+	int			namelen;
+	char		name[AE_CACHE_NAME_MAX];
+} AeBinding;
+
 typedef struct AeScorer
 {
 	MemoryContext mcxt;			/* where this lives (the caller's fn_mcxt) */
-	MemoryContextCallback reset_cb; /* unpins entry when mcxt goes */
+	MemoryContextCallback reset_cb; /* unpins the bound models when mcxt goes */
 
-	/* the bound model */
-	AeCachedModel *entry;		/* pinned; NULL before the first bind */
-	uint64		generation;		/* ae_cache_generation it was bound at */
-	uint64		serial;			/* entry->serial the buffers were sized for */
-	Oid			userid;			/* the permission check was for this user */
-	int			namelen;
-	char		name[AE_CACHE_NAME_MAX];
+	/*
+	 * The models checked and bound in this statement, valid while
+	 * ae_cache_generation and the user stay the same; one is current.
+	 */
+	AeBinding	bindings[AE_SCORER_BINDINGS];
+	int			n_bindings;
+	uint64		clock;
+	uint64		generation;		/* ae_cache_generation they were bound at */
+	Oid			userid;			/* the permission checks were for this user */
+	AeBinding  *current;		/* NULL before the first bind */
+	AeCachedModel *entry;		/* current->entry */
+	const char *name;			/* current->name */
+	uint64		serial;			/* entry->serial the buffers are set up for */
 
-	/* buffers for the bound model */
+	/* buffers for the current model (allocated for the widest seen) */
 	int			d;
 	int			code_width;
+	int			cap_d;
+	int			cap_code;
+	size_t		cap_scratch;
 	float	   *xn;				/* d: normalised input (missing ones imputed) */
 	bool	   *present;		/* d: false where a value was missing */
 	int			n_present;

@@ -15,11 +15,12 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 -- leftovers of an interrupted run
 SELECT ae_drop(m, if_exists => true)
 FROM unnest(ARRAY['tap_score_id', 'tap_score_big', 'tap_score_cols', 'tap_score_other', 'tap_score_renamed']) AS m \g /dev/null
+SELECT ae_drop('tap_score_m' || i, if_exists => true) FROM generate_series(0, 9) AS i \g /dev/null
 DROP TABLE IF EXISTS tap_score_rows, tap_score_serial, tap_score_trig, tap_score_named;
 DROP FUNCTION IF EXISTS tap_score_doc(float8);
 DROP ROLE IF EXISTS tap_score_reader;
 
-SELECT plan(48);
+SELECT plan(50);
 
 -- tap_score_id: 2-2-2, both layers the identity, the decoder adds bias b to
 -- both outputs, no normalisation: ae_error = b² for every input.  Each
@@ -273,6 +274,17 @@ SELECT is(ARRAY(SELECT ae_error('tap_score_id', '{1,2}'::real[]) + ae_error('tap
 SET autoenc.model_cache_size = 0;
 SELECT is(ae_error('tap_score_other', '{1,2}'::real[]), 4::float8, 'model_cache_size = 0 still scores');
 RESET autoenc.model_cache_size;
+
+-- the model chosen per row: two models alternating, then ten (more than a
+-- call site keeps bound at once), each row with its own model's result
+SELECT is(ARRAY(SELECT ae_error(CASE WHEN i % 2 = 0 THEN 'tap_score_id' ELSE 'tap_score_other' END, '{1,2}'::real[])
+                FROM generate_series(1, 4) AS i ORDER BY i),
+          ARRAY[4, 1, 4, 1]::float8[], 'a model name that changes from row to row');
+SELECT ae_import(tap_score_doc(i), 'tap_score_m' || i) FROM generate_series(0, 9) AS i \g /dev/null
+SELECT is(ARRAY(SELECT ae_error('tap_score_m' || (i % 10), '{1,2}'::real[]) FROM generate_series(0, 29) AS i ORDER BY i),
+          ARRAY(SELECT ((i % 10) ^ 2)::float8 FROM generate_series(0, 29) AS i ORDER BY i),
+          'ten models taking turns in one statement');
+SELECT ae_drop('tap_score_m' || i) FROM generate_series(0, 9) AS i \g /dev/null
 
 -- ------------------------------------------------------------ named columns
 CREATE TABLE tap_score_named (x float8, y int, err float8);
