@@ -10,6 +10,8 @@
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
 #   make bench      benchmarks (bench/), printed as markdown tables
+#   make plots      the same set-up, then redraws the tutorial's pictures
+#                   (doc/img/*.svg) from the database with gnuplot
 #   make dist       release tarball build/autoenc-<version>.tar.gz of HEAD
 #   make deb        builds the Debian package from HEAD, installs it, runs
 #                   pg_regress against it, then restores the previous state
@@ -83,6 +85,10 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+.PHONY: plots
+plots:
+	bash scripts/plots.sh
 
 # ------------------------------------------------------------------ release
 # git archive of the committed tree; .gitattributes leaves out CI files.
