@@ -16,18 +16,24 @@
 #   scripts/tutorial.sh check
 #       sql/tutorial.sql is what `sql` writes, and every ```text block is
 #       in expected/tutorial.out; prints one line, which the test compares
+#   scripts/tutorial.sh accept
+#       takes results/tutorial.out as the expected output, if every
+#       ```text block of the tutorial is in it
 #
 # sql/tutorial.sql starts by running `check`, so `make installcheck` fails
 # when the tutorial was edited without updating the test.  After editing
-# the tutorial:
+# the tutorial's SQL:
 #
 #   scripts/tutorial.sh update
-#   make installcheck REGRESS=tutorial    # against a running server
-#   cp results/tutorial.out expected/tutorial.out   # after reading the diff
+#   make installcheck REGRESS=tutorial    # against a running server; read
+#                                         # regression.diffs
+#   # copy the changed output into the tutorial's ```text blocks
+#   scripts/tutorial.sh accept
 #
-# and copy any changed output into the tutorial's ```text blocks.
+# Edits to the prose alone need none of this.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
 
 TUTORIAL=doc/tutorial.md
 TEST_SQL=sql/tutorial.sql
@@ -125,6 +131,32 @@ case "$cmd" in
         test_sql >"$TEST_SQL"
         echo "wrote $TEST_SQL; now run it (make installcheck REGRESS=tutorial) and update $TEST_OUT"
         ;;
+    accept)
+        results=results/tutorial.out
+        [ -f "$results" ] || { echo "no $results: run make installcheck REGRESS=tutorial first" >&2; exit 1; }
+        [ -f "$TEST_OUT" ] && cp "$TEST_OUT" "$TEST_OUT.old"
+        # the check's own line(s) become what a passing check prints
+        ok_line=$(bash "$self" check-message)
+        awk -v ok="$ok_line" '
+            skipping && /^SET client_min_messages/ { skipping = 0 }
+            skipping { next }
+            { print }
+            /^\\echo :tutorial_check$/ { print ok; skipping = 1 }
+        ' "$results" >"$TEST_OUT"
+        verdict=$(bash "$self" check)
+        if [ "$verdict" = "$ok_line" ]; then
+            rm -f "$TEST_OUT.old"
+            echo "$TEST_OUT updated from $results"
+        else
+            if [ -f "$TEST_OUT.old" ]; then mv "$TEST_OUT.old" "$TEST_OUT"; else rm -f "$TEST_OUT"; fi
+            echo "$TEST_OUT left as it was:" >&2
+            echo "$verdict" >&2
+            exit 1
+        fi
+        ;;
+    check-message)
+        echo "tutorial check: every SQL block of $TUTORIAL runs here, every output it shows is expected"
+        ;;
     check)
         problems=$(
             if ! test_sql | cmp -s - "$TEST_SQL"; then
@@ -134,7 +166,7 @@ case "$cmd" in
             [ $? -le 1 ] || echo "the output check of $TUTORIAL did not complete"
         )
         if [ -z "$problems" ]; then
-            echo "tutorial check: every SQL block of $TUTORIAL runs here, every output it shows is expected"
+            bash "$self" check-message
         else
             # the time makes this line differ from any expected output, so
             # copying results/ over expected/ cannot make the check pass
@@ -142,7 +174,7 @@ case "$cmd" in
         fi
         ;;
     *)
-        echo "usage: $0 blocks [--until IMAGE] | sql | update | check" >&2
+        echo "usage: $0 blocks [--until IMAGE] | sql | update | check | accept" >&2
         exit 2
         ;;
 esac
