@@ -7,7 +7,8 @@
 # noise, repeated), model 64-32-8-32-64 trained by ae_train on 20,000 of
 # them (ReLU, the default).  Server: a throwaway cluster, shared_buffers
 # 512MB (the table stays cached), JIT off.  Every timing is the median of
-# AE_BENCH_RUNS runs (default 3) after one warm-up run in the same session.
+# AE_BENCH_RUNS runs (default 5), the queries interleaved in one session after
+# a warm-up round.
 #
 #   scan floor       SELECT sum(array_length(v, 1)) FROM t, one backend
 #   ae_error         SELECT sum(ae_error('bench', v)) FROM t, one backend
@@ -27,7 +28,7 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 cd "$AE_ROOT"
 
-RUNS=${AE_BENCH_RUNS:-3}
+RUNS=${AE_BENCH_RUNS:-5}
 PGBENCH_SECONDS=${AE_BENCH_PGBENCH_SECONDS:-10}
 OUT=bench/out/score
 N=1000000
@@ -51,23 +52,45 @@ q() { psql -qX -At -v ON_ERROR_STOP=1 "$@"; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# bench NAME OPTIONS SQL: in one session (PGOPTIONS for its settings), a
-# warm-up run — library loaded, model cached, NumPy imported — then RUNS
-# timed runs; prints the median in ms
-bench() {
-    local name=$1 opts=$2 sql=$3 ms=() r
-    mapfile -t ms < <(
-        { echo '\timing on'; for ((r = 0; r <= RUNS; r++)); do echo "$sql;"; done; } \
-            | PGOPTIONS="$opts" psql -qX -At -v ON_ERROR_STOP=1 | awk '/^Time:/ { print $2 }')
-    ms=("${ms[@]:1}")
-    for ((r = 0; r < ${#ms[@]}; r++)); do
-        echo "$name run $((r + 1)): ${ms[r]} ms" >>"$OUT/raw.txt"
-    done
-    median "${ms[@]}"
+# The query measurements: name | settings | query.  They run interleaved in
+# one session — a warm-up round (library loaded, models cached, NumPy
+# imported), then RUNS rounds of every query in turn — so that a noisy
+# neighbour slows all of them alike.
+SERIAL="SET max_parallel_workers_per_gather = 0; RESET parallel_leader_participation; RESET autoenc.scoring_kernel"
+PARALLEL="SET max_parallel_workers_per_gather = 2; RESET parallel_leader_participation; RESET autoenc.scoring_kernel"
+MEASURES=(
+    "floor|$SERIAL|SELECT sum(array_length(v, 1)) FROM t"
+    "ae_error|$SERIAL|SELECT sum(ae_error('bench', v)) FROM t"
+    "ae_error_blas|$SERIAL; SET autoenc.scoring_kernel = blas|SELECT sum(ae_error('bench', v)) FROM t"
+    "parallel|$PARALLEL|SELECT sum(ae_error('bench', v)) FROM t"
+    "parallel_no_leader|$PARALLEL; SET parallel_leader_participation = off|SELECT sum(ae_error('bench', v)) FROM t"
+    "parallel_floor|$PARALLEL|SELECT sum(array_length(v, 1)) FROM t"
+    "ae_error_100k|$SERIAL|SELECT sum(ae_error('bench', v)) FROM t_small"
+    "plpython_100k|$SERIAL|SELECT sum(py_error(v)) FROM t_small"
+)
+
+# run_measures: prints "name ms" for every timed run (warm-up round left out)
+run_measures() {
+    local r m name settings sql
+    {
+        echo "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
+        for ((r = 0; r <= RUNS; r++)); do
+            for m in "${MEASURES[@]}"; do
+                IFS='|' read -r name settings sql <<<"$m"
+                echo "\\echo @@ $r $name"
+                echo "$settings;"
+                echo '\timing on'
+                echo "$sql;"
+                echo '\timing off'
+            done
+        done
+    } | psql -qX -At -v ON_ERROR_STOP=1 \
+      | awk '/^@@ / { run = $2; name = $3; next } /^Time:/ && name != "" { if (run > 0) print name, $2; name = "" }'
 }
 
-SERIAL="-c max_parallel_workers_per_gather=0"
-PARALLEL="-c max_parallel_workers_per_gather=2 -c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0"
+# ms NAME: the median of NAME's timed runs
+ms() { median $(awk -v n="$1" '$1 == n { print $2 }' "$OUT/times.txt"); }
+
 
 ae_log "data: $N rows of real[64], and the model" >&2
 q <<'SQL' >&2
@@ -118,20 +141,24 @@ SQL
 
 ae_log "timing queries ($RUNS runs each)" >&2
 load=$(cut -d' ' -f1 /proc/loadavg)
-floor_ms=$(bench floor "$SERIAL" "SELECT sum(array_length(v, 1)) FROM t")
-err_ms=$(bench ae_error "$SERIAL" "SELECT sum(ae_error('bench', v)) FROM t")
-blas_ms=$(bench ae_error_blas "$SERIAL -c autoenc.scoring_kernel=blas" "SELECT sum(ae_error('bench', v)) FROM t")
-par_ms=$(bench parallel "$PARALLEL" "SELECT sum(ae_error('bench', v)) FROM t")
-par_floor_ms=$(bench parallel_floor "$PARALLEL" "SELECT sum(array_length(v, 1)) FROM t")
-par_nl_ms=$(bench parallel_no_leader "$PARALLEL -c parallel_leader_participation=off" "SELECT sum(ae_error('bench', v)) FROM t")
-small_err_ms=$(bench ae_error_100k "$SERIAL" "SELECT sum(ae_error('bench', v)) FROM t_small")
-small_py_ms=$(bench plpython_100k "$SERIAL" "SELECT sum(py_error(v)) FROM t_small")
+run_measures >"$OUT/times.txt"
+sed 's/^/query /' "$OUT/times.txt" >>"$OUT/raw.txt"
+floor_ms=$(ms floor)
+err_ms=$(ms ae_error)
+blas_ms=$(ms ae_error_blas)
+par_ms=$(ms parallel)
+par_nl_ms=$(ms parallel_no_leader)
+par_floor_ms=$(ms parallel_floor)
+small_err_ms=$(ms ae_error_100k)
+small_py_ms=$(ms plpython_100k)
 n_small=$(q -c "SELECT count(*) FROM t_small")
-workers=$(PGOPTIONS="$PARALLEL" q -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT sum(ae_error('bench', v)) FROM t" \
+workers=$(q -c "$PARALLEL; SET parallel_setup_cost = 0; SET min_parallel_table_scan_size = 0" \
+    -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT sum(ae_error('bench', v)) FROM t" \
     | awk -F': ' '/Workers Launched/ { print $2 }')
 
 ae_log "memory of one backend scoring $N rows twice" >&2
-mem=$(PGOPTIONS="$SERIAL" q <<'SQL'
+mem=$(q <<'SQL'
+SET max_parallel_workers_per_gather = 0;
 CREATE TEMP VIEW mem AS
     SELECT substring(s FROM 'VmRSS:\s+(\d+)')::int AS rss, substring(s FROM 'RssAnon:\s+(\d+)')::int AS anon
     FROM pg_read_file('/proc/self/status') AS s;
