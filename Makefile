@@ -45,6 +45,9 @@ PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header changes.
+$(OBJS): $(wildcard src/*.h src/core/*.h)
+
 # ---------------------------------------------------------------- unit tests
 UNIT_CC      ?= $(CC)
 UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wimplicit-fallthrough=3 -Isrc/core -Itest/unit \
