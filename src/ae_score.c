@@ -14,6 +14,8 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+
+#include "ae_compat.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
