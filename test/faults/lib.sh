@@ -127,8 +127,12 @@ sess_open() {
     local name=$1 db=${2:-$DB} fifo=$T_TMP/$1.in fd
     mkfifo "$fifo"
     : >"$T_TMP/$name.out"
-    PGAPPNAME=faults_$name "$PSQL" -X -q -At -v ON_ERROR_STOP=0 -v VERBOSITY=verbose \
-        -d "$db" <"$fifo" >"$T_TMP/$name.out" 2>&1 &
+    (
+        # without the other sessions' FIFOs, or they would never see EOF
+        for fd in "${SESS_FD[@]}"; do eval "exec $fd>&-"; done
+        PGAPPNAME=faults_$name exec "$PSQL" -X -q -At -v ON_ERROR_STOP=0 -v VERBOSITY=verbose \
+            -d "$db" <"$fifo" >"$T_TMP/$name.out" 2>&1
+    ) &
     SESS_PID[$name]=$!
     exec {fd}>"$fifo"
     SESS_FD[$name]=$fd

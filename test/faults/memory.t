@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Memory: a training that does not fit autoenc.max_train_memory fails with
+# 53200 and a hint before it allocates what it would need (the backend's
+# peak resident set, VmHWM in /proc/<pid>/status, barely moves), and scoring
+# a million rows in one query does not grow the backend.
+#
+# JIT is off in the measured session: loading LLVM maps about 50 MB of
+# library pages into the backend, which would drown what is measured here.
+. "$(dirname "$0")/lib.sh"
+DB=faults_memory
+fresh_db $DB
+q "
+CREATE EXTENSION autoenc;
+CREATE TABLE d64 AS
+    SELECT g AS id, ARRAY(SELECT (sin(g * 0.013 * k) + 0.1 * cos(g * k))::real
+                          FROM generate_series(1, 64) k) AS x
+    FROM generate_series(1, 20000) g;
+SELECT version FROM ae_train('m64', 'd64', 'x', epochs => 3);
+-- 400 000 rows x 64 values, made on the fly: 102 MB as a training matrix
+CREATE VIEW gen64 AS
+    SELECT ARRAY(SELECT ((g * k) % 101)::real FROM generate_series(1, 64) k) AS x
+    FROM generate_series(1, 400000) g;
+" >/dev/null || bail "cannot set up"
+
+kb() { proc_kb "$pid" "$1"; }
+# reset VmHWM to the current RSS (Linux >= 4.0), so that each case measures
+# its own peak
+hwm_reset() { echo 5 >"/proc/$pid/clear_refs"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# fresh_backend NAME: a new session $S with backend $pid, warmed up
+# (libraries loaded, the tables' pages mapped, a training and a scoring
+# query run once), so that what a case allocates shows in its peak RSS
+# rather than reusing memory an earlier case left to the allocator
+fresh_backend() {
+    S=$1
+    sess_open "$S"
+    pid=$(sess_pid "$S")
+    [ -r "/proc/$pid/status" ] || bail "cannot read /proc/$pid/status"
+    hwm_reset || bail "cannot reset the peak RSS of backend $pid (/proc/$pid/clear_refs)"
+    sess_run "$S" "SET jit = off" >/dev/null
+    sess_run "$S" "SELECT count(*) FROM d64" >/dev/null
+    sess_run "$S" "SELECT count(*) FROM (SELECT * FROM gen64 LIMIT 20000) s" >/dev/null
+    sess_run "$S" "SELECT ae_fit(x, '{\"epochs\": 1}') IS NOT NULL FROM (SELECT x FROM d64 LIMIT 1000) s" >/dev/null
+    sess_run "$S" "SELECT count(*) FROM d64 WHERE ae_error('m64', x) >= 0" >/dev/null
+}
+
+rows_before=$(q "SELECT count(*) FROM ae_model_catalog")
+BUDGET_MB=16
+
+# train_fails LABEL STATEMENT LIMIT_MB: in a fresh backend
+train_fails() {
+    local hwm0 hwm1 out grew
+    fresh_backend "b$T_NUM"
+    sess_run "$S" "SET autoenc.max_train_memory = '${BUDGET_MB}MB'" >/dev/null
+    hwm_reset
+    hwm0=$(kb VmHWM)
+    out=$(sess_run "$S" "$2" 60)
+    hwm1=$(kb VmHWM)
+    grew=$((hwm1 - hwm0))
+    like "$out" 'ERROR: +53200: training needs more memory than autoenc.max_train_memory allows' "$1: 53200"
+    like "$out" 'DETAIL: .*autoenc.max_train_memory is 16384 kB' "$1: the detail names the setting and its value"
+    like "$out" '^HINT: +Raise autoenc.max_train_memory, or train on a sample with max_rows\.$' "$1: the hint"
+    cmp_ok "$grew" '<' $(($3 * 1024)) "$1: peak RSS grew by $(mb $grew) MB (VmHWM $(mb "$hwm0") -> $(mb "$hwm1") MB), less than $3 MB"
+    sess_run "$S" "RESET autoenc.max_train_memory" >/dev/null
+}
+
+# The model alone (2.9 million parameters, seven copies) needs 280 MB.
+# ae_train checks once it knows the input width, after its first batch of
+# rows (10 000 here, about 5 MB) was read.
+train_fails "ae_train, model beyond the budget" \
+    "SELECT * FROM ae_train('big', 'd64', 'x', hidden => '{20000,8,20000}')" 8
+is "$(sess_run "$S" "SELECT version FROM ae_train('m64', 'd64', 'x', epochs => 1)")" 2 \
+   "the same backend then trains within the default budget"
+# ae_fit checks at its first row
+train_fails "ae_fit, model beyond the budget" \
+    "SELECT ae_fit(x, '{\"hidden\": [20000, 8, 20000]}') FROM d64" 4
+# The rows need 102 MB: the matrix stops growing at the budget.  The peak
+# also holds the matrix's previous size while it grows and, for ae_train,
+# the batch of rows being read.
+train_fails "ae_train, rows beyond the budget" "SELECT * FROM ae_train('big', 'gen64', 'x')" $((2 * BUDGET_MB))
+train_fails "ae_fit, rows beyond the budget" "SELECT ae_fit(x) FROM gen64" $((2 * BUDGET_MB))
+is "$(q "SELECT count(*) FROM ae_model_catalog")" "$rows_before" "no catalog row was added"
+
+# ------------------------------------------------- scoring a million rows
+fresh_backend score
+# N rows of 64 values, streamed (ProjectSet), never stored
+stream() { echo "SELECT array_fill((g % 97)::real, ARRAY[64]) AS x FROM (SELECT generate_series(1, $1) AS g) g"; }
+sess_run "$S" "SELECT count(*) FROM ($(stream 10000)) s WHERE ae_error('m64', x) >= 0" >/dev/null
+hwm_reset
+rss0=$(kb VmRSS)
+hwm0=$(kb VmHWM)
+is "$(sess_run "$S" "SELECT count(*) FROM ($(stream 1000000)) s WHERE ae_error('m64', x) >= 0" 120)" \
+   1000000 "ae_error on 1 000 000 rows in one query"
+rss1=$(kb VmRSS)
+hwm1=$(kb VmHWM)
+cmp_ok $((rss1 - rss0)) '<' 10240 "ae_error on 1M rows: RSS $(mb "$rss0") -> $(mb "$rss1") MB, grew less than 10 MB"
+cmp_ok $((hwm1 - hwm0)) '<' 10240 "ae_error on 1M rows: peak RSS $(mb "$hwm0") -> $(mb "$hwm1") MB, grew less than 10 MB"
+
+hwm_reset
+rss1=$(kb VmRSS)
+hwm1=$(kb VmHWM)
+out=$(sess_run "$S" "SELECT count(*), count(ae_anomaly_score('m64', x)), sum(array_length(ae_encode('m64', x), 1)),
+                         sum(array_length(ae_reconstruct('m64', x), 1)), count(ae_is_anomaly('m64', x))
+                  FROM ($(stream 1000000)) s" 120)
+is "$out" "1000000|1000000|16000000|64000000|1000000" "ae_anomaly_score, ae_encode, ae_reconstruct, ae_is_anomaly on 1M rows"
+rss2=$(kb VmRSS)
+hwm2=$(kb VmHWM)
+cmp_ok $((rss2 - rss1)) '<' 10240 "four functions on 1M rows: RSS $(mb "$rss1") -> $(mb "$rss2") MB, grew less than 10 MB"
+cmp_ok $((hwm2 - hwm1)) '<' 10240 "four functions on 1M rows: peak RSS $(mb "$hwm1") -> $(mb "$hwm2") MB, grew less than 10 MB"
+
+done_testing
