@@ -158,22 +158,7 @@ BundleToJson(const AeBundle *b, const char *name, int version)
 	ae_json_key(&buf, "config", false);
 	appendStringInfoString(&buf, b->config_json ? b->config_json : "null");
 	ae_json_key(&buf, "columns", false);
-	if (b->n_columns > 0)
-	{
-		const char *p = b->columns;
-
-		appendStringInfoChar(&buf, '[');
-		for (int i = 0; i < b->n_columns; i++)
-		{
-			if (i > 0)
-				appendStringInfoString(&buf, ", ");
-			escape_json(&buf, p);
-			p += strlen(p) + 1;
-		}
-		appendStringInfoChar(&buf, ']');
-	}
-	else
-		appendStringInfoString(&buf, "null");
+	ae_json_columns(&buf, b->n_columns, b->columns);
 	appendStringInfoChar(&buf, '}');
 	return ae_json_finish(&buf);
 }

@@ -22,6 +22,7 @@
 #include "utils/numeric.h"
 
 #include "ae_catalog.h"
+#include "ae_json.h"
 #include "autoenc.h"
 
 /* Largest model ae_import builds: 64M parameters (256 MB of float4). */
@@ -58,26 +59,6 @@ DocError(int sqlstate, const char *fmt,...)
 #define MALFORMED	ERRCODE_INVALID_TEXT_REPRESENTATION /* 22P02 */
 #define INVALID		ERRCODE_INVALID_PARAMETER_VALUE /* 22023 */
 
-static const char *
-TypeName(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvBinary:
-			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
-		default:
-			return "a value";
-	}
-}
-
 /* ---------------------------------------------------------------- values */
 
 /* Key of an object; false when absent or null (the "optional" cases). */
@@ -100,7 +81,7 @@ static JsonbContainer *
 ObjectValue(const JsonbValue *v, const char *path)
 {
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		DocError(MALFORMED, "%s must be an object, not %s", path, TypeName(v));
+		DocError(MALFORMED, "%s must be an object, not %s", path, ae_json_type_name(v));
 	return v->val.binary.data;
 }
 
@@ -108,7 +89,7 @@ static JsonbContainer *
 ArrayValue(const JsonbValue *v, const char *path)
 {
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		DocError(MALFORMED, "%s must be an array, not %s", path, TypeName(v));
+		DocError(MALFORMED, "%s must be an array, not %s", path, ae_json_type_name(v));
 	return v->val.binary.data;
 }
 
@@ -116,7 +97,7 @@ static char *
 StringValue(const JsonbValue *v, const char *path)
 {
 	if (v->type != jbvString)
-		DocError(MALFORMED, "%s must be a string, not %s", path, TypeName(v));
+		DocError(MALFORMED, "%s must be a string, not %s", path, ae_json_type_name(v));
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
@@ -124,7 +105,7 @@ static bool
 BoolValue(const JsonbValue *v, const char *path)
 {
 	if (v->type != jbvBool)
-		DocError(MALFORMED, "%s must be a boolean, not %s", path, TypeName(v));
+		DocError(MALFORMED, "%s must be a boolean, not %s", path, ae_json_type_name(v));
 	return v->val.boolean;
 }
 
@@ -144,7 +125,7 @@ Float8Value(const JsonbValue *v, const char *path)
 	double		d;
 
 	if (text == NULL)
-		DocError(MALFORMED, "%s must be a number, not %s", path, TypeName(v));
+		DocError(MALFORMED, "%s must be a number, not %s", path, ae_json_type_name(v));
 	d = strtod(text, NULL);
 	if (!isfinite(d))
 		DocError(INVALID, "%s is out of range for a double precision number", path);
@@ -160,7 +141,7 @@ IntValue(const JsonbValue *v, const char *path, int64 lo, int64 hi)
 	double		d;
 
 	if (text == NULL)
-		DocError(MALFORMED, "%s must be a number, not %s", path, TypeName(v));
+		DocError(MALFORMED, "%s must be a number, not %s", path, ae_json_type_name(v));
 	d = strtod(text, NULL);
 	if (!(d >= (double) lo && d <= (double) hi) || d != floor(d))
 		DocError(INVALID, "%s is %s; it must be an integer between " INT64_FORMAT " and " INT64_FORMAT,
@@ -193,7 +174,7 @@ ElementFloat4(const JsonbValue *v, const char *path, int i, int j)
 		char	   *where = j >= 0 ? psprintf("%s[%d][%d]", path, i, j) : psprintf("%s[%d]", path, i);
 
 		if (text == NULL)
-			DocError(MALFORMED, "%s must be a number, not %s", where, TypeName(v));
+			DocError(MALFORMED, "%s must be a number, not %s", where, ae_json_type_name(v));
 		DocError(INVALID, "%s is out of range for a 4-byte float", where);
 	}
 }

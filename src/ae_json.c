@@ -83,3 +83,46 @@ ae_json_finish(StringInfo buf)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data)));
 }
+
+/* How a JSON value is named in error messages: "a string", "an array", … */
+const char *
+ae_json_type_name(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
+		default:
+			return "a value";
+	}
+}
+
+/* A model's input column names as a JSON array, or null for array-input models. */
+void
+ae_json_columns(StringInfo buf, int n_columns, const char *columns)
+{
+	const char *p = columns;
+
+	if (n_columns <= 0)
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n_columns; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		escape_json(buf, p);
+		p += strlen(p) + 1;
+	}
+	appendStringInfoChar(buf, ']');
+}

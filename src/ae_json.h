@@ -1,5 +1,6 @@
 /*
- * ae_json.h — JSON text helpers shared by ae_model_info and ae_export.
+ * ae_json.h — JSON helpers shared by ae_model_info, ae_export, ae_import
+ * and the jsonb options of ae_fit.
  *
  * Numbers are written in their shortest round-trip form (float4 values as
  * float4, so 0.1f prints as 0.1 and reads back as the same float); NaN and
@@ -20,6 +21,12 @@ extern void ae_json_float8_array(StringInfo buf, const double *v, size_t n);
 
 /* "key": — with a comma before it unless first */
 extern void ae_json_key(StringInfo buf, const char *key, bool first);
+
+/* A model's input column names (n_columns NUL-terminated strings) or null. */
+extern void ae_json_columns(StringInfo buf, int n_columns, const char *columns);
+
+/* How a JSON value is named in error messages: "a string", "an array", … */
+extern const char *ae_json_type_name(const JsonbValue *v);
 
 /* Parse the text built in buf into a jsonb value. */
 extern Jsonb *ae_json_finish(StringInfo buf);

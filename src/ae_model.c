@@ -226,22 +226,7 @@ ae_model_info(PG_FUNCTION_ARGS)
 	ae_json_key(&buf, "history_epochs", false);
 	appendStringInfo(&buf, "%d", b->n_history);
 	ae_json_key(&buf, "columns", false);
-	if (b->n_columns > 0)
-	{
-		const char *p = b->columns;
-
-		appendStringInfoChar(&buf, '[');
-		for (int i = 0; i < b->n_columns; i++)
-		{
-			if (i > 0)
-				appendStringInfoString(&buf, ", ");
-			escape_json(&buf, p);
-			p += strlen(p) + 1;
-		}
-		appendStringInfoChar(&buf, ']');
-	}
-	else
-		appendStringInfoString(&buf, "null");
+	ae_json_columns(&buf, b->n_columns, b->columns);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_JSONB_P(ae_json_finish(&buf));
 }

@@ -23,6 +23,7 @@
 #include "ae_nn.h"
 #include "ae_norm.h"
 #include "ae_optim.h"
+#include "ae_json.h"
 #include "ae_training.h"
 
 typedef enum AeOptionKind
@@ -340,33 +341,12 @@ AeOptionsFromArgs(AeTrainOptions *opts, FunctionCallInfo fcinfo, int first_arg)
 
 /* ---------------------------------------------------------------- jsonb */
 
-static const char *
-JsonTypeName(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvArray:
-		case jbvBinary:
-			return "an array or object";
-		default:
-			return "an unknown JSON value";
-	}
-}
-
 static void
 JsonWrongType(const AeOptionDef *def, const JsonbValue *v, const char *expected)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("option \"%s\" must be %s, not %s", def->name, expected, JsonTypeName(v))));
+			 errmsg("option \"%s\" must be %s, not %s", def->name, expected, ae_json_type_name(v))));
 }
 
 static double
