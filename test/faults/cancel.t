@@ -9,14 +9,36 @@ DB=faults_cancel
 fresh_db $DB
 load_fixtures
 
+# The cancelled session trains as an ordinary role that owns m: the catalog
+# statements run as the catalog's owner with a pinned search_path, and a
+# cancel must leave the session as it was.
+TRAINER=faults_cancel_trainer
+qdb postgres "DROP ROLE IF EXISTS $TRAINER; CREATE ROLE $TRAINER" >/dev/null 2>&1 || bail "cannot create role $TRAINER"
+trap '_t_cleanup; qdb postgres "DROP ROLE IF EXISTS $TRAINER" >/dev/null 2>&1' EXIT
+q "GRANT SELECT ON d64, probe TO $TRAINER;
+   UPDATE ae_model_catalog SET owner = '$TRAINER' WHERE name = 'm';
+   -- what the trainer sees: who it is, its search_path, the model
+   CREATE FUNCTION own_view() RETURNS text LANGUAGE sql AS \$\$
+       SELECT format('user %s; search_path %s; %s', current_user, current_setting('search_path'),
+           (SELECT format('m v%s export %s scores %s', version, md5(ae_export(name)::text),
+                          (SELECT md5(string_agg(ae_error('m', x)::text, ',' ORDER BY id)) FROM probe))
+            FROM ae_models WHERE name = 'm'))
+   \$\$" >/dev/null || bail "cannot set up the trainer"
+
 before=$(q 'SELECT snapshot()')
 diag "before: $before"
 
-# state_unchanged LABEL: the snapshot from a new connection and from the
-# cancelled session itself equals the one taken before any fault
+sess_open t
+pid=$(sess_pid t)
+sess_run t "SET ROLE $TRAINER" >/dev/null
+own_before=$(sess_run t 'SELECT own_view()')
+like "$own_before" "^user $TRAINER; search_path \"\\\$user\", public; m v2 " "the trainer's session: $own_before"
+
+# state_unchanged LABEL: the snapshot from a new connection equals the one
+# taken before any fault, and the cancelled session is as it was
 state_unchanged() {
     is "$(q 'SELECT snapshot()')" "$before" "$1: catalog, export, version and scores unchanged (new connection)"
-    is "$(sess_run t 'SELECT snapshot()')" "$before" "$1: the same, seen from the cancelled backend"
+    is "$(sess_run t 'SELECT own_view()')" "$own_before" "$1: the cancelled backend: same role, search_path, model, scores"
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -27,9 +49,6 @@ SHORT_TRAIN="SELECT version FROM ae_train('m', 'd64', 'x', hidden => '{32,8,32}'
 # ProjectSet streams the rows, so scoring starts at once
 LONG_SCORE="SELECT count(*) FROM (SELECT generate_series(1, 100000000) AS g) s
             WHERE ae_error('m', array_fill((g % 97)::real, ARRAY[64])) >= 0"
-
-sess_open t
-pid=$(sess_pid t)
 
 # ---------------------------------------------------------------- training
 out=$(sess_run t "SET statement_timeout = '1500ms'")
