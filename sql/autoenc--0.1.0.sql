@@ -280,6 +280,7 @@ CREATE FUNCTION ae_train(
     sparsity_target double precision DEFAULT NULL,
     sparsity_weight double precision DEFAULT NULL,
     contractive double precision DEFAULT NULL,
+    contractive_samples integer DEFAULT NULL,
     validation_fraction double precision DEFAULT NULL,
     patience integer DEFAULT NULL,
     contamination double precision DEFAULT NULL,
@@ -302,7 +303,7 @@ COMMENT ON FUNCTION ae_train(text, regclass, text, text[], integer[], text, text
     boolean, text, text, double precision, double precision, boolean, double precision,
     double precision, double precision, integer, integer, boolean, text, text,
     double precision, double precision, double precision, double precision,
-    double precision, double precision, integer, double precision, bigint, bigint,
+    double precision, integer, double precision, integer, double precision, bigint, bigint,
     boolean, boolean, boolean)
     IS 'train an autoencoder on the rows of a relation and store it as a new model version';
 

@@ -108,6 +108,7 @@ static const AeOptionDef Options[AE_N_OPTIONS] = {
 	[AE_OPTION_SPARSITY_TARGET] = REAL_OPT("sparsity_target", sparsity_target, 0, 1, true, true),
 	[AE_OPTION_SPARSITY_WEIGHT] = REAL_OPT("sparsity_weight", sparsity_weight, 0, INFINITY, false, false),
 	[AE_OPTION_CONTRACTIVE] = REAL_OPT("contractive", contractive, 0, INFINITY, false, false),
+	[AE_OPTION_CONTRACTIVE_SAMPLES] = INT_OPT("contractive_samples", contractive_samples, 0, 65536),
 	[AE_OPTION_VALIDATION_FRACTION] = REAL_OPT("validation_fraction", validation_fraction, 0, 0.9, false, false),
 	[AE_OPTION_PATIENCE] = INT_OPT("patience", patience, 0, 100000),
 	[AE_OPTION_CONTAMINATION] = REAL_OPT("contamination", contamination, 0, 0.5, true, false),
@@ -145,6 +146,7 @@ AeOptionsDefaults(AeTrainOptions *opts)
 	opts->sparsity_target = 0.05;
 	opts->sparsity_weight = 0;
 	opts->contractive = 0;
+	opts->contractive_samples = 0;	/* exact */
 	opts->validation_fraction = 0.1;
 	opts->patience = 10;
 	opts->contamination = 0.05;

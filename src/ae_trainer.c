@@ -380,6 +380,7 @@ FillTrainConfig(AeTrainConfig *cfg, const AeTrainOptions *opts)
 	cfg->objective.sparsity_weight = (float) opts->sparsity_weight;
 	cfg->objective.sparsity_target = (float) opts->sparsity_target;
 	cfg->objective.contractive = (float) opts->contractive;
+	cfg->objective.contractive_samples = opts->contractive_samples;
 	cfg->objective.noise = (AeNoise) opts->noise;
 	cfg->objective.noise_level = opts->noise == AE_NOISE_NONE ? 0.0f : (float) opts->noise_level;
 

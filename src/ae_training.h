@@ -48,6 +48,7 @@ typedef enum AeOptionId
 	AE_OPTION_SPARSITY_TARGET,
 	AE_OPTION_SPARSITY_WEIGHT,
 	AE_OPTION_CONTRACTIVE,
+	AE_OPTION_CONTRACTIVE_SAMPLES,
 	AE_OPTION_VALIDATION_FRACTION,
 	AE_OPTION_PATIENCE,
 	AE_OPTION_CONTAMINATION,
@@ -92,6 +93,7 @@ typedef struct AeTrainOptions
 	double		sparsity_target;
 	double		sparsity_weight;
 	double		contractive;
+	int			contractive_samples;	/* 0: exact Jacobian; k: k random projections */
 	double		validation_fraction;
 	int			patience;
 	double		contamination;

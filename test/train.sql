@@ -4,7 +4,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
-SELECT plan(38);
+SELECT plan(40);
 
 -- 300 points near a curve in 6 dimensions: easy to compress, not trivial
 CREATE TABLE tap_pts AS
@@ -122,6 +122,13 @@ DO $$ BEGIN PERFORM ae_train('tap_tied', 'tap_pts', 'x', epochs => 3, hidden => 
 SELECT isnt(tap_weights('tap_l1'), tap_weights('tap_plain'), 'l1_activity changes the model');
 SELECT isnt(tap_weights('tap_kl'), tap_weights('tap_plain_sig'), 'sparsity_weight changes the model');
 SELECT isnt(tap_weights('tap_cae'), tap_weights('tap_plain'), 'contractive changes the model');
+-- a two-layer encoder: random projections estimate the penalty the exact pass computes
+DO $$ BEGIN PERFORM ae_train('tap_cae_proj', 'tap_pts', 'x', epochs => 3, hidden => '{4,2,4}',
+                             contractive => 0.5, contractive_samples => 2); END $$;
+SELECT isnt(tap_weights('tap_cae_proj'), tap_weights('tap_cae'),
+            'contractive_samples (random projections) changes a deep contractive model');
+SELECT is(ae_export('tap_cae_proj') -> 'config' ->> 'contractive_samples', '2',
+          'the stored configuration records contractive_samples');
 SELECT isnt(tap_weights('tap_wd'), tap_weights('tap_plain'), 'weight_decay changes the model');
 SELECT isnt(tap_weights('tap_gauss'), tap_weights('tap_plain'), 'gaussian noise changes the model');
 SELECT isnt(tap_weights('tap_mask'), tap_weights('tap_plain'), 'mask noise changes the model');
