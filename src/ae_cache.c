@@ -14,14 +14,34 @@
  * hold) stays, its memory context is replaced.  An entry pinned by a call
  * site is never evicted; eviction picks the least recently used unpinned
  * entry whenever there are more than autoenc.model_cache_size.
+ *
+ * Permission decisions (ae_cache_lookup_checked) are remembered per entry
+ * and role.  Why the snapshot conditions: the check reads the catalog with
+ * the statement's snapshot, while invalidations arrive whenever this backend
+ * accepts them.  A check whose snapshot is older than an invalidation it has
+ * already processed (a REVOKE committed between the statement's start and
+ * its first row, say) saw the catalog before that change, and no further
+ * invalidation would ever correct it.  So a decision is recorded only when
+ * the check's snapshot equals a snapshot taken afterwards (no transaction
+ * ended in between) and sees this transaction's own commands, and it is
+ * used only with snapshots taken no earlier: exactly the statements for
+ * which a fresh check would read the same rows.  Role membership and
+ * superuser status are read through the syscache by has_privs_of_role, as
+ * before, whatever the snapshot.
  */
 #include "postgres.h"
 
+#include "access/transam.h"
+#include "access/xact.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "ae_cache.h"
 #include "ae_catalog.h"
@@ -31,6 +51,7 @@
 
 uint64		ae_cache_generation = 1;
 uint64		ae_relcache_generation = 1;
+uint64		ae_access_generation = 1;
 int			ae_model_cache_size = 16;
 
 static HTAB *ModelCache = NULL;
@@ -39,11 +60,15 @@ static uint64 LruClock = 0;
 static uint64 BuildSerial = 0;
 
 /*
- * The catalog table's oid, looked up at the first lookup after each
- * invalidation.  Until it is known, any relcache invalidation invalidates
- * everything (it might be the catalog's).
+ * The oids of the catalog table and of its grants table, looked up at the
+ * first lookup after each invalidation.  Until they are known, any relcache
+ * invalidation invalidates everything (it might be the catalog's).  The
+ * grants table's own relcache invalidations count too: the statement
+ * trigger covers its rows, and ALTER TABLE ... DISABLE/ENABLE TRIGGER
+ * around a data-only restore sends them.
  */
 static Oid	CatalogRelid = InvalidOid;
+static Oid	GrantsRelid = InvalidOid;
 static bool CatalogRelidKnown = false;
 
 static void
@@ -53,6 +78,7 @@ InvalidateAll(void)
 	AeCachedModel *entry;
 
 	ae_cache_generation++;
+	ae_access_generation++;
 	CatalogRelidKnown = false;	/* the extension may have been dropped */
 	if (ModelCache == NULL)
 		return;
@@ -65,8 +91,19 @@ static void
 RelcacheCallback(Datum arg, Oid relid)
 {
 	ae_relcache_generation++;
-	if (relid == InvalidOid || !CatalogRelidKnown || relid == CatalogRelid)
+	if (relid == InvalidOid || !CatalogRelidKnown || relid == CatalogRelid ||
+		relid == GrantsRelid)
 		InvalidateAll();
+}
+
+/*
+ * pg_authid, pg_auth_members or pg_database (the owner, for membership in
+ * pg_database_owner) changed: permission decisions may have.
+ */
+static void
+RoleCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ae_access_generation++;
 }
 
 void
@@ -83,6 +120,10 @@ ae_cache_init(void)
 							NULL, NULL, NULL);
 	ae_scorer_define_settings();
 	CacheRegisterRelcacheCallback(RelcacheCallback, (Datum) 0);
+	/* what has_privs_of_role depends on (acl.c registers the same three) */
+	CacheRegisterSyscacheCallback(AUTHOID, RoleCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, RoleCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(DATABASEOID, RoleCallback, (Datum) 0);
 }
 
 /* Drop the least recently used unpinned entries (never keep) until within bounds. */
@@ -197,6 +238,26 @@ Build(AeCachedModel *entry)
 	MemoryContextDelete(tmp);
 }
 
+static void
+CreateCache(void)
+{
+	HASHCTL		ctl;
+
+	ModelCacheContext = AllocSetContextCreate(CacheMemoryContext, "autoenc model cache",
+											  ALLOCSET_SMALL_SIZES);
+	ctl.keysize = AE_CACHE_NAME_MAX;
+	ctl.entrysize = sizeof(AeCachedModel);
+	ctl.hcxt = ModelCacheContext;
+	ModelCache = hash_create("autoenc model cache", 16, &ctl,
+							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static inline bool
+ValidName(const char *name, int namelen)
+{
+	return namelen > 0 && namelen < AE_CACHE_NAME_MAX && memchr(name, '\0', namelen) == NULL;
+}
+
 AeCachedModel *
 ae_cache_lookup(const char *name, int namelen, int version, uint64 *generation)
 {
@@ -205,24 +266,15 @@ ae_cache_lookup(const char *name, int namelen, int version, uint64 *generation)
 	bool		found;
 	uint64		gen;
 
-	if (namelen <= 0 || namelen >= AE_CACHE_NAME_MAX || memchr(name, '\0', namelen) != NULL)
+	if (!ValidName(name, namelen))
 		elog(ERROR, "invalid model name passed to the model cache. Please report a bug.");
 
 	if (ModelCache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ModelCacheContext = AllocSetContextCreate(CacheMemoryContext, "autoenc model cache",
-												  ALLOCSET_SMALL_SIZES);
-		ctl.keysize = AE_CACHE_NAME_MAX;
-		ctl.entrysize = sizeof(AeCachedModel);
-		ctl.hcxt = ModelCacheContext;
-		ModelCache = hash_create("autoenc model cache", 16, &ctl,
-								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+		CreateCache();
 	if (!CatalogRelidKnown)
 	{
 		CatalogRelid = ae_catalog_relid();
+		GrantsRelid = get_relname_relid("ae_model_grants", get_rel_namespace(CatalogRelid));
 		CatalogRelidKnown = true;
 	}
 
@@ -265,6 +317,136 @@ ae_cache_lookup(const char *name, int namelen, int version, uint64 *generation)
 	}
 	Evict(entry);
 	*generation = gen;
+	return entry;
+}
+
+/* ---------------------------------------------------------------- permissions */
+
+/*
+ * Is snapshot a at least as new as snapshot b — does it see every
+ * transaction b sees as ended?  Over time a snapshot's xmax (the latest
+ * ended transaction + 1) only grows, and while it stays the same the
+ * transactions below it that are still running (xip, xcnt of them) only
+ * become fewer: no new transaction gets an id below it.  So a larger xmax
+ * means a was taken later, and an equal xmax with no more running
+ * transactions means it sees at least as many ended.  (Recovery snapshots
+ * list their transactions elsewhere: never compared.)
+ */
+static inline bool
+SnapshotNoOlder(TransactionId a_xmax, uint32 a_xcnt, TransactionId b_xmax, uint32 b_xcnt)
+{
+	return TransactionIdFollows(a_xmax, b_xmax) ||
+		(TransactionIdEquals(a_xmax, b_xmax) && a_xcnt <= b_xcnt);
+}
+
+/*
+ * May a decision recorded as a be used by a statement running with snap?
+ * Only if nothing that could change it was processed since, and snap sees
+ * at least what the check's snapshot saw (and this transaction's commands
+ * up to the check's).
+ */
+static inline bool
+AccessHolds(const AeCachedAccess *a, Snapshot snap)
+{
+	return a->generation == ae_access_generation &&
+		!snap->takenDuringRecovery &&
+		SnapshotNoOlder(snap->xmax, snap->xcnt, a->xmax, a->xcnt) &&
+		(a->lxid != MyProc->lxid || snap->curcid >= a->curcid);
+}
+
+/*
+ * Remember that userid may use entry, as decided by a check that ran with
+ * snap after ae_access_generation was generation — if snap saw every change
+ * whose invalidation this backend had processed when the check ended.
+ *
+ * A transaction whose invalidation was processed had ended before (it
+ * leaves the proc array before it sends its messages), so a snapshot taken
+ * now sees it; if snap is no older than that one, snap saw it too.  The own
+ * transaction's earlier commands are seen when snap's command id is the
+ * current one.  GetLatestSnapshot is not allowed in parallel mode: nothing
+ * is recorded there.
+ */
+static void
+RecordAccess(AeCachedModel *entry, Oid userid, int version, uint64 generation, Snapshot snap)
+{
+	AeCachedAccess *a = NULL;
+	Snapshot	now;
+
+	if (generation != ae_access_generation || !entry->valid ||
+		snap->takenDuringRecovery || IsInParallelMode() ||
+		snap->curcid != GetCurrentCommandId(false))
+		return;
+	now = GetLatestSnapshot();
+	if (!SnapshotNoOlder(snap->xmax, snap->xcnt, now->xmax, now->xcnt))
+		return;
+	for (int i = 0; i < AE_CACHE_USERS; i++)
+		if (entry->access[i].userid == userid)
+			a = &entry->access[i];
+	if (a == NULL)
+	{
+		a = &entry->access[entry->access_next];
+		entry->access_next = (entry->access_next + 1) % AE_CACHE_USERS;
+	}
+	a->userid = userid;
+	a->version = version;
+	a->generation = generation;
+	a->xmax = snap->xmax;
+	a->xcnt = snap->xcnt;
+	a->lxid = MyProc->lxid;
+	a->curcid = snap->curcid;
+}
+
+AeCachedModel *
+ae_cache_lookup_checked(const char *name, int namelen, uint64 *generation)
+{
+	Oid			userid = GetUserId();
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	uint64		access_generation = ae_access_generation;
+	AeCachedModel *entry;
+	int			version;
+
+	if (snap != NULL && snap->snapshot_type != SNAPSHOT_MVCC)
+		snap = NULL;
+
+	/* the fast path: a decision for this user that still holds */
+	if (snap != NULL && ModelCache != NULL && ValidName(name, namelen))
+	{
+		char		key[AE_CACHE_NAME_MAX];
+
+		memset(key, 0, sizeof(key));
+		memcpy(key, name, namelen);
+		entry = hash_search(ModelCache, key, HASH_FIND, NULL);
+		if (entry != NULL && entry->valid && entry->built &&
+			(ae_model_cache_size > 0 || entry->pins > 0))
+		{
+			for (int i = 0; i < AE_CACHE_USERS; i++)
+			{
+				const AeCachedAccess *a = &entry->access[i];
+
+				if (a->userid == userid && AccessHolds(a, snap))
+				{
+					if (a->version != entry->version)
+						break;	/* built from another snapshot: look up again */
+					entry->last_used = ++LruClock;
+					*generation = ae_cache_generation;
+					return entry;
+				}
+			}
+		}
+	}
+
+	/* the catalog's check, which also raises 42704 for an unknown name */
+	{
+		char	   *full = pnstrdup(name, namelen);
+
+		version = ae_catalog_check(full, AE_ACCESS_USE);
+		pfree(full);
+	}
+	if (!ValidName(name, namelen))
+		elog(ERROR, "model name of %d bytes passed the catalog check. Please report a bug.", namelen);
+	entry = ae_cache_lookup(name, namelen, version, generation);
+	if (snap != NULL && entry->version == version)
+		RecordAccess(entry, userid, version, access_generation, snap);
 	return entry;
 }
 

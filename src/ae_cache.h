@@ -5,9 +5,22 @@
  * laid out for the one-row kernel.  Doing that in every statement would
  * dominate short statements (a trigger on single-row inserts), so each
  * backend keeps the ready models in a hash table keyed by model name,
- * bounded by autoenc.model_cache_size (LRU).  The permission check is not
- * cached here: a call site runs ae_catalog_check() before its first use of
- * an entry in each statement.
+ * bounded by autoenc.model_cache_size (LRU).
+ *
+ * Each entry also remembers, for up to AE_CACHE_USERS roles, that the
+ * catalog's permission check (ae_catalog_check) allowed that role to use the
+ * model, so that the first row of a statement costs a hash lookup and a few
+ * comparisons instead of a catalog query.  Such a decision holds until a
+ * change that could alter it is processed: any change to the catalog or its
+ * grants (the same relcache invalidation as below) and any change to roles
+ * or role membership (syscache invalidations of pg_authid, pg_auth_members
+ * and pg_database: superuser, inheritance, GRANT/REVOKE of roles, DROP
+ * ROLE, the database's owner).  It is only recorded from a check that ran with a snapshot seeing
+ * every change whose invalidation had been processed (no transaction ended
+ * since the snapshot was taken, and it sees the transaction's own earlier
+ * commands), and only reused by statements whose snapshot is at least as
+ * new; otherwise the check runs as before.  Denials are never cached, nor
+ * decisions taken during recovery or in parallel mode.
  *
  * Invalidation is transactional, like PostgreSQL's own caches: any change to
  * the catalog table sends a relcache invalidation for it (a trigger of the
@@ -31,6 +44,21 @@
 
 /* the catalog allows 1 to 63 bytes (NAMEDATALEN - 1) */
 #define AE_CACHE_NAME_MAX NAMEDATALEN
+
+/* Roles per entry whose permission decision is remembered. */
+#define AE_CACHE_USERS 4
+
+/* "userid may use this model": see above. */
+typedef struct AeCachedAccess
+{
+	Oid			userid;			/* InvalidOid: slot unused */
+	int			version;		/* the version the check returned */
+	uint64		generation;		/* ae_access_generation it holds for */
+	TransactionId xmax;			/* the check's snapshot: its xmax */
+	uint32		xcnt;			/* and the transactions it saw running */
+	LocalTransactionId lxid;	/* its transaction */
+	CommandId	curcid;			/* and command */
+} AeCachedAccess;
 
 /* A model ready for scoring.  Everything but the entry itself lives in cxt. */
 typedef struct AeCachedModel
@@ -57,6 +85,9 @@ typedef struct AeCachedModel
 	double		quantiles[AE_BUNDLE_N_QUANTILES];
 	int			n_columns;		/* 0: array-input model */
 	char	  **columns;		/* n_columns names */
+
+	AeCachedAccess access[AE_CACHE_USERS];	/* remembered permission checks */
+	int			access_next;	/* the slot to replace next */
 } AeCachedModel;
 
 /* Bumped whenever any cached entry may have become stale. */
@@ -68,6 +99,12 @@ extern uint64 ae_cache_generation;
  * since ALTER TABLE may have changed the row type.
  */
 extern uint64 ae_relcache_generation;
+
+/*
+ * Bumped by every invalidation that may change a permission decision: the
+ * catalog's (with ae_cache_generation) and role or membership changes.
+ */
+extern uint64 ae_access_generation;
 
 /* autoenc.model_cache_size */
 extern int	ae_model_cache_size;
@@ -85,6 +122,16 @@ extern void ae_cache_init(void);
  */
 extern AeCachedModel *ae_cache_lookup(const char *name, int namelen, int version,
 									  uint64 *generation);
+
+/*
+ * The model name (namelen bytes) ready for scoring by the current user: the
+ * catalog's permission check for AE_ACCESS_USE (42704 / 42501), then
+ * ae_cache_lookup — or, when a remembered decision for this user still
+ * holds (see above), the cached entry directly.  The caller accepts pending
+ * invalidation messages first.  *generation as for ae_cache_lookup.
+ */
+extern AeCachedModel *ae_cache_lookup_checked(const char *name, int namelen,
+											  uint64 *generation);
 
 /* Pin / unpin an entry (see above). */
 extern void ae_cache_pin(AeCachedModel *entry);

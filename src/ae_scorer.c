@@ -151,7 +151,6 @@ SizeBuffers(AeScorer *s)
 static AeBinding *
 BindNew(AeScorer *s, const char *name, int namelen)
 {
-	int			version;
 	uint64		generation;
 	AeCachedModel *entry;
 	AeBinding  *b;
@@ -160,18 +159,11 @@ BindNew(AeScorer *s, const char *name, int namelen)
 	 * Catch up with the invalidations of transactions that committed since
 	 * this backend last looked (it may hold every lock it needs already,
 	 * and then nothing else would), then the catalog's permission check for
-	 * the current user, which also raises 42704 for an unknown name.
+	 * the current user (remembered by the cache while nothing that could
+	 * change it happened), which also raises 42704 for an unknown name.
 	 */
 	AcceptInvalidationMessages();
-	{
-		char	   *full = pnstrdup(name, namelen);
-
-		version = ae_catalog_check(full, AE_ACCESS_USE);
-		pfree(full);
-	}
-	if (namelen <= 0 || namelen >= AE_CACHE_NAME_MAX)
-		elog(ERROR, "model name of %d bytes passed the catalog check. Please report a bug.", namelen);
-	entry = ae_cache_lookup(name, namelen, version, &generation);
+	entry = ae_cache_lookup_checked(name, namelen, &generation);
 
 	/* what was bound before an invalidation that arrived meanwhile is stale */
 	if (s->n_bindings > 0 && generation != s->generation)
