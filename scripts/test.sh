@@ -34,10 +34,10 @@ psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
     && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
     && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
 
-# Last on this cluster: crash.t kills a backend, which resets every session.
 ae_log "scoring check (every scoring function vs NumPy on random imported models)"
 PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)
 
+# Last on this cluster: crash.t kills a backend, which resets every session.
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
 bash test/faults/run.sh || failed+=(faults)
 
