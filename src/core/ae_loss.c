@@ -221,25 +221,6 @@ ae_workspace_destroy(AeWorkspace *ws, const AeAllocator *al)
 
 /* ---------------------------------------------------------------- corruption */
 
-/*
- * Two standard normals from one 64-bit draw (Box–Muller in float): the
- * high half gives u1 in (0, 1], the low half u2 in [0, 1).  Float libm
- * calls cost half of ae_rng_normal's double ones, and noise needs no more
- * precision; |z| stays below 6.7 (u1 ≥ 2⁻³²).
- */
-static inline void
-NormalPair(AeRng *rng, float *z0, float *z1)
-{
-	uint64_t	bits = ae_rng_next(rng);
-	float		u1 = ((float) (uint32_t) (bits >> 32) + 1.0f) * 0x1p-32f;
-	float		u2 = (float) (uint32_t) bits * 0x1p-32f;
-	float		radius = sqrtf(-2.0f * logf(u1));
-	float		angle = 6.28318530717958647692f * u2;
-
-	*z0 = radius * cosf(angle);
-	*z1 = radius * sinf(angle);
-}
-
 void
 ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out, size_t n)
 {
@@ -253,16 +234,18 @@ ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out, size
 				memmove(out, in, n * sizeof(float));
 			break;
 		case AE_NOISE_GAUSSIAN:
-			/* elements 2i and 2i+1 share a draw; an odd last one wastes half */
-			for (size_t i = 0; i < n; i += 2)
 			{
-				float		z0,
-							z1;
+				/* in chunks through a stack buffer: in and out may be one array */
+				float		z[256];
 
-				NormalPair(rng, &z0, &z1);
-				out[i] = in[i] + level * z0;
-				if (i + 1 < n)
-					out[i + 1] = in[i + 1] + level * z1;
+				for (size_t i = 0; i < n; i += 256)
+				{
+					size_t		m = n - i < 256 ? n - i : 256;
+
+					ae_rng_normal_floats(rng, z, m);
+					for (size_t k = 0; k < m; k++)
+						out[i + k] = in[i + k] + level * z[k];
+				}
 			}
 			break;
 		case AE_NOISE_MASK:

@@ -167,8 +167,9 @@ void		ae_workspace_destroy(AeWorkspace *ws, const AeAllocator *al);
 
 /*
  * Denoising corruption of n floats: out = corrupt(in).  Draws from rng in
- * index order, one 64-bit draw per pair of elements (two normals for
- * gaussian, two 32-bit uniforms for mask); with AE_NOISE_NONE copies and
+ * index order: gaussian takes ae_rng_normal_floats's normals (one draw each,
+ * a few more in the ziggurat's rare rejections), mask one 64-bit draw per
+ * pair of elements (two 32-bit uniforms); with AE_NOISE_NONE copies and
  * draws nothing.  in and out may be the same buffer.
  */
 void		ae_corrupt(const AeObjective *obj, AeRng *rng, const float *in, float *out, size_t n);

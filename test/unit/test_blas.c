@@ -131,11 +131,60 @@ TestRng(void)
 	unit_ok(perm_ok, "shuffle is a permutation");
 }
 
+/*
+ * The ziggurat sampler against the normal distribution's known moments and
+ * tail masses: a wrong table or a broken tail shows up as a shifted share.
+ */
+static void
+TestZiggurat(void)
+{
+	enum {N = 400000};
+	static float z[N];
+	static float z2[N];
+	AeRng		a,
+				b;
+	double		m1 = 0,
+				m2 = 0,
+				m4 = 0;
+	long		over1 = 0,
+				over2 = 0,
+				over3 = 0;
+
+	ae_rng_seed(&a, 2024);
+	ae_rng_normal_floats(&a, z, N);
+	for (int i = 0; i < N; i++)
+	{
+		double		v = z[i];
+
+		m1 += v;
+		m2 += v * v;
+		m4 += v * v * v * v;
+		over1 += fabs(v) > 1.0;
+		over2 += fabs(v) > 2.0;
+		over3 += fabs(v) > 3.0;
+	}
+	m1 /= N;
+	m2 /= N;
+	m4 /= N;
+	unit_ok(fabs(m1) < 0.01 && fabs(m2 - 1.0) < 0.01 && fabs(m4 - 3.0) < 0.06,
+			"ziggurat normals: mean %.4f, variance %.4f, fourth moment %.3f (0, 1, 3)", m1, m2, m4);
+	/* P(|Z| > 1, 2, 3) = 0.31731, 0.04550, 0.00270; bounds are ~5 standard errors */
+	unit_ok(fabs((double) over1 / N - 0.31731) < 0.004 &&
+			fabs((double) over2 / N - 0.04550) < 0.0017 &&
+			fabs((double) over3 / N - 0.00270) < 0.0005,
+			"ziggurat tail masses %.5f %.5f %.5f (0.31731 0.04550 0.00270)",
+			(double) over1 / N, (double) over2 / N, (double) over3 / N);
+	ae_rng_seed(&b, 2024);
+	ae_rng_normal_floats(&b, z2, N);
+	unit_ok(memcmp(z, z2, sizeof(z)) == 0, "ziggurat normals are reproducible for a seed");
+}
+
 int
 main(void)
 {
 	TestGemm();
 	TestGemv();
 	TestRng();
+	TestZiggurat();
 	return unit_done();
 }
