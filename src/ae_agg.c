@@ -106,8 +106,8 @@ StateReserve(AeFitState *state, int64 n_more, MemoryContext cxt)
 		return;
 	if (need > state->limit)
 		AeTrainerCheckMemory(state->fixed, state->per_row, need);	/* raises */
-	cap = Min(Max(Max(state->cap * 2, need), 64), state->limit);
-	AeTrainerCheckMemory(state->fixed, state->per_row, cap);
+	cap = AeTrainerGrowCap(state->fixed, state->per_row, sizeof(float) * state->d,
+						   state->cap, need, state->limit);
 	if (state->rows == NULL)
 		state->rows = MemoryContextAllocHuge(cxt, (Size) cap * state->d * sizeof(float));
 	else

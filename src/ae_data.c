@@ -32,7 +32,12 @@
 #include "ae_rng.h"
 #include "ae_training.h"
 
-#define AE_FETCH_ROWS 10000
+/*
+ * Rows per cursor fetch.  The fetched tuples are not counted against
+ * autoenc.max_train_memory, so a batch is kept small next to it (1000 rows
+ * of 784 double precision values are about 6 MB).
+ */
+#define AE_FETCH_ROWS 1000
 
 typedef struct Reader
 {
@@ -425,8 +430,8 @@ GrowMatrix(Reader *r)
 		return;
 	if (r->cap >= r->limit)
 		AeTrainerCheckMemory(r->fixed, r->per_row, data->n + 1);	/* raises */
-	cap = Min(Max(r->cap * 2, 1024), r->limit);
-	AeTrainerCheckMemory(r->fixed, r->per_row, cap);
+	cap = AeTrainerGrowCap(r->fixed, r->per_row, sizeof(float) * data->d,
+						   r->cap, data->n + 1, r->limit);
 	data->X = repalloc_huge(data->X, (Size) cap * data->d * sizeof(float));
 	r->cap = cap;
 }

@@ -233,6 +233,19 @@ AeTrainerMaxRows(Size fixed, Size per_row)
 	return (int64) ((budget - fixed) / per_row);
 }
 
+int64
+AeTrainerGrowCap(Size fixed, Size per_row, Size row_bytes,
+				 int64 old_cap, int64 need, int64 limit)
+{
+	/* what fits with the old buffer still alive */
+	int64		fits = AeTrainerMaxRows(fixed + (Size) old_cap * row_bytes, per_row);
+	int64		cap = Min(Min(Max(Max(old_cap * 2, need), 64), limit), fits);
+
+	if (cap < need)
+		AeTrainerCheckMemory(fixed + (Size) old_cap * row_bytes, per_row, need); /* raises */
+	return cap;
+}
+
 void
 AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows)
 {

@@ -137,6 +137,15 @@ extern Size AeTrainerRowBytes(int d, Size extra_per_row);
 extern void AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows);
 extern int64 AeTrainerMaxRows(Size fixed, Size per_row);
 
+/*
+ * The capacity to grow a row buffer to, from old_cap rows of row_bytes each,
+ * so that it holds at least need rows: doubling where the budget allows,
+ * never past limit, and counting the old buffer too, since both exist while
+ * it is copied.  Raises 53200 when not even need rows fit that way.
+ */
+extern int64 AeTrainerGrowCap(Size fixed, Size per_row, Size row_bytes,
+							  int64 old_cap, int64 need, int64 limit);
+
 /* What a training reports besides the bundle. */
 typedef struct AeTrainerReport
 {
