@@ -16,6 +16,13 @@
  *       forward product and the weight gradient, and the input gradient for
  *       every layer but the first (nothing consumes the gradient with
  *       respect to the data).  Prints "samples_per_s S seconds T".
+ *   train_bench copy DATA n d
+ *       prints the n×d rows of DATA as COPY text, one real[] per line
+ *       (every float exactly, %.9g), for loading them into a table
+ *   train_bench json INIT d h_1 .. h_k
+ *       prints the initial weights INIT as an ae_import document (tanh
+ *       hidden layers, linear output, no normalisation), so that ae_train
+ *       with warm_start starts from the same weights as the others
  *   train_bench info
  *       prints the OpenBLAS build configuration and core type.
  */
@@ -242,6 +249,62 @@ Bound(int argc, char **argv)
 	return 0;
 }
 
+static int
+Copy(char **argv)
+{
+	size_t		n = strtoull(argv[3], NULL, 10);
+	int			d = atoi(argv[4]);
+	float	   *X = ReadFile(argv[2], n * d);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		putchar('{');
+		for (int j = 0; j < d; j++)
+			printf(j ? ",%.9g" : "%.9g", X[i * d + j]);
+		fputs("}\n", stdout);
+	}
+	free(X);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int
+Json(int argc, char **argv)
+{
+	int			d = atoi(argv[3]);
+	AeArch		arch;
+	AeModel		model;
+	char		err[AE_ERRBUF_SIZE];
+	float	   *params;
+
+	MakeArch(&arch, d, argc - 4, argv + 4);
+	params = ReadFile(argv[2], ae_arch_param_count(&arch));
+	if (ae_model_bind(&model, &arch, params, err) != AE_OK)
+		Fail(err);
+	printf("{\"format\": \"autoenc\", \"format_version\": 1, \"n_inputs\": %d, \"layers\": [", d);
+	for (int l = 0; l < model.n_layers; l++)
+	{
+		int			in = model.dims[l],
+					out = model.dims[l + 1];
+
+		printf("%s{\"activation\": \"%s\", \"weight\": [", l ? ", " : "",
+			   l == model.n_layers - 1 ? "linear" : "tanh");
+		for (int o = 0; o < out; o++)
+		{
+			printf("%s[", o ? ", " : "");
+			for (int i = 0; i < in; i++)
+				printf(i ? ", %.9g" : "%.9g", model.W[l][(size_t) o * in + i]);
+			putchar(']');
+		}
+		fputs("], \"bias\": [", stdout);
+		for (int o = 0; o < out; o++)
+			printf(o ? ", %.9g" : "%.9g", model.b[l][o]);
+		fputs("]}", stdout);
+	}
+	puts("]}");
+	free(params);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -251,6 +314,10 @@ main(int argc, char **argv)
 		return Train(argc, argv);
 	if (argc >= 7 && strcmp(argv[1], "bound") == 0)
 		return Bound(argc, argv);
+	if (argc == 5 && strcmp(argv[1], "copy") == 0)
+		return Copy(argv);
+	if (argc >= 5 && strcmp(argv[1], "json") == 0)
+		return Json(argc, argv);
 	if (argc == 2 && strcmp(argv[1], "info") == 0)
 	{
 		printf("%s | core %s\n", openblas_get_config(), openblas_get_corename());
