@@ -12,6 +12,10 @@
 #   make bench      benchmarks (bench/), printed as markdown tables
 #   make plots      the same set-up, then redraws the tutorial's pictures
 #                   (doc/img/*.svg) from the database with gnuplot
+#   make valgrind   unit tests and the server (pg_regress) under memcheck
+#   make sanitize   unit tests and the server (pg_regress, pgTAP, ae_import
+#                   fuzzing) with AddressSanitizer and UBSan
+#   make fuzz       libFuzzer on the model bundle reader, ae_import fuzzing
 #   make dist       release tarball build/autoenc-<version>.tar.gz of HEAD
 #   make deb        builds the Debian package from HEAD, installs it, runs
 #                   pg_regress against it, then restores the previous state
@@ -92,6 +96,49 @@ bench:
 .PHONY: plots
 plots:
 	bash scripts/plots.sh
+
+# ------------------------------------------------ valgrind, sanitizers, fuzzing
+# make valgrind   unit tests (leak check full) and the server running the
+#                 pg_regress suite under memcheck (scripts/valgrind.sh)
+# make sanitize   unit tests built with ASan+UBSan, then a throwaway cluster
+#                 loading an ASan+UBSan build of the extension: pg_regress,
+#                 pgTAP, mutated documents into ae_import (scripts/sanitize.sh)
+# make fuzz       libFuzzer on the model bundle reader, mutated documents into
+#                 ae_import on a throwaway cluster (test/fuzz/run.sh)
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_CORE_OBJS  = $(patsubst src/core/%.c,build/sanitize/core/%.o,$(CORE_SRCS))
+
+build/sanitize/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -c -o $@ $<
+
+build/sanitize/unit/%: test/unit/%.c $(SAN_CORE_OBJS) $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -o $@ $< $(SAN_CORE_OBJS) -lopenblas -lm
+
+# libFuzzer needs clang; the harness links the core like the unit tests do.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc/core -Itest/unit $(OPENBLAS_CFLAGS) \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+build/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+
+# The seed corpus writer: an ordinary program.
+build/fuzz-seeds/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+
+.PHONY: valgrind sanitize fuzz
+valgrind:
+	bash scripts/valgrind.sh
+
+sanitize:
+	bash scripts/sanitize.sh
+
+fuzz:
+	bash test/fuzz/run.sh
 
 # ------------------------------------------------------------------ release
 # git archive of the committed tree; .gitattributes leaves out CI files.

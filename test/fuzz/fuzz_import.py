@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Mutated model documents into ae_import, on a running server.
+
+The importer reads jsonb through PostgreSQL's own API, so it is fuzzed at
+the SQL level: a few valid documents are exported from models trained in a
+scratch database, then COUNT mutants of them (structure-aware: values of
+every JSON type and of extreme size in any place, members and elements
+removed, duplicated, swapped or moved, arrays resized, plus some raw text
+damage) are sent to ae_import, each in a transaction that is rolled back.
+A document that is accepted is also loaded, described, scored, encoded and
+exported again, so a model that passes validation but breaks the scorer is
+caught too.
+
+The run fails when the server crashes (the connection is lost, or the
+liveness query after a batch fails), or when any statement fails with an
+SQLSTATE of class XX (internal error), 53 (insufficient resources) or 58
+(system error): a hostile document must be refused with a data error.
+
+Connection: the PG* environment.  The seed (printed) makes a run
+reproducible; a document that crashed the server is saved with its batch.
+
+Usage: fuzz_import.py [--count N] [--seed S] [--batch B] [--out DIR]
+"""
+import argparse
+import collections
+import copy
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+DB = "autoenc_fuzz"
+TAG = "$fz$"
+BAD_CLASSES = ("XX", "53", "58")
+
+
+def psql(sql, db=DB, check=True):
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-d", db, "-c", sql],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if check and r.returncode != 0:
+        sys.exit("fuzz_import: %s\n%s" % (sql[:200], r.stderr))
+    return r.stdout.strip()
+
+
+SEED_SQL = r"""
+CREATE TABLE fz_data AS
+SELECT i AS id, (i % 7)::real AS a, (i % 5)::real AS b, ((i * i) % 11)::real AS c,
+       (i % 3)::double precision AS d
+FROM generate_series(1, 80) AS i;
+SELECT ae_save('fz_plain', ae_fit(ARRAY[a, b, c, d, (id % 2)]::real[],
+    '{"hidden": [4, 2, 4], "epochs": 3, "seed": 1}')) FROM fz_data;
+SELECT ae_save('fz_tied', ae_fit(ARRAY[a, b, c, d]::real[],
+    '{"hidden": [3], "tied_weights": true, "activation": "tanh",
+      "normalize": "minmax", "epochs": 2, "seed": 2}')) FROM fz_data;
+SELECT ae_save('fz_deep', ae_fit(ARRAY[a, b, c]::real[],
+    '{"hidden": [3, 2, 1, 2, 3], "activation": "elu", "output_activation": "sigmoid",
+      "normalize": "none", "epochs": 2, "seed": 3}')) FROM fz_data;
+SELECT version FROM ae_train('fz_named', 'fz_data', input => NULL,
+    columns => ARRAY['a', 'b', 'c', 'd'], hidden => '{2}', epochs => 2, seed => 4);
+"""
+
+
+class Raw:
+    """A JSON token written as is (numbers JSON allows but Python cannot hold)."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def dump(v):
+    if isinstance(v, Raw):
+        return v.text
+    if isinstance(v, dict):
+        return "{" + ", ".join(json.dumps(k) + ": " + dump(x) for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(dump(x) for x in v) + "]"
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return "null"
+    return json.dumps(v)
+
+
+EXTREMES = [
+    None, True, False, 0, 1, -1, 2, 3, 16, 65536, 65537, 2**31 - 1, 2**31, -2**31,
+    2**63, -2**63 - 1, 10**30, 0.5, -0.0, 1e-45, 1e-320, 3.4028235e38, 3.5e38, 1e308,
+    -1e308, Raw("1e400"), Raw("-1e400"), Raw("1e-400"), Raw("123456789012345678901234567890.5"),
+    Raw("0.1e-99999"), "", "x", "NaN", "Infinity", "-Infinity", "null", "1",
+    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "zscore", "minmax", "none",
+    "autoenc", "a", "a\u0000b", "\u00e9t\u00e9", "x" * 5000, [], {}, [[]], [None], [0.0],
+    [1, 2, 3], {"a": 1}, ["a", "b"],
+]
+
+
+def paths(v, here=()):
+    """Every location in the document (the root excluded)."""
+    out = []
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out.append(here + (k,))
+            out.extend(paths(x, here + (k,)))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            out.append(here + (i,))
+            out.extend(paths(x, here + (i,)))
+    return out
+
+
+def get(v, path):
+    for p in path:
+        v = v[p]
+    return v
+
+
+def numbers(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return v
+    return None
+
+
+def mutate_once(doc, rnd, donors):
+    locs = paths(doc)
+    if not locs:
+        return doc
+    # favour the small, structural places over the many weight values
+    if rnd.random() < 0.5:
+        short = [p for p in locs if not (len(p) >= 3 and p[0] == "layers" and isinstance(p[-1], int))
+                 and not (len(p) == 2 and p[0] in ("quantiles", "feature_mean"))]
+        locs = short or locs
+    path = rnd.choice(locs)
+    parent = get(doc, path[:-1])
+    key = path[-1]
+    cur = parent[key]
+    op = rnd.randrange(12)
+    if op == 0:
+        parent[key] = copy.deepcopy(rnd.choice(EXTREMES))
+    elif op == 1:                               # remove
+        if isinstance(parent, dict):
+            del parent[key]
+        else:
+            del parent[key]
+    elif op == 2 and isinstance(parent, list):  # duplicate an element
+        parent.insert(key, copy.deepcopy(cur))
+    elif op == 3 and isinstance(cur, list):     # resize an array
+        n = rnd.choice([0, 1, len(cur) - 1, len(cur) + 1, 2 * len(cur), 200])
+        n = max(0, n)
+        fill = cur[-1] if cur else 0.5
+        parent[key] = (cur + [copy.deepcopy(fill)] * n)[:n]
+    elif op == 4 and isinstance(numbers(cur), (int, float)) and not isinstance(cur, bool):
+        parent[key] = rnd.choice([cur + 1, cur - 1, -cur, cur * 2, cur * 1e30, 0,
+                                  Raw(repr(float(cur)) + "e5")])
+    elif op == 5:                               # wrap in an array or object
+        parent[key] = rnd.choice([[cur], {"value": cur}])
+    elif op == 6 and isinstance(parent, list) and len(parent) > 1:
+        j = rnd.randrange(len(parent))
+        parent[key], parent[j] = parent[j], parent[key]
+    elif op == 7:                               # a subtree from elsewhere (any seed)
+        donor = rnd.choice(donors)
+        dl = paths(donor)
+        if dl:
+            parent[key] = copy.deepcopy(get(donor, rnd.choice(dl)))
+    elif op == 8 and isinstance(parent, dict):  # an unknown or duplicated member
+        parent[rnd.choice(["extra", key.upper(), key + " ", "weights", "biases"])] = copy.deepcopy(cur)
+    elif op == 9 and isinstance(cur, str):
+        parent[key] = rnd.choice([cur.upper(), cur + "x", cur[:-1], cur * 3, " " + cur])
+    elif op == 10 and isinstance(doc.get("layers"), list) and doc["layers"]:
+        # shape surgery: drop or add a layer, or change n_inputs alone
+        layers = doc["layers"]
+        r = rnd.random()
+        if r < 0.4:
+            del layers[rnd.randrange(len(layers))]
+        elif r < 0.8:
+            i = rnd.randrange(len(layers))
+            layers.insert(i, copy.deepcopy(layers[i]))
+        else:
+            doc["n_inputs"] = rnd.choice([1, 2, 3, 4, 5, 6, 65536, 65537])
+    else:
+        parent[key] = copy.deepcopy(rnd.choice(EXTREMES))
+    return doc
+
+
+def text_damage(text, rnd):
+    n = len(text)
+    i = rnd.randrange(n)
+    j = min(n, i + rnd.randrange(1, 40))
+    op = rnd.randrange(4)
+    if op == 0:
+        return text[:i]
+    if op == 1:
+        return text[:i] + text[j:]
+    if op == 2:
+        return text[:i] + text[i:j] * 2 + text[i:]
+    return text[:i] + "".join(rnd.choice('{}[],:"0123456789.eE-+ nulltrue') for _ in range(j - i)) + text[j:]
+
+
+def make_case(seeds, rnd):
+    base = rnd.choice(seeds)
+    doc = copy.deepcopy(base)
+    for _ in range(rnd.choice([1, 1, 1, 2, 2, 3, 5])):
+        if not isinstance(doc, dict):
+            break
+        doc = mutate_once(doc, rnd, seeds)
+    text = dump(doc)
+    if rnd.random() < 0.07:
+        text = text_damage(text, rnd)
+    if TAG in text or "\x00" in text:
+        text = dump(base)
+    n = doc.get("n_inputs") if isinstance(doc, dict) else None
+    width = n if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 65536 else 1
+    return text, width
+
+
+def case_sql(k, text, width):
+    # the model is used only when the import succeeded: the transaction is
+    # aborted otherwise and the later statements fail with 25P02 (ignored)
+    return (f"\\echo case {k}\n"
+            "BEGIN;\n"
+            f"SELECT 'imported', ae_import({TAG}{text}{TAG}, 'fz_case');\n"
+            "SELECT 'info', ae_model_info(ae_load('fz_case')) IS NOT NULL;\n"
+            f"SELECT 'scored', ae_error('fz_case', array_fill(0.5::real, ARRAY[{width}])) IS NOT NULL,\n"
+            f"       ae_encode('fz_case', array_fill(0.5::real, ARRAY[{width}])) IS NOT NULL;\n"
+            "SELECT 'exported', ae_export('fz_case') IS NOT NULL;\n"
+            "ROLLBACK;\n")
+
+
+ERR = re.compile(r"ERROR:\s+([0-9A-Z]{5})")
+LOST = re.compile(r"server closed the connection|connection to server was lost|"
+                  r"terminating connection because of crash|could not connect")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=250)
+    ap.add_argument("--out", default="build/fuzz/import")
+    a = ap.parse_args()
+    seed = a.seed if a.seed is not None else int(os.environ.get("FUZZ_SEED", time.time_ns() % 2**31))
+    rnd = random.Random(seed)
+    os.makedirs(a.out, exist_ok=True)
+    print(f"fuzz_import: seed {seed}, {a.count} documents", flush=True)
+
+    psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
+    psql(f"CREATE DATABASE {DB}", db="postgres")
+    psql("CREATE EXTENSION autoenc")
+    psql(SEED_SQL)
+    seeds = []
+    for name in ("fz_plain", "fz_tied", "fz_deep", "fz_named"):
+        doc = json.loads(psql(f"SELECT ae_export('{name}')"))
+        seeds.append(doc)
+        # the same document with every optional member left out
+        slim = {k: v for k, v in doc.items()
+                if k in ("format", "format_version", "n_inputs", "layers", "normalization",
+                         "feature_mean", "tied")}
+        seeds.append(slim)
+    # each seed must import as it is
+    for i, doc in enumerate(seeds):
+        psql(f"BEGIN; SELECT ae_import({TAG}{dump(doc)}{TAG}, 'fz_seed'); ROLLBACK")
+
+    started = time.time()
+    sqlstates = collections.Counter()
+    accepted = 0
+    done = 0
+    bad = []
+    crashed = False
+    while done < a.count:
+        n = min(a.batch, a.count - done)
+        cases = [make_case(seeds, rnd) for _ in range(n)]
+        script = "\\set VERBOSITY sqlstate\n" + "".join(
+            case_sql(done + i, t, w) for i, (t, w) in enumerate(cases))
+        r = subprocess.run(["psql", "-X", "-A", "-t", "-d", DB],
+                           input=script, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, errors="replace")
+        current = None
+        first_error = None
+        last_case = None
+        for line in r.stdout.splitlines():
+            if line.startswith("case "):
+                if current is not None and first_error is not None:
+                    sqlstates[first_error] += 1
+                current, first_error = int(line.split()[1]), None
+                last_case = current
+                continue
+            m = ERR.search(line)
+            if m:
+                code = m.group(1)
+                if code.startswith(BAD_CLASSES):
+                    bad.append((current, code, line))
+                if first_error is None and code != "25P02":
+                    first_error = code
+            elif line.startswith("imported|"):
+                accepted += 1
+        if current is not None and first_error is not None:
+            sqlstates[first_error] += 1
+        alive = subprocess.run(["psql", "-X", "-At", "-d", DB, "-c", "SELECT 1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lost = r.returncode == 2 or LOST.search(r.stdout) or alive.returncode != 0
+        if lost or bad:
+            path = os.path.join(a.out, f"failure-seed{seed}-batch{done}.sql")
+            with open(path, "w") as f:
+                f.write(script)
+            if lost:
+                print(f"fuzz_import: the server went away during case {last_case} "
+                      f"(psql exit {r.returncode}); the batch is in {path}")
+                tail = [l for l in r.stdout.splitlines() if l.strip()][-5:]
+                print("\n".join(tail))
+            for case, code, line in bad[:20]:
+                print(f"fuzz_import: case {case}: SQLSTATE {code}: {line}")
+            if lost:
+                crashed = True
+                done += n
+                break
+        done += n
+    elapsed = time.time() - started
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(sqlstates.items()))
+    print(f"fuzz_import: {done} documents in {elapsed:.0f} s ({done / max(elapsed, 1e-9):.0f}/s), "
+          f"{accepted} accepted; refused by SQLSTATE: {summary}")
+    psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres", check=False)
+    failed = bool(bad) or crashed
+    print(f"fuzz_import: {'FAILED' if failed else 'ok'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
