@@ -41,6 +41,21 @@ PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_chec
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
 bash test/faults/run.sh || failed+=(faults)
 
+# Memory checkers and fuzzing: about five minutes on two cores (valgrind is
+# most of it), so in CI only.  They start clusters of their own; the
+# sanitized build goes into a private copy of the PostgreSQL installation,
+# so the build installed above is what the later steps use.
+if [ "${CI:-}" = true ]; then
+    ae_log "valgrind: unit tests and pg_regress under memcheck (make valgrind)"
+    bash scripts/valgrind.sh || failed+=(valgrind)
+    ae_log "ASan+UBSan: unit tests; pg_regress, pgTAP and ae_import fuzzing on a sanitized build (make sanitize)"
+    bash scripts/sanitize.sh || failed+=(sanitize)
+    ae_log "libFuzzer: the model bundle reader for 60 s (make fuzz)"
+    bash test/fuzz/run.sh bundle 60 || failed+=(fuzz)
+else
+    ae_log "valgrind, sanitizers and fuzzing: run in CI (CI=true); here: make valgrind, make sanitize, make fuzz"
+fi
+
 # The package check installs the .deb built from HEAD over the files installed
 # above for about half a minute, then puts them back; in CI only, so that
 # concurrent local runs are not disturbed.  `make deb` runs it anywhere.
