@@ -331,13 +331,16 @@ CountPresent(AeScorer *s)
  * The array datum as an ArrayType with a 4-byte header, detoasting only
  * when it is toasted: a short-header array (under 127 bytes, as stored on
  * disk) is copied into the scorer's staging buffer instead of a new palloc.
+ * A TOAST pointer or an expanded array (a PL/pgSQL variable) also has a
+ * one-byte header but no inline data: DatumGetArrayTypeP fetches or
+ * flattens it.
  */
 static ArrayType *
 ArrayInPlace(AeScorer *s, Datum datum)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(datum);
 
-	if (VARATT_IS_SHORT(v))
+	if (VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v))
 	{
 		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
 
