@@ -30,7 +30,10 @@ void		ae_gemm_naive(bool transA, bool transB, int M, int N, int K,
 						  const float *B, int ldb,
 						  float beta, float *C, int ldc);
 
-/* Cap OpenBLAS's thread pool (1 = deterministic, single-threaded). */
+/*
+ * Cap OpenBLAS's thread pool (1 = deterministic, single-threaded, and the
+ * pool's idle threads stopped).
+ */
 void		ae_blas_set_threads(int n);
 int			ae_blas_get_threads(void);
 
