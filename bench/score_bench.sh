@@ -15,8 +15,8 @@
 #                    validation, no normalisation) in a table; the whole
 #                    call (read, train, error quantiles, store); the
 #                    backend's peak resident memory (VmHWM) before and after
-#                    it, in a fresh session that first read the table (so
-#                    the shared buffers it maps count in both)
+#                    it, in a fresh session that first read the whole table
+#                    itself (so the shared buffers it maps count in both)
 #   scoring data     1,000,000 rows of real[64] (50,000 distinct low-rank
 #                    vectors plus noise, repeated), model 64-32-8-32-64
 #                    trained by ae_train on 20,000 of them (ReLU, the
@@ -93,6 +93,7 @@ for ((r = 1; r <= RUNS; r++)); do
     # a fresh session each run: VmHWM is the peak since the backend started
     line=$(q <<SQL
 SELECT ae_import(doc, 'train_64') FROM bench_doc \\g /dev/null
+SET max_parallel_workers_per_gather = 0;
 SELECT count(*) FROM train64 \\g /dev/null
 SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\\s+(\\d+)') AS hwm0 \\gset
 SELECT format('%s %s %s', $T_N * $T_EPOCHS / seconds, train_loss,
