@@ -150,10 +150,11 @@ CREATE FUNCTION ae_model_variant(config jsonb, n_inputs integer, code_width inte
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (
         -- a value of the wrong JSON type counts as absent: an imported
-        -- configuration must not break the view for everybody
+        -- configuration must not break the view for everybody (and numeric,
+        -- not float8: a JSON number such as 1e400 is beyond double precision)
         WITH num(key, value) AS (
             SELECT k, CASE WHEN jsonb_typeof(config -> k) = 'number'
-                           THEN (config ->> k)::float8 ELSE 0 END
+                           THEN (config -> k)::numeric ELSE 0 END
             FROM unnest(ARRAY['l1_activity', 'sparsity_weight', 'contractive']) AS k
         ), v(ord, label) AS (
             SELECT 1, 'sparse_l1' FROM num WHERE key = 'l1_activity' AND value > 0
