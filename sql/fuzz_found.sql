@@ -16,4 +16,60 @@ FROM (VALUES ('ff_huge', jsonb '{"l1_activity": 1e400, "noise": "none"}'),
              ('ff_tiny', jsonb '{"contractive": 1e-400, "sparsity_weight": -1e400}')) AS v(n, c);
 SELECT name, variant FROM ae_models WHERE name LIKE 'ff\_%' ORDER BY name;
 
+-- A binary model (the ae_model type) whose configuration is not a JSON
+-- object, or whose configuration or column names are not valid UTF-8, was
+-- accepted: ae_save stored text that is invalid in the database, or a
+-- configuration that ae_export writes and ae_import refuses.  Such values
+-- are now refused as damaged (XX001) wherever they come in.  The test
+-- damages a real model's bytes in place and seals them again: CRC-32C of
+-- the payload, then length and checksum in the header (little-endian).
+CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    crc bigint := 4294967295;
+BEGIN
+    FOR i IN 0 .. length(b) - 1 LOOP
+        crc := crc # get_byte(b, i);
+        FOR k IN 1 .. 8 LOOP
+            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
+        END LOOP;
+    END LOOP;
+    RETURN crc # 4294967295;
+END $$;
+CREATE FUNCTION pg_temp.le32(n bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
+    RETURN set_byte(set_byte(set_byte(set_byte('\x00000000'::bytea,
+           0, (n & 255)::int), 1, ((n >> 8) & 255)::int), 2, ((n >> 16) & 255)::int), 3, ((n >> 24) & 255)::int);
+-- bytes with "old" replaced by "new" (same length), resealed
+CREATE FUNCTION pg_temp.damaged(model bytea, old bytea, new bytea) RETURNS bytea LANGUAGE sql AS $$
+    SELECT substr(b, 1, 8) || pg_temp.le32(length(b) - 16)
+           || pg_temp.le32(pg_temp.crc32c(substr(b, 17))) || substr(b, 17)
+    FROM (SELECT overlay(model PLACING new FROM position(old IN model)) AS b) AS s
+$$;
+-- What each value gives: "ok" or "SQLSTATE: message".
+CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+SELECT ae_import(jsonb_build_object(
+    'format', 'autoenc', 'format_version', 1, 'n_inputs', 1,
+    'layers', jsonb '[{"activation": "linear", "weight": [[1]], "bias": [0]},
+                      {"activation": "linear", "weight": [[1]], "bias": [0]}]',
+    'normalization', jsonb '{"method": "none"}',
+    'config', jsonb '{"fz": 12}', 'columns', jsonb '["c1"]'), 'ff_bytes');
+CREATE TEMP TABLE ff_cases AS
+SELECT label, pg_temp.damaged(ae_load('ff_bytes')::bytea, convert_to(old, 'UTF8'), new) AS b
+FROM (VALUES ('unchanged', '{"fz": 12}', convert_to('{"fz": 12}', 'UTF8')),
+             ('config an array', '{"fz": 12}', convert_to('[1,2,3,45]', 'UTF8')),
+             ('config a number', '{"fz": 12}', convert_to('1234567890', 'UTF8')),
+             ('config not JSON', '{"fz": 12}', convert_to('{"fz": 12,', 'UTF8')),
+             ('config not UTF-8', '{"fz": 12}', '\x7b2266223a22c328227d'::bytea),
+             ('column not UTF-8', 'c1', '\xc328'::bytea)) AS v(label, old, new);
+SELECT label,
+       pg_temp.outcome(format('SELECT %L::bytea::ae_model', b)) AS cast_from_bytea,
+       pg_temp.outcome(format('SELECT ae_save(''ff_saved'', %L::bytea::ae_model)', b)) AS save
+FROM ff_cases ORDER BY label;
+
 ROLLBACK;

@@ -14,8 +14,10 @@
 #include <math.h>
 
 #include "common/base64.h"
+#include "common/jsonapi.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -24,6 +26,43 @@
 #include "ae_catalog.h"
 #include "ae_json.h"
 #include "autoenc.h"
+
+/*
+ * What the pure-C reader leaves to the SQL layer: the configuration is a JSON
+ * object and every text is valid in the database encoding, as every writer
+ * makes them.  Otherwise ae_save would store text that is not valid in the
+ * database (pg_dump's output could not be restored) or a configuration that
+ * ae_export writes and ae_import refuses.  NULL when all is well.
+ */
+static const char *
+TextProblem(const AeBundle *b)
+{
+	const char *p = b->columns;
+
+	if (b->config_json != NULL)
+	{
+		char	   *config = b->config_json;
+		size_t		len = strlen(config);
+		JsonLexContext *lex;
+
+		if (!pg_verifymbstr(config, (int) len, true))
+			return "the configuration is not valid text in the database encoding";
+		lex = makeJsonLexContextCstringLen(config, (int) len, GetDatabaseEncoding(), false);
+		while (*config == ' ' || *config == '\t' || *config == '\n' || *config == '\r')
+			config++;
+		if (*config != '{' || pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+			return "the configuration is not a JSON object";
+	}
+	for (int i = 0; i < b->n_columns; i++)
+	{
+		size_t		len = strlen(p);
+
+		if (!pg_verifymbstr(p, (int) len, true))
+			return "a column name is not valid text in the database encoding";
+		p += len + 1;
+	}
+	return NULL;
+}
 
 /* Parse len bytes completely (in a scratch context) or raise XX001. */
 static void
@@ -36,8 +75,14 @@ CheckModelBytes(const char *data, size_t len)
 	AeBundle	bundle;
 	char		errbuf[AE_ERRBUF_SIZE];
 	AeStatus	st;
+	const char *problem = NULL;
 
 	st = ae_bundle_deserialize((const uint8_t *) data, len, &bundle, &ae_palloc_allocator, errbuf);
+	if (st == AE_OK && (problem = TextProblem(&bundle)) != NULL)
+	{
+		st = AE_ERR_FORMAT;
+		strlcpy(errbuf, problem, sizeof(errbuf));
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
 	if (st != AE_OK)
