@@ -9,12 +9,19 @@ removed, duplicated, swapped or moved, arrays resized, plus some raw text
 damage) are sent to ae_import, each in a transaction that is rolled back.
 A document that is accepted is also loaded, described, scored, encoded and
 exported again, so a model that passes validation but breaks the scorer is
-caught too.
+caught too.  A quarter of the cases are binary models instead: a stored
+model's bytes (the ae_model type, as ae_save and the catalog keep them)
+mutated byte-wise or with its configuration text or column names replaced,
+the checksum usually fixed up, then cast to ae_model, described, saved,
+listed in ae_models, scored, exported and re-imported.
 
 The run fails when the server crashes (the connection is lost, or the
-liveness query after a batch fails), or when any statement fails with an
+liveness query after a batch fails); when any statement fails with an
 SQLSTATE of class XX (internal error), 53 (insufficient resources) or 58
-(system error): a hostile document must be refused with a data error.
+(system error), since a hostile document must be refused with a data error
+(damaged model bytes with XX001, data_corrupted, as documented); or when a
+model that was accepted cannot then be described, listed, shown with its
+history, exported and imported again.
 
 Connection: the PG* environment.  The seed (printed) makes a run
 reproducible; a document that crashed the server is saved with its batch.
@@ -216,6 +223,79 @@ def make_case(seeds, rnd):
     return text, width
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def fix_header(buf):
+    """Payload length and CRC-32C of a bundle recomputed (format: ae_bundle.h)."""
+    if len(buf) < 16:
+        return buf
+    payload = bytes(buf[16:])
+    return bytes(buf[:8]) + len(payload).to_bytes(4, "little") + crc32c(payload).to_bytes(4, "little") + payload
+
+
+CONFIGS = [b"", b"1", b"[]", b"null", b'"text"', b"{}", b"not json", b'{"a": 1', b"{}}",
+           b'{"noise": 5, "contractive": "x", "hidden": "none"}', b'{"l1_activity": 1e400}',
+           b'{"epochs": 3}, "threshold": 99, "x": {', b"\xff\xfe", b"{" * 2000 + b"}" * 2000,
+           b'{"k": "' + b"\\" * 300 + b'"}']
+NAMES = [b"a", b'"', b"\\", b"x" * 70, b"x" * 5000, b"\xc3\x28", b"a b", b"; DROP TABLE t; --",
+         b"\x01", b"\xe2\x82\xac"]
+
+
+def mutate_bundle(blob, n_inputs, rnd):
+    buf = bytearray(blob)
+    op = rnd.randrange(6)
+    if op <= 1:                                     # byte flips
+        for _ in range(rnd.choice([1, 1, 2, 4, 8])):
+            i = rnd.randrange(16, len(buf))
+            buf[i] = rnd.randrange(256)
+    elif op == 2:                                   # a u32 at a random place
+        i = rnd.randrange(16, len(buf) - 4)
+        v = rnd.choice([0, 1, 2, 15, 16, 65536, 65537, 2**31 - 1, 2**31, 2**32 - 1])
+        buf[i:i + 4] = v.to_bytes(4, "little")
+    elif op == 3:                                   # cut or extend
+        if rnd.random() < 0.5:
+            del buf[rnd.randrange(16, len(buf)):]
+        else:
+            buf += bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
+    elif op == 4:
+        # the column names (the last section) replaced: n_inputs copies of
+        # one name, or that name alone (a count mismatch)
+        name = rnd.choice(NAMES)
+        names = (name + b"\0") * n_inputs if rnd.random() < 0.8 else name + b"\0"
+        at = find_config(buf)
+        if at is not None:
+            end = at[0] + 4 + at[1]
+            buf = buf[:end] + n_inputs.to_bytes(4, "little") + len(names).to_bytes(4, "little") + names
+    else:
+        # the configuration text replaced
+        cfg = rnd.choice(CONFIGS)
+        at = find_config(buf)
+        if at is not None:
+            start, old_len = at
+            buf = buf[:start] + len(cfg).to_bytes(4, "little") + cfg + buf[start + 4 + old_len:]
+    out = bytes(buf)
+    return fix_header(out) if rnd.random() < 0.85 else out
+
+
+def find_config(buf):
+    """(offset, length) of the configuration section of a bundle as ae_save
+    wrote it: u32 length, then JSON object text, then the columns."""
+    i = bytes(buf).rfind(b'{"')
+    while i >= 4:
+        n = int.from_bytes(buf[i - 4:i], "little")
+        if i + n <= len(buf) and buf[i + n - 1:i + n] == b"}":
+            return i - 4, n
+        i = bytes(buf).rfind(b'{"', 0, i)
+    return None
+
+
 # Runs one document in subtransactions and says what happened, in one line:
 # "refused CODE", or "accepted" followed by "step:CODE" for each later step
 # that failed.  The caller rolls the whole case back.
@@ -243,6 +323,49 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN r := r || ' encode:' || SQLSTATE;
     END;
     BEGIN
+        PERFORM count(*) FROM ae_models WHERE variant IS NOT NULL;
+    EXCEPTION WHEN OTHERS THEN r := r || ' list:' || SQLSTATE;
+    END;
+    BEGIN
+        PERFORM count(*) FROM ae_history('fz_case');
+    EXCEPTION WHEN OTHERS THEN r := r || ' history:' || SQLSTATE;
+    END;
+    BEGIN
+        PERFORM ae_import(ae_export('fz_case'), 'fz_case_again');
+    EXCEPTION WHEN OTHERS THEN r := r || ' reimport:' || SQLSTATE;
+    END;
+    RETURN r;
+END
+$f$;
+
+CREATE FUNCTION fz_try_bundle(b bytea, width integer) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    r text := 'accepted';
+    x real[] := array_fill(0.5::real, ARRAY[width]);
+BEGIN
+    BEGIN
+        PERFORM ae_model_info(b::ae_model);
+    EXCEPTION WHEN OTHERS THEN
+        RETURN 'refused ' || SQLSTATE;
+    END;
+    BEGIN
+        PERFORM ae_save('fz_case', b::ae_model);
+    EXCEPTION WHEN OTHERS THEN
+        RETURN r || ' save:' || SQLSTATE;
+    END;
+    BEGIN
+        PERFORM count(*) FROM ae_models WHERE variant IS NOT NULL;
+    EXCEPTION WHEN OTHERS THEN r := r || ' list:' || SQLSTATE;
+    END;
+    BEGIN
+        PERFORM ae_error('fz_case', x), ae_anomaly_score('fz_case', x);
+    EXCEPTION WHEN OTHERS THEN r := r || ' score:' || SQLSTATE;
+    END;
+    BEGIN
+        PERFORM count(*) FROM ae_history('fz_case');
+    EXCEPTION WHEN OTHERS THEN r := r || ' history:' || SQLSTATE;
+    END;
+    BEGIN
         PERFORM ae_import(ae_export('fz_case'), 'fz_case_again');
     EXCEPTION WHEN OTHERS THEN r := r || ' reimport:' || SQLSTATE;
     END;
@@ -253,15 +376,19 @@ $f$;
 
 
 def case_sql(k, text, width):
-    return (f"BEGIN;\n"
-            f"SELECT 'case {k}: ' || fz_try({TAG}{text}{TAG}, {width});\n"
-            "ROLLBACK;\n")
+    if isinstance(text, bytes):
+        call = f"fz_try_bundle('\\x{text.hex()}'::bytea, {width})"
+    else:
+        call = f"fz_try({TAG}{text}{TAG}, {width})"
+    return f"BEGIN;\nSELECT 'case {k}: ' || {call};\nROLLBACK;\n"
 
 
 # Steps whose failure on an accepted document is a bug whatever the error:
-# a stored model must describe, export and re-import.  Scoring may refuse
-# with a data exception (class 22), e.g. a reconstruction that overflows.
-STRICT_STEPS = ("info", "reimport")
+# a stored model must describe, list, show its history, export and
+# re-import.  Scoring may refuse with a data exception (class 22), e.g. a
+# reconstruction that overflows; so may ae_save a binary model whose
+# configuration text is not a JSON object.
+STRICT_STEPS = ("info", "reimport", "list", "history")
 
 
 CASE = re.compile(r"^case (\d+): (.*)$")
@@ -295,6 +422,11 @@ def main():
                 if k in ("format", "format_version", "n_inputs", "layers", "normalization",
                          "feature_mean", "tied")}
         seeds.append(slim)
+    bundles = []
+    for name in ("fz_plain", "fz_tied", "fz_deep", "fz_named"):
+        blob = bytes.fromhex(psql(f"SELECT encode(ae_load('{name}')::bytea, 'hex')"))
+        n = int(psql(f"SELECT n_inputs FROM ae_models WHERE name = '{name}'"))
+        bundles.append((blob, n))
     # each seed must import as it is
     for i, doc in enumerate(seeds):
         psql(f"BEGIN; SELECT ae_import({TAG}{dump(doc)}{TAG}, 'fz_seed'); ROLLBACK")
@@ -308,7 +440,13 @@ def main():
     crashed = False
     while done < a.count:
         n = min(a.batch, a.count - done)
-        cases = [make_case(seeds, rnd) for _ in range(n)]
+        cases = []
+        for _ in range(n):
+            if rnd.random() < 0.25:
+                blob, width = rnd.choice(bundles)
+                cases.append((mutate_bundle(blob, width, rnd), width))
+            else:
+                cases.append(make_case(seeds, rnd))
         script = "".join(
             case_sql(done + i, t, w) for i, (t, w) in enumerate(cases))
         r = subprocess.run(["psql", "-X", "-A", "-t", "-d", DB],
@@ -324,10 +462,12 @@ def main():
             seen += 1
             last_case = int(m.group(1))
             words = m.group(2).split()
+            binary = isinstance(cases[last_case - done][0], bytes)
             if words[0] == "refused":
                 code = words[1]
                 sqlstates[code] += 1
-                if code.startswith(BAD_CLASSES):
+                # damaged model bytes are refused as data_corrupted, by design
+                if code.startswith(BAD_CLASSES) and not (binary and code == "XX001"):
                     batch_bad.append((last_case, code, line))
                 continue
             accepted += 1
