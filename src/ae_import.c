@@ -479,6 +479,35 @@ ReadTraining(JsonbContainer *root, AeBundle *b)
 	}
 }
 
+static int
+CompareNames(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Column names pick a row's attributes by name when it is scored, so each
+ * may appear once (as ae_train requires of its columns).  Sorted, a repeat
+ * sits next to its twin: n log n even for the widest models.
+ */
+static void
+CheckDistinctColumns(const AeBundle *b)
+{
+	const char **sorted = palloc(sizeof(char *) * b->n_columns);
+	const char *p = b->columns;
+
+	for (int i = 0; i < b->n_columns; i++)
+	{
+		sorted[i] = p;
+		p += strlen(p) + 1;
+	}
+	qsort(sorted, b->n_columns, sizeof(char *), CompareNames);
+	for (int i = 1; i < b->n_columns; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			DocError(ERRCODE_DUPLICATE_COLUMN, "the name \"%s\" appears more than once in columns", sorted[i]);
+	pfree(sorted);
+}
+
 static void
 ReadConfigAndColumns(JsonbContainer *root, AeBundle *b)
 {
@@ -514,6 +543,7 @@ ReadConfigAndColumns(JsonbContainer *root, AeBundle *b)
 		b->n_columns = i;
 		b->columns = names.data;
 		b->columns_len = names.len;
+		CheckDistinctColumns(b);
 	}
 }
 

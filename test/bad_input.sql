@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
 -- the documented default, which the memory-budget case relies on
 SET autoenc.max_train_memory = '1GB';
-SELECT plan(347);
+SELECT plan(348);
 
 -- ------------------------------------------------------------ fixtures
 
@@ -446,6 +446,7 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('import', 'columns of the wrong count', '22023', 'columns', $$SELECT ae_import(jsonb_set(d, '{columns}', '["a", "b"]'), 'bi_e') FROM bi_doc$$),
 ('import', 'an empty column name', '22023', 'columns[1]', $$SELECT ae_import(jsonb_set(d, '{columns}', '["a", "", "c"]'), 'bi_e') FROM bi_doc$$),
 ('import', 'a column name as a number', '22P02', 'columns[1]', $$SELECT ae_import(jsonb_set(d, '{columns}', '["a", 2, "c"]'), 'bi_e') FROM bi_doc$$),
+('import', 'a column name given twice', '42701', 'more than once', $$SELECT ae_import(jsonb_set(d, '{columns}', '["a", "c", "a"]'), 'bi_e') FROM bi_doc$$),
 ('import', 'a history entry without a loss', '22P02', 'history[0].train_loss', $$SELECT ae_import(jsonb_set(d, '{history}', '[{"epoch": 1}]'), 'bi_e') FROM bi_doc$$),
 ('import', 'a history epoch beyond double precision', '22023', 'history[0].epoch', $$SELECT ae_import(jsonb_set(d, '{history}', '[{"epoch": 1e400, "train_loss": 1}]'), 'bi_e') FROM bi_doc$$),
 ('import', 'a negative row count', '22023', 'rows', $$SELECT ae_import(jsonb_set(d, '{rows}', '-1'), 'bi_e') FROM bi_doc$$),
