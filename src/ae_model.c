@@ -27,17 +27,25 @@
 #include "ae_json.h"
 #include "autoenc.h"
 
+static int
+CompareNames(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /*
  * What the pure-C reader leaves to the SQL layer: the configuration is a JSON
- * object and every text is valid in the database encoding, as every writer
- * makes them.  Otherwise ae_save would store text that is not valid in the
- * database (pg_dump's output could not be restored) or a configuration that
- * ae_export writes and ae_import refuses.  NULL when all is well.
+ * object, every text is valid in the database encoding and no column name
+ * appears twice, as every writer makes them.  Otherwise ae_save would store
+ * text that is not valid in the database (pg_dump's output could not be
+ * restored), or a model that ae_export writes and ae_import refuses.  NULL
+ * when all is well.
  */
 static const char *
 TextProblem(const AeBundle *b)
 {
 	const char *p = b->columns;
+	const char **names = b->n_columns > 0 ? palloc(b->n_columns * sizeof(char *)) : NULL;
 
 	if (b->config_json != NULL)
 	{
@@ -59,7 +67,15 @@ TextProblem(const AeBundle *b)
 
 		if (!pg_verifymbstr(p, (int) len, true))
 			return "a column name is not valid text in the database encoding";
+		names[i] = p;
 		p += len + 1;
+	}
+	if (b->n_columns > 1)
+	{
+		qsort(names, b->n_columns, sizeof(char *), CompareNames);
+		for (int i = 1; i < b->n_columns; i++)
+			if (strcmp(names[i - 1], names[i]) == 0)
+				return "a column name appears more than once";
 	}
 	return NULL;
 }
