@@ -265,10 +265,17 @@ def mutate_bundle(blob, n_inputs, rnd):
         else:
             buf += bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
     elif op == 4:
-        # the column names (the last section) replaced: n_inputs copies of
-        # one name, or that name alone (a count mismatch)
+        # the column names (the last section) replaced: n_inputs names made
+        # from one (numbered, or all the same), or that name alone (a count
+        # mismatch)
         name = rnd.choice(NAMES)
-        names = (name + b"\0") * n_inputs if rnd.random() < 0.8 else name + b"\0"
+        r = rnd.random()
+        if r < 0.7:
+            names = b"".join(name + b"%d\0" % i for i in range(n_inputs))
+        elif r < 0.85:
+            names = (name + b"\0") * n_inputs
+        else:
+            names = name + b"\0"
         at = find_config(buf)
         if at is not None:
             end = at[0] + 4 + at[1]
