@@ -9,8 +9,10 @@
 #           memcheck error not covered by test/valgrind.supp fails the run.
 #           No leak check there: a backend's memory lives in memory contexts
 #           that are released wholesale, and exit leaves the rest to the OS.
+#   prove   the pgTAP suite on that server, at the same time as pg_regress.
 #
-# Usage: scripts/valgrind.sh [unit|server]...   (default: both, in parallel)
+# Usage: scripts/valgrind.sh [unit|server|prove]...  (default: all three;
+#        the unit tests run while the server side does)
 # More valgrind options through valgrind's own VALGRIND_OPTS, e.g.
 #   VALGRIND_OPTS=--track-origins=yes make valgrind
 # to learn where an uninitialised value came from (slower).
@@ -27,7 +29,7 @@ set -uo pipefail
 cd "$AE_ROOT"
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(unit server)
+[ ${#parts[@]} -eq 0 ] && parts=(unit server prove)
 
 VG_OUT=$AE_ROOT/build/valgrind
 SUPP=$AE_ROOT/test/valgrind.supp
@@ -89,8 +91,8 @@ run_unit() {
 
 run_server() {
     local start=$SECONDS dir=$VG_OUT/server wrapper=$VG_OUT/postgres rc=0
-    ae_log "valgrind: the server under memcheck, pg_regress against it"
-    rm -rf "$dir" "$VG_OUT/regress" && mkdir -p "$dir"
+    ae_log "valgrind: the server under memcheck, $(want server && echo pg_regress)$(want server && want prove && echo ' and ')$(want prove && echo pgTAP) against it"
+    rm -rf "$dir" "$VG_OUT/regress" "$VG_OUT/regress.out" "$VG_OUT/prove.out" && mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
     # pg_ctl starts this instead of postgres; exec keeps the pid, so pg_ctl
     # recognises the postmaster.  Children are forked, not executed: with %p
@@ -104,13 +106,27 @@ EOF
 
     AE_PG_CTL_OPTS="-p $wrapper -t 900" \
         AE_SERVER_OPTS="-c jit=off -c autovacuum=off" ae_cluster_start || return 1
-    rm -f regression.diffs
+    # Both suites at once, each in its own database: two busy backends.
     # results/ and regression.diffs under build/: a concurrent
     # `make installcheck` in this tree keeps its own.
-    if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG" \
-            EXTRA_REGRESS_OPTS="--outputdir=$VG_OUT/regress"; then
-        rc=1
-        cat "$VG_OUT/regress/regression.diffs" 2>/dev/null
+    local regress_pid=
+    if want server; then
+        make -s installcheck PG_CONFIG="$AE_PG_CONFIG" \
+            EXTRA_REGRESS_OPTS="--outputdir=$VG_OUT/regress" >"$VG_OUT/regress.out" 2>&1 &
+        regress_pid=$!
+    fi
+    if want prove; then
+        { psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
+            && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
+            && PGDATABASE=autoenc_tap make -s prove; } >"$VG_OUT/prove.out" 2>&1 || rc=1
+        cat "$VG_OUT/prove.out"
+    fi
+    if [ -n "$regress_pid" ]; then
+        if ! wait "$regress_pid"; then
+            rc=1
+            cat "$VG_OUT/regress/regression.diffs" 2>/dev/null
+        fi
+        cat "$VG_OUT/regress.out"
     fi
     # A fast shutdown lets every process exit normally and write its summary.
     ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -m fast -t 900 -w stop >/dev/null \
@@ -122,7 +138,7 @@ EOF
     fi
     ae_cluster_stop
     vg_summarise "$dir" || rc=1
-    echo "valgrind server + pg_regress: $((SECONDS - start)) s"
+    echo "valgrind server side: $((SECONDS - start)) s"
     return $rc
 }
 
@@ -130,14 +146,15 @@ trap ae_cluster_stop EXIT INT TERM
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 for part in "${parts[@]}"; do
     case $part in
-        unit | server) ;;
-        *) echo "usage: $0 [unit|server]..." >&2; exit 2 ;;
+        unit | server | prove) ;;
+        *) echo "usage: $0 [unit|server|prove]..." >&2; exit 2 ;;
     esac
 done
 mkdir -p "$VG_OUT"
 start=$SECONDS
 failed=()
-if want unit && want server; then
+server_side() { want server || want prove; }
+if want unit && server_side; then
     # Both at once: the server side is mostly one busy process, the unit
     # tests run two at a time; together they keep two cores busy.
     run_unit >"$VG_OUT/unit.out" 2>&1 &
@@ -147,7 +164,7 @@ if want unit && want server; then
     cat "$VG_OUT/unit.out"
 else
     want unit && { run_unit || failed+=(unit); }
-    want server && { run_server || failed+=(server); }
+    server_side && { run_server || failed+=(server); }
 fi
 echo "valgrind: $((SECONDS - start)) s in all"
 if [ ${#failed[@]} -ne 0 ]; then
