@@ -41,12 +41,12 @@ PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_chec
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
 bash test/faults/run.sh || failed+=(faults)
 
-# Memory checkers and fuzzing: about five minutes on two cores (valgrind is
-# most of it), so in CI only.  They start clusters of their own; the
+# Memory checkers and fuzzing: six to seven minutes on two cores (valgrind
+# is most of it), so in CI only.  They start clusters of their own; the
 # sanitized build goes into a private copy of the PostgreSQL installation,
 # so the build installed above is what the later steps use.
 if [ "${CI:-}" = true ]; then
-    ae_log "valgrind: unit tests and pg_regress under memcheck (make valgrind)"
+    ae_log "valgrind: unit tests, pg_regress and pgTAP under memcheck (make valgrind)"
     bash scripts/valgrind.sh || failed+=(valgrind)
     ae_log "ASan+UBSan: unit tests; pg_regress, pgTAP and ae_import fuzzing on a sanitized build (make sanitize)"
     bash scripts/sanitize.sh || failed+=(sanitize)
