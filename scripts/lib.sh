@@ -27,6 +27,7 @@ ae_install_packages() {
 # What building and testing autoenc needs on Debian 12.
 AE_BASE_PACKAGES=(
     build-essential
+    pkg-config
     "postgresql-$AE_PG_MAJOR"
     "postgresql-server-dev-$AE_PG_MAJOR"
     libopenblas-dev
