@@ -17,10 +17,10 @@ FROM (VALUES ('ff_huge', jsonb '{"l1_activity": 1e400, "noise": "none"}'),
 SELECT name, variant FROM ae_models WHERE name LIKE 'ff\_%' ORDER BY name;
 
 -- A binary model (the ae_model type) whose configuration is not a JSON
--- object, whose configuration or column names are not valid UTF-8, or with
--- a column name given twice, was accepted: ae_save stored text that is
--- invalid in the database, or a model that ae_export writes and ae_import
--- refuses.  Such values
+-- object, whose configuration or column names are not valid UTF-8, with a
+-- column name given twice, or with a row count above 2^53 (ae_import's
+-- limit), was accepted: ae_save stored text that is invalid in the
+-- database, or a model that ae_export writes and ae_import refuses.  Such values
 -- are now refused as damaged (XX001) wherever they come in.  The test
 -- damages a real model's bytes in place and seals them again: CRC-32C of
 -- the payload, then length and checksum in the header (little-endian).
@@ -59,16 +59,19 @@ SELECT ae_import(jsonb_build_object(
     'layers', jsonb '[{"activation": "linear", "weight": [[1, 0]], "bias": [0]},
                       {"activation": "linear", "weight": [[1], [0]], "bias": [0, 0]}]',
     'normalization', jsonb '{"method": "none"}',
-    'config', jsonb '{"fz": 12}', 'columns', jsonb '["c1", "c2"]'), 'ff_bytes');
+    'config', jsonb '{"fz": 12}', 'columns', jsonb '["c1", "c2"]', 'rows', 123456789), 'ff_bytes');
 CREATE TEMP TABLE ff_cases AS
-SELECT label, pg_temp.damaged(ae_load('ff_bytes')::bytea, convert_to(old, 'UTF8'), new) AS b
-FROM (VALUES ('unchanged', '{"fz": 12}', convert_to('{"fz": 12}', 'UTF8')),
-             ('config an array', '{"fz": 12}', convert_to('[1,2,3,45]', 'UTF8')),
-             ('config a number', '{"fz": 12}', convert_to('1234567890', 'UTF8')),
-             ('config not JSON', '{"fz": 12}', convert_to('{"fz": 12,', 'UTF8')),
-             ('config not UTF-8', '{"fz": 12}', '\x7b2266223a22c328227d'::bytea),
-             ('column not UTF-8', 'c1', '\xc328'::bytea),
-             ('column named twice', 'c2', convert_to('c1', 'UTF8'))) AS v(label, old, new);
+SELECT label, pg_temp.damaged(ae_load('ff_bytes')::bytea, old, new) AS b
+FROM (VALUES ('unchanged', convert_to('{"fz": 12}', 'UTF8'), convert_to('{"fz": 12}', 'UTF8')),
+             ('config an array', convert_to('{"fz": 12}', 'UTF8'), convert_to('[1,2,3,45]', 'UTF8')),
+             ('config a number', convert_to('{"fz": 12}', 'UTF8'), convert_to('1234567890', 'UTF8')),
+             ('config not JSON', convert_to('{"fz": 12}', 'UTF8'), convert_to('{"fz": 12,', 'UTF8')),
+             ('config not UTF-8', convert_to('{"fz": 12}', 'UTF8'), '\x7b2266223a22c328227d'::bytea),
+             ('column not UTF-8', convert_to('c1', 'UTF8'), '\xc328'::bytea),
+             ('column named twice', convert_to('c2', 'UTF8'), convert_to('c1', 'UTF8')),
+             -- 123456789 and 2^53 + 1 as little-endian int64
+             ('rows above 2^53', '\x15cd5b0700000000'::bytea, '\x0100000000002000'::bytea)
+     ) AS v(label, old, new);
 SELECT label,
        pg_temp.outcome(format('SELECT %L::bytea::ae_model', b)) AS cast_from_bytea,
        pg_temp.outcome(format('SELECT ae_save(''ff_saved'', %L::bytea::ae_model)', b)) AS save

@@ -35,17 +35,21 @@ CompareNames(const void *a, const void *b)
 
 /*
  * What the pure-C reader leaves to the SQL layer: the configuration is a JSON
- * object, every text is valid in the database encoding and no column name
- * appears twice, as every writer makes them.  Otherwise ae_save would store
+ * object, every text is valid in the database encoding, no column name
+ * appears twice and the row count fits a model document (2^53, as in
+ * ae_import), as every writer makes them.  Otherwise ae_save would store
  * text that is not valid in the database (pg_dump's output could not be
  * restored), or a model that ae_export writes and ae_import refuses.  NULL
  * when all is well.
  */
 static const char *
-TextProblem(const AeBundle *b)
+ModelProblem(const AeBundle *b)
 {
 	const char *p = b->columns;
 	const char **names = b->n_columns > 0 ? palloc(b->n_columns * sizeof(char *)) : NULL;
+
+	if (b->n_rows > (INT64CONST(1) << 53))
+		return "the row count is above 2^53, more than a model document can hold";
 
 	if (b->config_json != NULL)
 	{
@@ -94,7 +98,7 @@ CheckModelBytes(const char *data, size_t len)
 	const char *problem = NULL;
 
 	st = ae_bundle_deserialize((const uint8_t *) data, len, &bundle, &ae_palloc_allocator, errbuf);
-	if (st == AE_OK && (problem = TextProblem(&bundle)) != NULL)
+	if (st == AE_OK && (problem = ModelProblem(&bundle)) != NULL)
 	{
 		st = AE_ERR_FORMAT;
 		strlcpy(errbuf, problem, sizeof(errbuf));
