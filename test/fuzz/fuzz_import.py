@@ -24,7 +24,7 @@ model that was accepted cannot then be described, listed, shown with its
 history, exported and imported again.
 
 Connection: the PG* environment.  The seed (printed) makes a run
-reproducible; a document that crashed the server is saved with its batch.
+reproducible; a failing batch is saved as a self-contained SQL script.
 
 Usage: fuzz_import.py [--count N] [--seed S] [--batch B] [--out DIR]
 """
@@ -307,7 +307,7 @@ def find_config(buf):
 # "refused CODE", or "accepted" followed by "step:CODE" for each later step
 # that failed.  The caller rolls the whole case back.
 TRY_SQL = r"""
-CREATE FUNCTION fz_try(doc text, width integer) RETURNS text LANGUAGE plpgsql AS $f$
+CREATE OR REPLACE FUNCTION fz_try(doc text, width integer) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE
     r text := 'accepted';
     x real[] := array_fill(0.5::real, ARRAY[width]);
@@ -345,7 +345,7 @@ BEGIN
 END
 $f$;
 
-CREATE FUNCTION fz_try_bundle(b bytea, width integer) RETURNS text LANGUAGE plpgsql AS $f$
+CREATE OR REPLACE FUNCTION fz_try_bundle(b bytea, width integer) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE
     r text := 'accepted';
     x real[] := array_fill(0.5::real, ARRAY[width]);
@@ -494,7 +494,8 @@ def main():
         if lost or batch_bad:
             path = os.path.join(a.out, f"failure-seed{seed}-batch{done}.sql")
             with open(path, "w") as f:
-                f.write(script)
+                # self-contained: psql -f it in any database
+                f.write("CREATE EXTENSION IF NOT EXISTS autoenc;\n" + TRY_SQL + script)
             if lost:
                 print(f"fuzz_import: the server went away during case {last_case} "
                       f"(psql exit {r.returncode}); the batch is in {path}")
