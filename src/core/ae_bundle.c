@@ -495,6 +495,8 @@ ReadThreshold(Reader *r, AeBundle *b)
 		(b->contamination < 0.0 || b->contamination > 1.0))
 		FAIL(r, "the contamination %g is outside [0, 1]", b->contamination);
 	b->threshold = GetF64Checked(r, true, "the threshold");
+	if (r->status == AE_OK && b->threshold < 0.0)
+		FAIL(r, "the threshold %g is negative", b->threshold);
 	nq = GetU32(r);
 	if (r->status != AE_OK)
 		return;
@@ -550,6 +552,8 @@ ReadTraining(Reader *r, AeBundle *b, const AeAllocator *al)
 		e->train_loss = GetF64Checked(r, false, "a history training loss");
 		e->val_loss = GetF64Checked(r, true, "a history validation loss");
 		e->seconds = GetF64Checked(r, false, "a history duration");
+		if (r->status == AE_OK && e->seconds < 0.0)
+			FAIL(r, "history duration %lu is negative", (unsigned long) i);
 	}
 }
 

@@ -46,7 +46,8 @@ typedef struct AeBundle
 	/*
 	 * Anomaly threshold and the training-error distribution (normalised-space
 	 * MSE).  NaN when not known; quantiles are all NaN or all finite and
-	 * non-decreasing; a known contamination lies in [0, 1].
+	 * non-decreasing; a known contamination lies in [0, 1]; a known
+	 * threshold is not negative (nor is any history entry's seconds).
 	 */
 	double		contamination;	/* share of training rows above threshold */
 	double		threshold;
@@ -88,7 +89,9 @@ void		ae_bundle_serialize(const AeBundle *bundle, uint8_t *out);
  * Parse len bytes into *bundle; every pointer in it is allocated from al.
  * Checks magic, version, flags, lengths, checksum, the architecture
  * (ae_arch_validate), the parameter count, that every number is finite (NaN
- * only where "not known" is allowed, see above) and the column names;
+ * only where "not known" is allowed, see above) and within its range (a
+ * contamination in [0, 1], no negative threshold or duration; the limits
+ * ae_import applies) and the column names;
  * AE_ERR_FORMAT with a message in errbuf (AE_ERRBUF_SIZE) otherwise,
  * AE_ERR_NOMEM when al fails.  Never reads outside buf; nothing is
  * allocated before the lengths are known to fit in buf.  On failure

@@ -500,6 +500,18 @@ MutNanThreshold(uint8_t *buf, const AeBundle *b)
 	PutF64At(buf + ThresholdOffset(b) + 8, NAN);
 }
 static void
+MutNegativeThreshold(uint8_t *buf, const AeBundle *b)
+{
+	PutF64At(buf + ThresholdOffset(b) + 8, -0.5);
+}
+/* history[0].seconds: after the threshold section (828 bytes), the training
+ * summary (32) and entry 0's epoch and two losses (20) */
+static void
+MutNegativeSeconds(uint8_t *buf, const AeBundle *b)
+{
+	PutF64At(buf + ThresholdOffset(b) + 828 + 32 + 20, -1e-300);
+}
+static void
 MutBadContamination(uint8_t *buf, const AeBundle *b)
 {
 	PutF64At(buf + ThresholdOffset(b), 1.5);
@@ -614,6 +626,8 @@ TestRefusals(void)
 	ExpectRefused(MutInfThreshold, "the threshold is not a finite number", "an infinite threshold");
 	ExpectAccepted(MutNanThreshold, "a NaN threshold (not known)");
 	ExpectRefused(MutBadContamination, "contamination 1.5 is outside [0, 1]", "a contamination of 1.5");
+	ExpectRefused(MutNegativeThreshold, "the threshold -0.5 is negative", "a negative threshold");
+	ExpectRefused(MutNegativeSeconds, "history duration 0 is negative", "a negative history duration");
 	ExpectRefused(MutOneNanQuantile, "1 of the 101 quantiles are missing", "one missing quantile");
 	ExpectAccepted(MutAllNanQuantiles, "all quantiles NaN (not known)");
 	ExpectRefused(MutDecreasingQuantile, "quantile 50 is smaller than quantile 49", "decreasing quantiles");
