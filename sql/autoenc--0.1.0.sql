@@ -141,6 +141,12 @@ CREATE TRIGGER ae_model_grants_invalidate
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ae_model_grants
     FOR EACH STATEMENT EXECUTE FUNCTION ae_catalog_invalidate();
 
+-- Fire also where session_replication_role = replica (a logical replication
+-- subscriber applying a retrain): cached models and permission decisions
+-- must hear of every change.
+ALTER TABLE ae_model_catalog ENABLE ALWAYS TRIGGER ae_model_catalog_invalidate;
+ALTER TABLE ae_model_grants ENABLE ALWAYS TRIGGER ae_model_grants_invalidate;
+
 -- Variant labels from the configuration: sparse_l1 (l1_activity > 0),
 -- sparse_kl (sparsity_weight > 0), denoising (noise other than none),
 -- contractive (contractive > 0); with none of these undercomplete, or

@@ -20,11 +20,10 @@
  * since the snapshot was taken, and it sees the transaction's own earlier
  * commands), and only reused by statements whose snapshot is at least as
  * new; otherwise the check runs as before.  Denials are never cached, nor
- * decisions taken during recovery or in parallel mode.  A change written
- * with the catalog's triggers not firing (session_replication_role =
- * replica, as a logical replication subscriber applies changes) sends no
- * invalidation, so a remembered decision, and the cached model with it,
- * stand until the next one arrives.
+ * decisions taken during recovery or in parallel mode.  The catalog's
+ * invalidation triggers are ENABLE ALWAYS, so they fire under
+ * session_replication_role = replica too (a logical replication subscriber
+ * applying a retrain).
  *
  * Invalidation is transactional, like PostgreSQL's own caches: any change to
  * the catalog table sends a relcache invalidation for it (a trigger of the

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
-SELECT plan(86);
+SELECT plan(87);
 
 -- the cast: an owner, a member of the owner (inheriting and not), a role the
 -- model is granted to and a member of it, and a stranger
@@ -66,6 +66,9 @@ SELECT trigger_is('ae_model_grants', 'ae_model_grants_invalidate', 'ae_catalog_i
                   'the grants table has the same trigger');
 SELECT is((SELECT tgtype::int & 1 FROM pg_trigger WHERE tgname = 'ae_model_catalog_invalidate'), 0,
           'the invalidation trigger fires once per statement');
+SELECT is((SELECT string_agg(tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
+           WHERE tgname IN ('ae_model_catalog_invalidate', 'ae_model_grants_invalidate')), 'A,A',
+          'the invalidation triggers fire always, under session_replication_role = replica too');
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'autoenc'$$,
               ARRAY['ae_model_catalog', 'ae_model_catalog_id_seq', 'ae_model_grants',
                     'ae_model_audit', 'ae_model_audit_id_seq'],
