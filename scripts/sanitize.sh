@@ -28,7 +28,7 @@ SANITIZE_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 # Documents the ae_import fuzzer sends to the sanitized server.
 IMPORT_FUZZ_COUNT=${IMPORT_FUZZ_COUNT:-10000}
 
-ae_install_packages "${AE_BASE_PACKAGES[@]}" python3 || exit 1
+ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TOOL_PACKAGES[@]}" || exit 1
 
 # san_reports FILE: count the sanitizer reports in FILE, print them with
 # their context; return 1 if there is one.  (Reports go to stderr: gcc's

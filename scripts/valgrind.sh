@@ -41,7 +41,7 @@ VG_EXIT=${VALGRIND_EXIT:-99}
 VG_COMMON=(--tool=memcheck --error-exitcode=$VG_EXIT --num-callers=40
            --suppressions="$SUPP" --gen-suppressions=all)
 
-ae_install_packages "${AE_BASE_PACKAGES[@]}" valgrind || exit 1
+ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TOOL_PACKAGES[@]}" || exit 1
 
 # vg_summarise DIR: print the logs that report errors; return 1 if any does
 # or if a process ended without writing its summary.

@@ -31,7 +31,7 @@ done
 fuzz_bundle() {
     local seconds=${1:-60} start=$SECONDS rc=0 log=$OUT/bundle.log
     ae_log "libFuzzer: the model bundle reader for $seconds s"
-    ae_install_packages "${AE_BASE_PACKAGES[@]}" clang libclang-rt-14-dev || return 1
+    ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TOOL_PACKAGES[@]}" || return 1
     make -s build/fuzz/fuzz_bundle build/fuzz-seeds/gen_bundles || return 1
     rm -rf "$OUT/seeds/bundle" "$OUT/artifacts"
     mkdir -p "$OUT/seeds/bundle" "$OUT/corpus/bundle" "$OUT/artifacts"
@@ -60,7 +60,7 @@ fuzz_bundle() {
 fuzz_import() {
     local count=${1:-2000} start=$SECONDS rc=0
     ae_log "ae_import: $count mutated documents on a throwaway cluster"
-    ae_install_packages "${AE_BASE_PACKAGES[@]}" python3 || return 1
+    ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TOOL_PACKAGES[@]}" || return 1
     ae_cluster_start || return 1
     python3 test/fuzz/fuzz_import.py --count "$count" --out "$OUT/import" || rc=1
     if grep -E 'exited with exit code ([2-9]|[1-9][0-9])|terminated by (signal|exception)' \
