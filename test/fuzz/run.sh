@@ -43,9 +43,13 @@ fuzz_bundle() {
     fi
     # -timeout: one input may not take a second; -rss_limit_mb: a hostile
     # length must never turn into a large allocation.
+    # FUZZ_SEED fixes libFuzzer's choices (CI sets it: a run must not fail
+    # by chance on a bug it did not bring); without it each run explores anew.
+    local seed_opt=()
+    [ -n "${FUZZ_SEED:-}" ] && seed_opt=(-seed="$FUZZ_SEED")
     local dirs=("$OUT/corpus/bundle" "$OUT/seeds/bundle")
     [ -d test/fuzz/regress/bundle ] && dirs+=(test/fuzz/regress/bundle)
-    build/fuzz/fuzz_bundle -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 \
+    build/fuzz/fuzz_bundle "${seed_opt[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 \
         -print_final_stats=1 -artifact_prefix="$OUT/artifacts/" "${dirs[@]}" >"$log" 2>&1 || rc=1
     grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)' "$log"
     echo "corpus: $(ls "$OUT/corpus/bundle" | wc -l) inputs"
