@@ -144,14 +144,7 @@ BundleToJson(const AeBundle *b, const char *name, int version)
 	else
 		ae_json_float8_array(&buf, b->quantiles, AE_BUNDLE_N_QUANTILES);
 
-	ae_json_key(&buf, "rows", false);
-	appendStringInfo(&buf, INT64_FORMAT, b->n_rows);
-	ae_json_key(&buf, "epochs", false);
-	appendStringInfo(&buf, "%d", b->epochs_run);
-	ae_json_key(&buf, "train_loss", false);
-	ae_json_float8(&buf, b->train_loss);
-	ae_json_key(&buf, "val_loss", false);
-	ae_json_float8(&buf, b->val_loss);
+	ae_json_training(&buf, b);
 	ae_json_key(&buf, "history", false);
 	AppendHistory(&buf, b);
 

@@ -126,3 +126,16 @@ ae_json_columns(StringInfo buf, int n_columns, const char *columns)
 	}
 	appendStringInfoChar(buf, ']');
 }
+
+void
+ae_json_training(StringInfo buf, const AeBundle *b)
+{
+	ae_json_key(buf, "rows", false);
+	appendStringInfo(buf, INT64_FORMAT, b->n_rows);
+	ae_json_key(buf, "epochs", false);
+	appendStringInfo(buf, "%d", b->epochs_run);
+	ae_json_key(buf, "train_loss", false);
+	ae_json_float8(buf, b->train_loss);
+	ae_json_key(buf, "val_loss", false);
+	ae_json_float8(buf, b->val_loss);
+}

@@ -14,6 +14,8 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "ae_bundle.h"
+
 extern void ae_json_float4(StringInfo buf, float v);
 extern void ae_json_float8(StringInfo buf, double v);
 extern void ae_json_float4_array(StringInfo buf, const float *v, size_t n);
@@ -24,6 +26,9 @@ extern void ae_json_key(StringInfo buf, const char *key, bool first);
 
 /* A model's input column names (n_columns NUL-terminated strings) or null. */
 extern void ae_json_columns(StringInfo buf, int n_columns, const char *columns);
+
+/* "rows", "epochs", "train_loss", "val_loss" of a model, each after a comma. */
+extern void ae_json_training(StringInfo buf, const AeBundle *b);
 
 /* How a JSON value is named in error messages: "a string", "an array", … */
 extern const char *ae_json_type_name(const JsonbValue *v);

@@ -280,14 +280,7 @@ ae_model_info(PG_FUNCTION_ARGS)
 	ae_json_float8(&buf, b->threshold);
 	ae_json_key(&buf, "contamination", false);
 	ae_json_float8(&buf, b->contamination);
-	ae_json_key(&buf, "rows", false);
-	appendStringInfo(&buf, INT64_FORMAT, b->n_rows);
-	ae_json_key(&buf, "epochs", false);
-	appendStringInfo(&buf, "%d", b->epochs_run);
-	ae_json_key(&buf, "train_loss", false);
-	ae_json_float8(&buf, b->train_loss);
-	ae_json_key(&buf, "val_loss", false);
-	ae_json_float8(&buf, b->val_loss);
+	ae_json_training(&buf, b);
 	ae_json_key(&buf, "history_epochs", false);
 	appendStringInfo(&buf, "%d", b->n_history);
 	ae_json_key(&buf, "columns", false);
