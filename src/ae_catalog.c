@@ -715,12 +715,13 @@ ae_rename(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------- SQL: grant, revoke */
 
-PG_FUNCTION_INFO_V1(ae_grant);
-Datum
-ae_grant(PG_FUNCTION_ARGS)
+/*
+ * ae_grant and ae_revoke: the owner adds or removes a grantee; a change is
+ * audited, a no-op only noticed.
+ */
+static void
+ChangeGrant(const char *name, Oid role, bool grant)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			role = PG_GETARG_OID(1);
 	Catalog		cat;
 	ModelRow	row;
 	Oid			types[3] = {INT8OID, OIDOID, OIDOID};
@@ -733,17 +734,32 @@ ae_grant(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(row.id);
 	values[1] = ObjectIdGetDatum(role);
 	values[2] = ObjectIdGetDatum(cat.caller);
-	CatalogExecute(&cat,
-				   psprintf("INSERT INTO %s.ae_model_grants (model_id, grantee, grantor) "
-							"VALUES ($1, $2::regrole, $3::regrole) "
-							"ON CONFLICT (model_id, grantee) DO NOTHING", cat.schema),
-				   3, types, values, NULL, false);
+	if (grant)
+		CatalogExecute(&cat,
+					   psprintf("INSERT INTO %s.ae_model_grants (model_id, grantee, grantor) "
+								"VALUES ($1, $2::regrole, $3::regrole) "
+								"ON CONFLICT (model_id, grantee) DO NOTHING", cat.schema),
+					   3, types, values, NULL, false);
+	else
+		CatalogExecute(&cat,
+					   psprintf("DELETE FROM %s.ae_model_grants WHERE model_id = $1 AND grantee = $2::regrole",
+								cat.schema),
+					   2, types, values, NULL, false);
 	if (SPI_processed == 0)
 		ereport(NOTICE,
-				(errmsg("model \"%s\" is already granted to role \"%s\"", name, RoleName(role))));
+				(errmsg(grant ? "model \"%s\" is already granted to role \"%s\""
+						: "model \"%s\" is not granted to role \"%s\"",
+						name, RoleName(role))));
 	else
-		Audit(&cat, "grant", &row, name, RoleName(role), NULL);
+		Audit(&cat, grant ? "grant" : "revoke", &row, name, RoleName(role), NULL);
 	CatalogFinish();
+}
+
+PG_FUNCTION_INFO_V1(ae_grant);
+Datum
+ae_grant(PG_FUNCTION_ARGS)
+{
+	ChangeGrant(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_OID(1), true);
 	PG_RETURN_VOID();
 }
 
@@ -751,29 +767,7 @@ PG_FUNCTION_INFO_V1(ae_revoke);
 Datum
 ae_revoke(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			role = PG_GETARG_OID(1);
-	Catalog		cat;
-	ModelRow	row;
-	Oid			types[2] = {INT8OID, OIDOID};
-	Datum		values[2];
-
-	CheckRole(role);
-	CatalogOpen(&cat);
-	CatalogConnect();
-	CatalogLookupChecked(&cat, name, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
-	values[0] = Int64GetDatum(row.id);
-	values[1] = ObjectIdGetDatum(role);
-	CatalogExecute(&cat,
-				   psprintf("DELETE FROM %s.ae_model_grants WHERE model_id = $1 AND grantee = $2::regrole",
-							cat.schema),
-				   2, types, values, NULL, false);
-	if (SPI_processed == 0)
-		ereport(NOTICE,
-				(errmsg("model \"%s\" is not granted to role \"%s\"", name, RoleName(role))));
-	else
-		Audit(&cat, "revoke", &row, name, RoleName(role), NULL);
-	CatalogFinish();
+	ChangeGrant(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_OID(1), false);
 	PG_RETURN_VOID();
 }
 
