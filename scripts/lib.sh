@@ -33,6 +33,7 @@ AE_BASE_PACKAGES=(
     libopenblas-dev
     "postgresql-$AE_PG_MAJOR-pgtap"
     libtap-parser-sourcehandler-pgtap-perl
+    libipc-run-perl
 )
 # The PyTorch cross-check of the training math.
 AE_TEST_PACKAGES=(python3 python3-numpy python3-torch)
