@@ -28,6 +28,7 @@
 #include "ae_act.h"
 #include "ae_blas.h"
 #include "ae_nn_int.h"
+#include "ae_defaults.h"
 #include "ae_simd.h"
 
 #define AE_KL_CLAMP		1e-7	/* ρ̂ is kept in [AE_KL_CLAMP, 1 - AE_KL_CLAMP] */
@@ -43,14 +44,14 @@ void
 ae_objective_defaults(AeObjective *obj)
 {
 	memset(obj, 0, sizeof(*obj));
-	obj->loss = AE_LOSS_MSE;
+	obj->loss = AE_DEFAULT_LOSS;
 	obj->l1_activity = 0.0f;
 	obj->sparsity_weight = 0.0f;
-	obj->sparsity_target = 0.05f;
+	obj->sparsity_target = (float) AE_DEFAULT_SPARSITY_TARGET;
 	obj->contractive = 0.0f;
 	obj->contractive_samples = 0;
-	obj->noise = AE_NOISE_NONE;
-	obj->noise_level = 0.1f;
+	obj->noise = AE_DEFAULT_NOISE;
+	obj->noise_level = (float) AE_DEFAULT_NOISE_LEVEL;
 }
 
 static inline bool

@@ -13,43 +13,14 @@
 
 #include "ae_act.h"
 #include "ae_blas.h"
+#include "ae_names.h"
 #include "ae_nn_int.h"
 
-static const char *const ActivationNames[] = {
-	[AE_ACT_LINEAR] = "linear",
-	[AE_ACT_SIGMOID] = "sigmoid",
-	[AE_ACT_TANH] = "tanh",
-	[AE_ACT_RELU] = "relu",
-	[AE_ACT_LEAKY_RELU] = "leaky_relu",
-	[AE_ACT_ELU] = "elu",
-};
-
-#define AE_N_ACTIVATIONS ((int) (sizeof(ActivationNames) / sizeof(ActivationNames[0])))
-
-const char *
-ae_activation_name(AeActivation act)
-{
-	if ((int) act < 0 || (int) act >= AE_N_ACTIVATIONS)
-		return "unknown";
-	return ActivationNames[act];
-}
-
-bool
-ae_activation_parse(const char *name, AeActivation *act)
-{
-	for (int i = 0; i < AE_N_ACTIVATIONS; i++)
-		if (strcmp(name, ActivationNames[i]) == 0)
-		{
-			*act = (AeActivation) i;
-			return true;
-		}
-	return false;
-}
-
+/* the activations the name table knows are the valid ones */
 static inline bool
 ActivationValid(AeActivation act)
 {
-	return (int) act >= 0 && (int) act < AE_N_ACTIVATIONS;
+	return ae_name_of(ae_activation_names, (int) act) != NULL;
 }
 
 /* ---------------------------------------------------------------- architecture */

@@ -220,8 +220,12 @@ ae_code_width(const AeModel *model)
 	return model->dims[model->arch.code_layer + 1];
 }
 
+/*
+ * The canonical name ("unknown" for a value outside the enumeration), and
+ * the parse of a user's spelling by the rule of ae_names.h (ASCII case
+ * ignored); false if unknown.  Defined in ae_names.c over its table.
+ */
 const char *ae_activation_name(AeActivation act);
-/* Parses "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu"; false if unknown. */
 bool		ae_activation_parse(const char *name, AeActivation *act);
 
 #endif							/* AE_NN_H */

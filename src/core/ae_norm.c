@@ -7,36 +7,6 @@
 #include "ae_norm.h"
 
 #include <math.h>
-#include <strings.h>
-
-const char *
-ae_norm_name(AeNormMethod method)
-{
-	switch (method)
-	{
-		case AE_NORM_NONE:
-			return "none";
-		case AE_NORM_ZSCORE:
-			return "zscore";
-		case AE_NORM_MINMAX:
-			return "minmax";
-	}
-	return "unknown";
-}
-
-bool
-ae_norm_parse(const char *name, AeNormMethod *method)
-{
-	static const AeNormMethod methods[] = {AE_NORM_NONE, AE_NORM_ZSCORE, AE_NORM_MINMAX};
-
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcasecmp(name, ae_norm_name(methods[i])) == 0)
-		{
-			*method = methods[i];
-			return true;
-		}
-	return false;
-}
 
 void
 ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,

@@ -17,6 +17,7 @@ typedef enum AeNormMethod
 	AE_NORM_MINMAX				/* offset min, scale max - min */
 } AeNormMethod;
 
+/* Name and parse by the rule of ae_names.h (defined in ae_names.c). */
 const char *ae_norm_name(AeNormMethod method);
 bool		ae_norm_parse(const char *name, AeNormMethod *method);
 

@@ -11,10 +11,11 @@
  */
 #include "ae_optim.h"
 
+#include "ae_defaults.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -25,16 +26,16 @@ ae_optim_defaults(AeOptimConfig *cfg, AeOptimizerKind kind)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->kind = kind;
-	cfg->learning_rate = (kind == AE_OPT_ADAM || kind == AE_OPT_ADAMW) ? 1e-3f : 1e-2f;
-	cfg->momentum = 0.9f;
+	cfg->learning_rate = (float) AE_DEFAULT_LEARNING_RATE(kind);
+	cfg->momentum = (float) AE_DEFAULT_MOMENTUM;
 	cfg->nesterov = false;
-	cfg->beta1 = 0.9f;
-	cfg->beta2 = 0.999f;
-	cfg->eps = 1e-8f;
+	cfg->beta1 = (float) AE_DEFAULT_BETA1;
+	cfg->beta2 = (float) AE_DEFAULT_BETA2;
+	cfg->eps = (float) AE_DEFAULT_EPS;
 	/* torch.optim.AdamW defaults to 1e-2; the coupled kinds to 0 */
-	cfg->weight_decay = (kind == AE_OPT_ADAMW) ? 1e-2f : 0.0f;
+	cfg->weight_decay = (float) AE_DEFAULT_WEIGHT_DECAY(kind);
 	cfg->clip_norm = 0.0f;
-	cfg->lr_decay = 1.0f;
+	cfg->lr_decay = (float) AE_DEFAULT_LR_DECAY;
 }
 
 AeStatus
@@ -73,37 +74,6 @@ ae_optim_validate(const AeOptimConfig *cfg, char *errbuf)
 			   (double) cfg->lr_decay);
 	return AE_OK;
 #undef AE_BAD
-}
-
-const char *
-ae_optimizer_name(AeOptimizerKind kind)
-{
-	switch (kind)
-	{
-		case AE_OPT_SGD:
-			return "sgd";
-		case AE_OPT_MOMENTUM:
-			return "momentum";
-		case AE_OPT_ADAM:
-			return "adam";
-		case AE_OPT_ADAMW:
-			return "adamw";
-	}
-	return "unknown";
-}
-
-bool
-ae_optimizer_parse(const char *name, AeOptimizerKind *kind)
-{
-	static const AeOptimizerKind kinds[] = {AE_OPT_SGD, AE_OPT_MOMENTUM, AE_OPT_ADAM, AE_OPT_ADAMW};
-
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcasecmp(name, ae_optimizer_name(kinds[i])) == 0)
-		{
-			*kind = kinds[i];
-			return true;
-		}
-	return false;
 }
 
 AeStatus

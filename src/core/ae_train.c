@@ -20,9 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Largest batch accepted: far past any useful size, small enough for int arithmetic. */
-#define AE_TRAIN_MAX_BATCH	65536
-#define AE_TRAIN_MAX_EPOCHS 1000000
+#include "ae_defaults.h"
+
 
 void
 ae_train_config_defaults(AeTrainConfig *cfg)
@@ -30,12 +29,12 @@ ae_train_config_defaults(AeTrainConfig *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	ae_objective_defaults(&cfg->objective);
 	ae_optim_defaults(&cfg->optim, AE_OPT_ADAM);
-	cfg->batch_size = 64;
-	cfg->epochs = 100;
-	cfg->shuffle = true;
-	cfg->validation_fraction = 0.1f;
-	cfg->patience = 10;
-	cfg->seed = 42;
+	cfg->batch_size = AE_DEFAULT_BATCH_SIZE;
+	cfg->epochs = AE_DEFAULT_EPOCHS;
+	cfg->shuffle = AE_DEFAULT_SHUFFLE;
+	cfg->validation_fraction = (float) AE_DEFAULT_VALIDATION_FRACTION;
+	cfg->patience = AE_DEFAULT_PATIENCE;
+	cfg->seed = AE_DEFAULT_SEED;
 }
 
 AeStatus
@@ -43,16 +42,16 @@ ae_train_config_validate(const AeTrainConfig *cfg, const AeModel *model, char *e
 {
 	AeStatus	st;
 
-	if (cfg->batch_size < 1 || cfg->batch_size > AE_TRAIN_MAX_BATCH)
+	if (cfg->batch_size < 1 || cfg->batch_size > AE_MAX_BATCH_SIZE)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE, "batch_size must be between 1 and %d, got %d",
-				 AE_TRAIN_MAX_BATCH, cfg->batch_size);
+				 AE_MAX_BATCH_SIZE, cfg->batch_size);
 		return AE_ERR_CONFIG;
 	}
-	if (cfg->epochs < 1 || cfg->epochs > AE_TRAIN_MAX_EPOCHS)
+	if (cfg->epochs < 1 || cfg->epochs > AE_MAX_EPOCHS)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE, "epochs must be between 1 and %d, got %d",
-				 AE_TRAIN_MAX_EPOCHS, cfg->epochs);
+				 AE_MAX_EPOCHS, cfg->epochs);
 		return AE_ERR_CONFIG;
 	}
 	if (!(cfg->validation_fraction >= 0.0f && cfg->validation_fraction < 1.0f))

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "ae_names.h"
 #include "ae_optim.h"
 #include "ae_rng.h"
 #include "unit.h"
@@ -327,7 +328,7 @@ static void
 TestValidateAndNames(void)
 {
 	AeOptimConfig c;
-	AeOptimizerKind k;
+	int			k;
 	char		err[AE_ERRBUF_SIZE];
 	bool		names_ok = true;
 
@@ -335,10 +336,10 @@ TestValidateAndNames(void)
 	{
 		ae_optim_defaults(&c, (AeOptimizerKind) i);
 		names_ok &= ae_optim_validate(&c, err) == AE_OK;
-		names_ok &= ae_optimizer_parse(ae_optimizer_name((AeOptimizerKind) i), &k) && k == (AeOptimizerKind) i;
+		names_ok &= ae_name_parse(ae_optimizer_names, ae_optimizer_name((AeOptimizerKind) i), &k) && k == i;
 	}
 	unit_ok(names_ok, "defaults validate and every name parses back");
-	unit_ok(!ae_optimizer_parse("rmsprop", &k), "unknown optimizer name is rejected");
+	unit_ok(!ae_name_parse(ae_optimizer_names, "rmsprop", &k), "unknown optimizer name is rejected");
 	ae_optim_defaults(&c, AE_OPT_ADAM);
 	unit_ok(c.learning_rate == 1e-3f && c.beta1 == 0.9f && c.beta2 == 0.999f && c.eps == 1e-8f
 			&& c.weight_decay == 0.0f, "adam defaults are torch's");

@@ -453,10 +453,10 @@ TestErrors(void)
 	unit_ok(ae_train_config_validate(&c, NULL, err) == AE_ERR_CONFIG && strstr(err, "learning_rate"),
 			"optimiser options are validated too: %s", err);
 	ae_train_config_defaults(&c);
-	unit_ok(c.batch_size == 64 && c.epochs == 100 && c.shuffle && c.validation_fraction == 0.1f
+	unit_ok(c.batch_size == 32 && c.epochs == 50 && c.shuffle && c.validation_fraction == 0.1f
 			&& c.patience == 10 && c.seed == 42 && c.optim.kind == AE_OPT_ADAM
 			&& c.optim.learning_rate == 1e-3f && ae_train_config_validate(&c, NULL, err) == AE_OK,
-			"defaults: adam 1e-3, batch 64, 100 epochs, shuffle, 10%% validation, patience 10, seed 42");
+			"defaults: adam 1e-3, batch 32, 50 epochs, shuffle, 10%% validation, patience 10, seed 42");
 }
 
 static void
