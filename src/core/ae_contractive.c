@@ -59,7 +59,7 @@
  * estimate.
  *
  * Tied weights need no special case: an encoder W is stored once and its
- * decoder use accumulates into the same gradient slots in ae_loss.c.
+ * decoder use accumulates into the same gradient slots in ae_layer_backward (ae_nn.c).
  */
 #include <math.h>
 #include <string.h>
@@ -71,17 +71,6 @@
 
 /* floats of tangent scratch per chunk: 16 MB */
 #define AE_CONTRACTIVE_BUDGET ((size_t) 1 << 22)
-
-#define AE_ALIGN_FLOATS 16
-
-static float *
-Carve(float **cursor, size_t n)
-{
-	float	   *p = *cursor;
-
-	*cursor += (n + AE_ALIGN_FLOATS - 1) / AE_ALIGN_FLOATS * AE_ALIGN_FLOATS;
-	return p;
-}
 
 /* ---------------------------------------------------------------- elementwise helpers */
 
@@ -258,21 +247,21 @@ ae_contractive_layout(const AeModel *model, int samples, int max_batch,
 
 		if ((size_t) h > max_h)
 			max_h = h;
-		p = Carve(&cur, (size_t) max_batch * h);
+		p = ae_carve(&cur, (size_t) max_batch * h);
 		if (ws)
 			ws->c_extra[l] = p;
-		p = Carve(&cur, (size_t) rows * h);
+		p = ae_carve(&cur, (size_t) rows * h);
 		if (ws)
 			ws->c_d1[l] = p;
-		p = Carve(&cur, (size_t) rows * h);
+		p = ae_carve(&cur, (size_t) rows * h);
 		if (ws)
 			ws->c_d2[l] = p;
 		if (K > 0)
 		{
-			p = Carve(&cur, (size_t) rows * K * h);
+			p = ae_carve(&cur, (size_t) rows * K * h);
 			if (ws)
 				ws->c_U[l] = p;
-			p = Carve(&cur, (size_t) rows * K * h);
+			p = ae_carve(&cur, (size_t) rows * K * h);
 			if (ws)
 				ws->c_T[l] = p;
 		}
@@ -281,22 +270,22 @@ ae_contractive_layout(const AeModel *model, int samples, int max_batch,
 	{
 		for (int i = 0; i < 2; i++)
 		{
-			p = Carve(&cur, (size_t) rows * K * max_h);
+			p = ae_carve(&cur, (size_t) rows * K * max_h);
 			if (ws)
 				ws->c_G[i] = p;
 		}
 		if (samples > 0)
 		{
-			p = Carve(&cur, (size_t) rows * K * d);
+			p = ae_carve(&cur, (size_t) rows * K * d);
 			if (ws)
 				ws->c_V = p;
 		}
 		else
 		{
-			p = Carve(&cur, (size_t) d * model->dims[1]);
+			p = ae_carve(&cur, (size_t) d * model->dims[1]);
 			if (ws)
 				ws->c_W0T = p;
-			p = Carve(&cur, (size_t) d * model->dims[1]);
+			p = ae_carve(&cur, (size_t) d * model->dims[1]);
 			if (ws)
 				ws->c_acc0 = p;
 		}
@@ -304,7 +293,7 @@ ae_contractive_layout(const AeModel *model, int samples, int max_batch,
 	else
 	{
 		/* the closed form: s_j and Σ_b f'(z_bj)² of the single layer */
-		p = Carve(&cur, (size_t) 2 * model->dims[1]);
+		p = ae_carve(&cur, (size_t) 2 * model->dims[1]);
 		if (ws)
 			ws->c_acc0 = p;
 	}
