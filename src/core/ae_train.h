@@ -43,7 +43,8 @@
  *     (1-based); a non-finite training loss → AE_ERR_NONFINITE naming the
  *     epoch and batch; a non-finite validation loss → AE_ERR_NONFINITE naming
  *     the epoch; the callback returning false → AE_ERR_CANCELED with the
- *     weights as they were at that batch.
+ *     weights as they were at that batch; an allocation failing →
+ *     AE_ERR_NOMEM naming the buffer.  errbuf is written on every error.
  *   - Memory: everything (row index, batch buffers, gradient, best-weights
  *     copy, optimiser moments, network workspace — and a second one without
  *     the contractive buffers for validation when that penalty is on —,

@@ -65,6 +65,32 @@ CountFree(void *ctx, void *ptr)
 	free(ptr);
 }
 
+/* An allocator whose call number fail_at (1-based) returns NULL; counts like Counter. */
+typedef struct FailAt
+{
+	long		calls,
+				fail_at,
+				live;
+} FailAt;
+
+static void *
+FailAlloc(void *ctx, size_t size)
+{
+	FailAt	   *f = (FailAt *) ctx;
+
+	if (++f->calls == f->fail_at)
+		return NULL;
+	f->live++;
+	return malloc(size);
+}
+
+static void
+FailFree(void *ctx, void *ptr)
+{
+	((FailAt *) ctx)->live--;
+	free(ptr);
+}
+
 /* ---------------------------------------------------------------- one run */
 
 typedef struct Setup
@@ -489,6 +515,56 @@ TestMemory(void)
 	unit_ok(cnt[0].allocs == cnt[1].allocs,
 			"allocations do not grow with epochs or batches (%ld for 1 epoch, %ld for 6)",
 			cnt[0].allocs, cnt[1].allocs);
+
+	/*
+	 * Each allocation failing in turn (validation and contractive on, so
+	 * that every buffer exists): AE_ERR_NOMEM, errbuf naming it, nothing
+	 * left allocated, no history.
+	 */
+	{
+		long		n_allocs;
+		int			named = 0,
+					clean = 0,
+					nomem = 0;
+
+		s.cfg.epochs = 1;
+		s.cfg.objective.contractive = 0.01f;
+		{
+			FailAt		f = {0, -1, 0};
+			AeAllocator al = {FailAlloc, FailFree, &f};
+			float	   *params = calloc(ae_arch_param_count(&s.arch), sizeof(float));
+			AeModel		model;
+			AeTrainResult res;
+			char		err[AE_ERRBUF_SIZE];
+
+			ae_model_bind(&model, &s.arch, params, err);
+			ae_model_init_weights(&model, 1);
+			ok = ae_train(&model, &s.cfg, data, NROWS, &al, NULL, NULL, &res, err) == AE_OK;
+			n_allocs = f.calls;
+			free(res.history);
+			free(params);
+		}
+		for (long k = 1; k <= n_allocs; k++)
+		{
+			FailAt		f = {0, k, 0};
+			AeAllocator al = {FailAlloc, FailFree, &f};
+			float	   *params = calloc(ae_arch_param_count(&s.arch), sizeof(float));
+			AeModel		model;
+			AeTrainResult res;
+			char		err[AE_ERRBUF_SIZE] = "";
+
+			ae_model_bind(&model, &s.arch, params, err);
+			ae_model_init_weights(&model, 1);
+			err[0] = '\0';
+			nomem += ae_train(&model, &s.cfg, data, NROWS, &al, NULL, NULL, &res, err) == AE_ERR_NOMEM;
+			named += strstr(err, "out of memory allocating the ") != NULL;
+			clean += f.live == 0 && res.history == NULL;
+			free(params);
+		}
+		unit_ok(ok && n_allocs >= 8 && nomem == n_allocs && named == n_allocs && clean == n_allocs,
+				"each of the %ld allocations failing: AE_ERR_NOMEM %d times, errbuf names it %d times, all freed %d times",
+				n_allocs, nomem, named, clean);
+	}
 }
 
 /*
