@@ -1,5 +1,7 @@
 /*
- * ae_norm.c — per-column normalisation (fit / apply / invert) and quantiles.
+ * ae_norm.c — per-column normalisation (fit / apply) and quantiles.  The
+ * way back to original units is the scorer's (ae_scorer_denormalise), which
+ * checks each value as it goes.
  *
  * Sums run in double: a float accumulator over a million rows loses the
  * low digits of the mean, and the variance with them.
@@ -74,18 +76,6 @@ ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d
 
 		for (int j = 0; j < d; j++)
 			row[j] = (row[j] - offset[j]) / scale[j];
-	}
-}
-
-void
-ae_norm_invert(const float *offset, const float *scale, float *X, size_t n, int d)
-{
-	for (size_t i = 0; i < n; i++)
-	{
-		float	   *row = X + i * d;
-
-		for (int j = 0; j < d; j++)
-			row[j] = row[j] * scale[j] + offset[j];
 	}
 }
 

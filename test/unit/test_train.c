@@ -19,22 +19,22 @@ static float data[NROWS * D];
 static void
 MakeData(float *X, int n, uint64_t seed)
 {
-	AeRng		rng;
+	UnitNormal	rng;
 	float		mix[3][D];
 
-	ae_rng_seed(&rng, seed);
+	unit_normal_seed(&rng, seed);
 	for (int k = 0; k < 3; k++)
 		for (int j = 0; j < D; j++)
-			mix[k][j] = (float) (ae_rng_uniform(&rng) * 2 - 1);
+			mix[k][j] = (float) (ae_rng_uniform(&rng.rng) * 2 - 1);
 	for (int i = 0; i < n; i++)
 	{
 		double		z[3];
 
 		for (int k = 0; k < 3; k++)
-			z[k] = ae_rng_normal(&rng);
+			z[k] = unit_normal(&rng);
 		for (int j = 0; j < D; j++)
 		{
-			double		s = 0.05 * ae_rng_normal(&rng);
+			double		s = 0.05 * unit_normal(&rng);
 
 			for (int k = 0; k < 3; k++)
 				s += mix[k][j] * z[k];
@@ -312,7 +312,7 @@ TestEarlyStopping(void)
 	enum {NN = 40};
 	float		noise[NN * D];
 	int			hidden[3] = {32, 2, 32};
-	AeRng		rng;
+	UnitNormal	rng;
 	Setup		s;
 	Run			r,
 				again,
@@ -320,9 +320,9 @@ TestEarlyStopping(void)
 	int			best;
 	bool		best_is_min = true;
 
-	ae_rng_seed(&rng, 77);
+	unit_normal_seed(&rng, 77);
 	for (int i = 0; i < NN * D; i++)
-		noise[i] = (float) ae_rng_normal(&rng);
+		noise[i] = (float) unit_normal(&rng);
 	DefaultSetup(&s);
 	ae_arch_make(&s.arch, D, 3, hidden, AE_ACT_TANH, AE_ACT_LINEAR, false);
 	s.cfg.validation_fraction = 0.5f;
