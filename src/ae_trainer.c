@@ -174,17 +174,6 @@ AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
 
 /* ---------------------------------------------------------------- memory budget */
 
-/* Widest layer including the input. */
-static int
-WidestLayer(const AeArch *arch)
-{
-	int			w = arch->n_inputs;
-
-	for (int i = 0; i < arch->n_hidden; i++)
-		w = Max(w, arch->hidden[i]);
-	return w;
-}
-
 /*
  * What a training needs besides its rows: the parameters, their gradient,
  * up to two optimizer moments, the early-stopping copy, the warm-start copy
@@ -204,7 +193,7 @@ AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch)
 		units += arch->hidden[i];
 	bytes = 7.0 * params * sizeof(float);
 	bytes += batch * units * 4.0 * sizeof(float) * (opts->contractive > 0 ? 3.0 : 1.0);
-	bytes += batch * WidestLayer(arch) * 2.0 * sizeof(float);
+	bytes += batch * ae_arch_widest(arch) * 2.0 * sizeof(float);
 	bytes += (double) opts->epochs * sizeof(AeEpochStats);	/* history */
 	bytes += 64 * 1024;			/* bookkeeping, configuration text */
 	return bytes > (double) SIZE_MAX / 2 ? SIZE_MAX / 2 : (Size) bytes;

@@ -58,12 +58,7 @@ ae_infer_pack(const AeModel *model, float *packed)
 size_t
 ae_infer_scratch_size(const AeModel *model)
 {
-	int			widest = 0;
-
-	for (int l = 1; l < model->n_layers; l++)
-		if (model->dims[l] > widest)
-			widest = model->dims[l];
-	return 2 * (size_t) widest;
+	return 2 * (size_t) ae_arch_widest(&model->arch);
 }
 
 /* ---------------------------------------------------------------- kernel */
@@ -219,15 +214,12 @@ NAME(const float *restrict x, const float *restrict offset, const float *restric
 		VT			v = (*(const VTU *) (x + j) - *(const VTU *) (offset + j)) / *(const VTU *) (scale + j); \
 		\
 		*(VTU *) (z + j) = v; \
-		bad |= (~(VI) v & 0x7f800000) == 0; \
+		bad |= (~(VI) v & AE_FLOAT_EXP_MASK) == 0; \
 	} \
 	for (; j < n; j++) \
 	{ \
-		uint32_t	u; \
-		\
 		z[j] = (x[j] - offset[j]) / scale[j]; \
-		memcpy(&u, &z[j], sizeof(u)); \
-		bad_tail |= (~u & 0x7f800000) == 0; \
+		bad_tail |= ae_float_nonfinite(z[j]); \
 	} \
 	for (int k = 0; k < (LANES); k++) \
 		bad_tail |= bad[k] != 0; \

@@ -131,6 +131,17 @@ ae_arch_validate(const AeArch *arch, char *errbuf)
 	return AE_OK;
 }
 
+int
+ae_arch_widest(const AeArch *arch)
+{
+	int			w = arch->n_inputs;
+
+	for (int i = 0; i < arch->n_hidden && i < AE_MAX_HIDDEN; i++)
+		if (arch->hidden[i] > w)
+			w = arch->hidden[i];
+	return w;
+}
+
 size_t
 ae_arch_param_count(const AeArch *arch)
 {
@@ -328,13 +339,8 @@ ae_layer_backward(const AeModel *model, int l, const float *in, const float *out
 size_t
 ae_forward_scratch_size(const AeModel *model, int B)
 {
-	int			widest = 0;
-
-	/* two ping-pong buffers wide enough for any intermediate layer */
-	for (int l = 1; l < model->n_layers; l++)
-		if (model->dims[l] > widest)
-			widest = model->dims[l];
-	return 2 * (size_t) B * widest;
+	/* two ping-pong buffers wide enough for any layer */
+	return 2 * (size_t) B * ae_arch_widest(&model->arch);
 }
 
 void

@@ -76,6 +76,12 @@ void		ae_arch_make(AeArch *arch, int n_inputs, int n_hidden, const int *hidden,
  */
 AeStatus	ae_arch_validate(const AeArch *arch, char *errbuf);
 
+/*
+ * The widest layer, the input included: every row of activations, deltas
+ * or scratch fits in this many floats.
+ */
+int			ae_arch_widest(const AeArch *arch);
+
 /* Number of floats of the parameter buffer (tied decoder layers own only biases). */
 size_t		ae_arch_param_count(const AeArch *arch);
 

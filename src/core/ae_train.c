@@ -89,36 +89,6 @@ Now(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
-/*
- * True when none of x[0..n) is NaN or infinite.  A float is non-finite
- * exactly when its exponent bits are all ones; OR-ing that test over blocks
- * keeps the loop free of branches, so one pass over the data costs little
- * more than reading it.
- */
-static bool
-AllFinite(const float *x, size_t n)
-{
-	const uint32_t exp_mask = UINT32_C(0x7f800000);
-	size_t		i = 0;
-
-	while (i < n)
-	{
-		size_t		end = n - i < 4096 ? n : i + 4096;
-		uint32_t	bad = 0;
-
-		for (; i < end; i++)
-		{
-			uint32_t	bits;
-
-			memcpy(&bits, &x[i], sizeof(bits));
-			bad |= (uint32_t) ((bits & exp_mask) == exp_mask);
-		}
-		if (bad)
-			return false;
-	}
-	return true;
-}
-
 /* Rows ahead whose cache lines Gather requests before copying. */
 #define AE_GATHER_AHEAD 8
 
@@ -235,7 +205,7 @@ CheckData(const float *X, size_t n, int d, char *errbuf)
 				 n, (unsigned) UINT32_MAX);
 		return AE_ERR_DATA;
 	}
-	if (!AllFinite(X, n * (size_t) d))
+	if (!ae_all_finite(X, n * (size_t) d))
 	{
 		size_t		i = 0;
 

@@ -14,7 +14,7 @@ static size_t
 Layout(const AeModel *model, int max_batch, AeWorkspace *ws, float *base)
 {
 	float	   *cur = base;
-	int			widest = 0;
+	int			widest = ae_arch_widest(&model->arch);
 
 	for (int l = 0; l < model->n_layers; l++)
 	{
@@ -22,8 +22,6 @@ Layout(const AeModel *model, int max_batch, AeWorkspace *ws, float *base)
 
 		if (base)
 			ws->act[l] = p;
-		if (model->dims[l + 1] > widest)
-			widest = model->dims[l + 1];
 	}
 	for (int i = 0; i < 2; i++)
 	{
