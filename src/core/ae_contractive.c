@@ -84,8 +84,8 @@ ScaleRows(float *out, const float *in, const float *f, int K, int h)
 		float	   *dst = out + (size_t) v * h;
 		int			j = 0;
 
-		for (; j + AE_VL <= h; j += AE_VL)
-			StoreV(dst + j, LoadV(src + j) * LoadV(f + j));
+		for (; j + 4 <= h; j += 4)
+			AeStore4(dst + j, AeLoad4(src + j) * AeLoad4(f + j));
 		for (; j < h; j++)
 			dst[j] = src[j] * f[j];
 	}
@@ -97,13 +97,13 @@ ScaledRowDots(float *e, const float *f, const float *G, const float *U, int K, i
 {
 	int			j = 0;
 
-	for (; j + AE_VL <= h; j += AE_VL)
+	for (; j + 4 <= h; j += 4)
 	{
-		AeVf		acc = VF(0.0f);
+		AeVf4		acc = AE_SPLAT(AeVf4, 0.0f);
 
 		for (int v = 0; v < K; v++)
-			acc += LoadV(G + (size_t) v * h + j) * LoadV(U + (size_t) v * h + j);
-		StoreV(e + j, acc * LoadV(f + j));
+			acc += AeLoad4(G + (size_t) v * h + j) * AeLoad4(U + (size_t) v * h + j);
+		AeStore4(e + j, acc * AeLoad4(f + j));
 	}
 	for (; j < h; j++)
 	{
@@ -122,17 +122,17 @@ SumSquares(const float *a, size_t n)
 	double		sum = 0.0;
 	size_t		i = 0;
 
-	for (; i + 4 * AE_VL <= n; i += 4 * AE_VL)
+	for (; i + 4 * 4 <= n; i += 4 * 4)
 	{
-		AeVf		acc = VF(0.0f);
+		AeVf4		acc = AE_SPLAT(AeVf4, 0.0f);
 
 		for (int k = 0; k < 4; k++)
 		{
-			AeVf		x = LoadV(a + i + k * AE_VL);
+			AeVf4		x = AeLoad4(a + i + k * 4);
 
 			acc += x * x;
 		}
-		sum += SumV(acc);
+		sum += AeSum4(acc);
 	}
 	for (; i < n; i++)
 		sum += (double) a[i] * a[i];
@@ -143,11 +143,11 @@ SumSquares(const float *a, size_t n)
 static void
 ScaleCopy(float *y, const float *x, float s, size_t n)
 {
-	AeVf		vs = VF(s);
+	AeVf4		vs = AE_SPLAT(AeVf4, s);
 	size_t		i = 0;
 
-	for (; i + AE_VL <= n; i += AE_VL)
-		StoreV(y + i, LoadV(x + i) * vs);
+	for (; i + 4 <= n; i += 4)
+		AeStore4(y + i, AeLoad4(x + i) * vs);
 	for (; i < n; i++)
 		y[i] = x[i] * s;
 }
@@ -157,8 +157,8 @@ AddInto(float *y, const float *x, size_t n)
 {
 	size_t		i = 0;
 
-	for (; i + AE_VL <= n; i += AE_VL)
-		StoreV(y + i, LoadV(y + i) + LoadV(x + i));
+	for (; i + 4 <= n; i += 4)
+		AeStore4(y + i, AeLoad4(y + i) + AeLoad4(x + i));
 	for (; i < n; i++)
 		y[i] += x[i];
 }

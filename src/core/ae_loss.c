@@ -47,22 +47,22 @@ ae_recon_loss(AeLoss loss, const float *xhat, const float *x, size_t n, float *d
 		 * dependency chain through the whole batch.
 		 */
 		float		scale = (float) (2.0 / (double) n);
-		AeVf		vscale = VF(scale);
+		AeVf4		vscale = AE_SPLAT(AeVf4, scale);
 		size_t		i = 0;
 
-		for (; i + 4 * AE_VL <= n; i += 4 * AE_VL)
+		for (; i + 4 * 4 <= n; i += 4 * 4)
 		{
-			AeVf		acc = VF(0.0f);
+			AeVf4		acc = AE_SPLAT(AeVf4, 0.0f);
 
 			for (int k = 0; k < 4; k++)
 			{
-				AeVf		e = LoadV(xhat + i + k * AE_VL) - LoadV(x + i + k * AE_VL);
+				AeVf4		e = AeLoad4(xhat + i + k * 4) - AeLoad4(x + i + k * 4);
 
 				acc += e * e;
 				if (dxhat)
-					StoreV(dxhat + i + k * AE_VL, vscale * e);
+					AeStore4(dxhat + i + k * 4, vscale * e);
 			}
-			sum += SumV(acc);
+			sum += AeSum4(acc);
 		}
 		for (; i < n; i++)
 		{
@@ -157,7 +157,7 @@ ae_kl_penalty(float beta, float rho_f, const float *a, int B, int h, float *kl_g
 void
 ae_code_penalty_backward(float *d, const float *a, int B, int h, float l1_scale, const float *kl_grad)
 {
-	AeVf		s = VF(l1_scale);
+	AeVf4		s = AE_SPLAT(AeVf4, l1_scale);
 
 	for (int b = 0; b < B; b++)
 	{
@@ -165,16 +165,16 @@ ae_code_penalty_backward(float *d, const float *a, int B, int h, float l1_scale,
 		const float *ar = a + (size_t) b * h;
 		int			j = 0;
 
-		for (; j + AE_VL <= h; j += AE_VL)
+		for (; j + 4 <= h; j += 4)
 		{
-			AeVf		av = LoadV(ar + j);
-			AeVf		g = LoadV(dr + j);
+			AeVf4		av = AeLoad4(ar + j);
+			AeVf4		g = AeLoad4(dr + j);
 
 			if (l1_scale != 0.0f)
-				g += SelectV(av > VF(0.0f), s, VF(0.0f)) - SelectV(av < VF(0.0f), s, VF(0.0f));
+				g += AeSelect4(av > AE_SPLAT(AeVf4, 0.0f), s, AE_SPLAT(AeVf4, 0.0f)) - AeSelect4(av < AE_SPLAT(AeVf4, 0.0f), s, AE_SPLAT(AeVf4, 0.0f));
 			if (kl_grad)
-				g += LoadV(kl_grad + j);
-			StoreV(dr + j, g);
+				g += AeLoad4(kl_grad + j);
+			AeStore4(dr + j, g);
 		}
 		for (; j < h; j++)
 		{

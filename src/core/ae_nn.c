@@ -280,12 +280,12 @@ AddWithColumnSums(float *d, const float *extra, float *db, int B, int n)
 		const float *er = extra + (size_t) b * n;
 		int			j = 0;
 
-		for (; j + AE_VL <= n; j += AE_VL)
+		for (; j + 4 <= n; j += 4)
 		{
-			AeVf		e = LoadV(er + j);
+			AeVf4		e = AeLoad4(er + j);
 
-			StoreV(dr + j, LoadV(dr + j) + e);
-			StoreV(db + j, LoadV(db + j) + e);
+			AeStore4(dr + j, AeLoad4(dr + j) + e);
+			AeStore4(db + j, AeLoad4(db + j) + e);
 		}
 		for (; j < n; j++)
 		{
