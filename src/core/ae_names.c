@@ -113,14 +113,33 @@ ae_name_list(const AeName *table, char *buf, size_t size)
 
 /* ---------------------------------------------------------------- typed helpers */
 
-const char *
-ae_activation_name(AeActivation act)
+static const char *
+NameOrUnknown(const AeName *table, int value)
 {
-	const char *name = ae_name_of(ae_activation_names, (int) act);
+	const char *name = ae_name_of(table, value);
 
 	return name ? name : "unknown";
 }
 
+const char *
+ae_activation_name(AeActivation act)
+{
+	return NameOrUnknown(ae_activation_names, (int) act);
+}
+
+const char *
+ae_norm_name(AeNormMethod method)
+{
+	return NameOrUnknown(ae_norm_names, (int) method);
+}
+
+const char *
+ae_optimizer_name(AeOptimizerKind kind)
+{
+	return NameOrUnknown(ae_optimizer_names, (int) kind);
+}
+
+/* the enumerations' own types, so that no caller casts an int into them */
 bool
 ae_activation_parse(const char *name, AeActivation *act)
 {
@@ -132,14 +151,6 @@ ae_activation_parse(const char *name, AeActivation *act)
 	return true;
 }
 
-const char *
-ae_norm_name(AeNormMethod method)
-{
-	const char *name = ae_name_of(ae_norm_names, (int) method);
-
-	return name ? name : "unknown";
-}
-
 bool
 ae_norm_parse(const char *name, AeNormMethod *method)
 {
@@ -149,12 +160,4 @@ ae_norm_parse(const char *name, AeNormMethod *method)
 		return false;
 	*method = (AeNormMethod) v;
 	return true;
-}
-
-const char *
-ae_optimizer_name(AeOptimizerKind kind)
-{
-	const char *name = ae_name_of(ae_optimizer_names, (int) kind);
-
-	return name ? name : "unknown";
 }
