@@ -362,8 +362,8 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 	if (n < 0 || n_skipped < 0 || n_seen < 0 || n > n_seen || n_skipped > n_seen - n)
 		BadState(psprintf("The row counts " INT64_FORMAT ", " INT64_FORMAT " and " INT64_FORMAT " do not add up.",
 						  n, n_skipped, n_seen));
-	if ((d == 0) != (n == 0))
-		BadState("Rows without a width, or a width without rows.");
+	if (d == 0 && n > 0)
+		BadState("The state has rows but no input width.");
 	if (optlen < -1 || optlen > buf.len - buf.cursor)
 		BadState(psprintf("The options claim %d bytes; %d are left.", optlen, buf.len - buf.cursor));
 	if (optlen >= 0)
