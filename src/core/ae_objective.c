@@ -89,10 +89,10 @@ ae_objective_validate(const AeObjective *obj, const AeModel *model, char *errbuf
 		AE_ERR(errbuf, "contractive must be a finite number >= 0, not %g", (double) obj->contractive);
 		return AE_ERR_CONFIG;
 	}
-	if (obj->contractive_samples < 0 || obj->contractive_samples > AE_MAX_WIDTH)
+	if (obj->contractive_samples < 0 || obj->contractive_samples > AE_MAX_CONTRACTIVE_SAMPLES)
 	{
 		AE_ERR(errbuf, "contractive_samples must be between 0 and %d, not %d",
-			   AE_MAX_WIDTH, obj->contractive_samples);
+			   AE_MAX_CONTRACTIVE_SAMPLES, obj->contractive_samples);
 		return AE_ERR_CONFIG;
 	}
 	if (obj->noise != AE_NOISE_NONE && obj->noise != AE_NOISE_GAUSSIAN && obj->noise != AE_NOISE_MASK)

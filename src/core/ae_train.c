@@ -65,11 +65,11 @@ ae_train_config_validate(const AeTrainConfig *cfg, const AeModel *model, char *e
 				 (double) cfg->validation_fraction);
 		return AE_ERR_CONFIG;
 	}
-	if (cfg->patience < 0)
+	if (cfg->patience < 0 || cfg->patience > AE_MAX_PATIENCE)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE,
-				 "patience must be >= 0 (0 disables early stopping), got %d",
-				 cfg->patience);
+				 "patience must be between 0 (no early stopping) and %d, got %d",
+				 AE_MAX_PATIENCE, cfg->patience);
 		return AE_ERR_CONFIG;
 	}
 	st = ae_optim_validate(&cfg->optim, errbuf);
