@@ -59,10 +59,6 @@ ae_arch_make(AeArch *arch, int n_inputs, int n_hidden, const int *hidden,
 	arch->code_layer = n_ties > 0 ? ties[(n_ties - 1) / 2] : 0;
 }
 
-/* snprintf into a buffer that may be NULL */
-#define AE_ERR(errbuf, ...) \
-	do { if (errbuf) snprintf((errbuf), AE_ERRBUF_SIZE, __VA_ARGS__); } while (0)
-
 AeStatus
 ae_arch_validate(const AeArch *arch, char *errbuf)
 {

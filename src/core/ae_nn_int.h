@@ -9,7 +9,13 @@
 #ifndef AE_NN_INT_H
 #define AE_NN_INT_H
 
+#include <stdio.h>
+
 #include "ae_nn.h"
+
+/* A validation message into errbuf (AE_ERRBUF_SIZE bytes), which may be NULL. */
+#define AE_ERR(errbuf, ...) \
+	do { if (errbuf) snprintf((errbuf), AE_ERRBUF_SIZE, __VA_ARGS__); } while (0)
 
 /*
  * Scratch of forward/backward.  One allocation carved into buffers; every

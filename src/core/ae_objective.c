@@ -16,9 +16,6 @@
 #include "ae_defaults.h"
 #include "ae_nn_int.h"
 
-#define AE_ERR(errbuf, ...) \
-	do { if (errbuf) snprintf((errbuf), AE_ERRBUF_SIZE, __VA_ARGS__); } while (0)
-
 void
 ae_objective_defaults(AeObjective *obj)
 {
