@@ -19,6 +19,10 @@
 #   make dist       release tarball build/autoenc-<version>.tar.gz of HEAD
 #   make deb        builds the Debian package from HEAD, installs it, runs
 #                   pg_regress against it, then restores the previous state
+#
+# Variables: AE_WERROR=1 makes every warning an error (the test suites and
+# CI=true set it; a plain build only warns), AE_CSTD the C dialect
+# (-std=gnu99).
 
 EXTENSION    = autoenc
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" autoenc.control)
