@@ -26,7 +26,13 @@ EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" autoenc.con
 MODULE_big   = autoenc
 CORE_SRCS    = $(sort $(wildcard src/core/*.c))
 PG_SRCS      = $(sort $(wildcard src/*.c))
-OBJS         = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
+# The ONNX schema as Debian installs it (libonnx-dev), compiled into C by
+# protoc-c at build time: nothing of it is kept in the repository.
+ONNX_PROTO  ?= /usr/include/onnx/onnx.proto
+ONNX_GEN     = build/onnx
+ONNX_PB_C    = $(ONNX_GEN)/onnx.pb-c.c
+ONNX_PB_H    = $(ONNX_GEN)/onnx.pb-c.h
+OBJS         = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(ONNX_PB_C:.c=.o)
 DATA         = $(filter-out $(wildcard sql/*--*--*.sql),$(wildcard sql/autoenc--*.sql)) \
                $(wildcard sql/autoenc--*--*.sql)
 # pg_regress files: everything in sql/ except the install/upgrade scripts
@@ -36,12 +42,14 @@ REGRESS_OPTS = --inputdir=. --load-extension=autoenc
 # OpenBLAS's own cblas.h (it declares openblas_set_num_threads); without
 # pkg-config the multiarch default <cblas.h> is OpenBLAS's on Debian too.
 OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
-PG_CPPFLAGS  = -Isrc/core $(OPENBLAS_CFLAGS)
+PG_CPPFLAGS  = -Isrc/core -I$(ONNX_GEN) $(OPENBLAS_CFLAGS)
 # Our code is warning-free; unused parameters are the fmgr calling convention.
 PG_CFLAGS    = -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-declaration-after-statement
-SHLIB_LINK   = -lopenblas -lm
+SHLIB_LINK   = -lopenblas -lprotobuf-c -lm
+# What every program linking the core needs besides the core's sources.
+CORE_LIBS    = -lopenblas -lprotobuf-c -lm
 
 EXTRA_CLEAN  = build results regression.diffs regression.out
 
@@ -50,27 +58,32 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
-$(OBJS): $(wildcard src/*.h src/core/*.h)
+$(OBJS): $(wildcard src/*.h src/core/*.h) $(ONNX_PB_H)
+
+$(ONNX_PB_H): $(ONNX_PROTO)
+	@mkdir -p $(ONNX_GEN)
+	protoc-c --c_out=$(ONNX_GEN) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(ONNX_PB_C): $(ONNX_PB_H)
 
 # ---------------------------------------------------------------- unit tests
 UNIT_CC      ?= $(CC)
-UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wimplicit-fallthrough=3 -Isrc/core -Itest/unit \
+UNIT_CFLAGS  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wpointer-arith -Werror=vla -Wimplicit-fallthrough=3 -Isrc/core -I$(ONNX_GEN) -Itest/unit \
                $(OPENBLAS_CFLAGS)
 UNIT_TESTS   = $(patsubst test/unit/%.c,build/unit/%,$(sort $(wildcard test/unit/test_*.c)))
-CORE_HDRS    = $(wildcard src/core/*.h) test/unit/unit.h
+CORE_HDRS    = $(wildcard src/core/*.h) test/unit/unit.h $(ONNX_PB_H)
 
 build/unit/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p build/unit
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(ONNX_PB_C) $(CORE_LIBS)
 
 # The C sides of `make reference` and `make bench`, built like the unit tests.
 build/reference/%: test/reference/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(ONNX_PB_C) $(CORE_LIBS)
 
 build/bench/%: bench/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(ONNX_PB_C) $(CORE_LIBS)
 
 .PHONY: unit reference prove test demo bench
 
@@ -106,29 +119,33 @@ plots:
 # make fuzz       libFuzzer on the model bundle reader, mutated documents into
 #                 ae_import on a throwaway cluster (test/fuzz/run.sh)
 SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_CORE_OBJS  = $(patsubst src/core/%.c,build/sanitize/core/%.o,$(CORE_SRCS))
+SAN_CORE_OBJS  = $(patsubst src/core/%.c,build/sanitize/core/%.o,$(CORE_SRCS)) build/sanitize/core/onnx.pb-c.o
 
 build/sanitize/core/%.o: src/core/%.c $(CORE_HDRS)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -c -o $@ $<
 
+build/sanitize/core/onnx.pb-c.o: $(ONNX_PB_C) $(ONNX_PB_H)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -c -o $@ $<
+
 build/sanitize/unit/%: test/unit/%.c $(SAN_CORE_OBJS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -o $@ $< $(SAN_CORE_OBJS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -o $@ $< $(SAN_CORE_OBJS) $(CORE_LIBS)
 
 # libFuzzer needs clang; the harness links the core like the unit tests do.
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc/core -Itest/unit $(OPENBLAS_CFLAGS) \
+FUZZ_CFLAGS  = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc/core -I$(ONNX_GEN) -Itest/unit $(OPENBLAS_CFLAGS) \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 build/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(ONNX_PB_C) $(CORE_LIBS)
 
 # The seed corpus writer: an ordinary program.
 build/fuzz-seeds/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(ONNX_PB_C) $(CORE_LIBS)
 
 .PHONY: valgrind sanitize fuzz
 valgrind:
