@@ -37,6 +37,9 @@ psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
 ae_log "scoring check (every scoring function vs NumPy on random imported models)"
 PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)
 
+ae_log "ONNX check (PyTorch exports imported, autoenc exports checked by onnx and evaluated in NumPy)"
+PGDATABASE=autoenc_tap bash test/reference/onnx_check.sh || failed+=(onnx_check)
+
 # Last on this cluster: crash.t kills a backend, which resets every session.
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
 bash test/faults/run.sh || failed+=(faults)

@@ -297,6 +297,23 @@ CollectConstants(Reader *r, Graph *gr)
 		const Onnx__AttributeProto *value;
 		Constant   *c = &gr->consts[n];
 
+		/*
+		 * torch.onnx.export stores equal buffers once and names the copies
+		 * with Identity nodes: the copy is the same constant.  Nodes are in
+		 * topological order, so one pass sees every chain of copies.
+		 */
+		if (node->op_type != NULL && strcmp(node->op_type, "Identity") == 0 &&
+			node->n_input == 1 && node->n_output == 1 && node->output[0] != NULL)
+		{
+			gr->n_consts = n;
+			if (FindConstant(gr, node->input[0]) != NULL)
+			{
+				*c = *FindConstant(gr, node->input[0]);
+				c->name = node->output[0];
+				n++;
+			}
+			continue;
+		}
 		if (node->op_type == NULL || strcmp(node->op_type, "Constant") != 0)
 			continue;
 		value = FindAttribute(node, "value");
