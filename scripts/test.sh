@@ -56,8 +56,8 @@ if [ "${CI:-}" = true ]; then
     bash scripts/valgrind.sh || failed+=(valgrind)
     ae_log "ASan+UBSan: unit tests; pg_regress, pgTAP and ae_import fuzzing on a sanitized build (make sanitize)"
     bash scripts/sanitize.sh || failed+=(sanitize)
-    ae_log "libFuzzer: the model bundle reader for 60 s (make fuzz)"
-    bash test/fuzz/run.sh bundle 60 || failed+=(fuzz)
+    ae_log "libFuzzer: the model bundle reader and the ONNX reader for 60 s each (make fuzz)"
+    bash test/fuzz/run.sh bundle 60 onnx 60 || failed+=(fuzz)
 else
     ae_log "valgrind, sanitizers and fuzzing: run in CI (CI=true); here: make valgrind, make sanitize, make fuzz"
 fi
