@@ -102,6 +102,13 @@ SELECT ae_reconstruct('onnx_src', x) = ae_reconstruct('onnx_rt', x) AS same_reco
        ae_encode('onnx_src', x) = ae_encode('onnx_rt', x) AS same_code
 FROM (VALUES ('{1, 2, 3}'::real[]), ('{-4, 0.5, 100}'), ('{0, 0, 0}')) AS v(x);
 SELECT name, n_inputs, code_width, layers, normalization, threshold FROM ae_models WHERE name = 'onnx_rt';
+-- schema-qualified names, as everywhere: import into a schema, export from it
+CREATE SCHEMA onnx_s;
+SELECT ae_import_onnx(onnx, 'onnx_s.copy') FROM src;
+SELECT length(ae_export_onnx('onnx_s.copy')) - length(onnx) AS longer_by_the_name FROM src;
+SELECT ae_error('onnx_s.copy', '{-4, 0.5, 100}'::real[]) = ae_error('onnx_src', '{-4, 0.5, 100}'::real[]) AS same_error;
+SELECT ae_drop('onnx_s.copy');
+DROP SCHEMA onnx_s;
 
 -- truncated at several lengths
 SELECT n, pg_temp.outcome(format('SELECT ae_import_onnx(%L::bytea, %L)', substring(onnx FROM 1 FOR n), 'onnx_cut'))
@@ -120,14 +127,14 @@ SELECT v, pg_temp.outcome(format('SELECT ae_import_onnx(%L::bytea, %L)',
 FROM src, (VALUES ('0000c07f'), ('0000807f')) AS t(v);
 
 -- export needs ownership, as ae_export does
-CREATE ROLE onnx_other;
-GRANT USAGE ON SCHEMA public TO onnx_other;
-SET ROLE onnx_other;
+CREATE ROLE regress_ae_onnx_other;
+GRANT USAGE ON SCHEMA public TO regress_ae_onnx_other;
+SET ROLE regress_ae_onnx_other;
 SELECT pg_temp.outcome($$SELECT ae_export_onnx('onnx_src')$$);
 SELECT pg_temp.outcome($$SELECT ae_export_onnx('onnx_missing')$$);
 RESET ROLE;
 SELECT ae_export_onnx(NULL) IS NULL AS null_export;
 
 SELECT ae_drop(name) FROM ae_models WHERE name LIKE 'onnx\_%' ORDER BY name;
-REVOKE USAGE ON SCHEMA public FROM onnx_other;
-DROP ROLE onnx_other;
+REVOKE USAGE ON SCHEMA public FROM regress_ae_onnx_other;
+DROP ROLE regress_ae_onnx_other;

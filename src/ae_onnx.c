@@ -173,6 +173,8 @@ ae_import_onnx(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the imported model needs a name")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* the name and the right to store it, before any work (as training does) */
+	(void) ae_catalog_check_store(name);
 	if (!PG_ARGISNULL(2))
 	{
 		code_layer = PG_GETARG_INT32(2);
