@@ -147,8 +147,9 @@ CREATE FUNCTION @extschema@.ae_import_onnx(
     name pg_catalog.text,
     code_layer pg_catalog.int4 DEFAULT NULL,
     calibration pg_catalog.text DEFAULT NULL,
-    contamination pg_catalog.float8 DEFAULT NULL) RETURNS pg_catalog.int4
+    contamination pg_catalog.float8 DEFAULT NULL,
+    columns pg_catalog.text[] DEFAULT NULL) RETURNS pg_catalog.int4
     AS 'MODULE_PATHNAME', 'ae_import_onnx'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION @extschema@.ae_import_onnx(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.float8) IS 'store a feed-forward autoencoder from an ONNX model; returns its version';
+COMMENT ON FUNCTION @extschema@.ae_import_onnx(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.text[]) IS 'store a feed-forward autoencoder from an ONNX model; returns its version';

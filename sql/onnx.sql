@@ -75,6 +75,20 @@ WHERE name = 'good';
 SELECT pg_temp.outcome(format($$SELECT ae_import_onnx(%L::bytea, 'onnx_cal', calibration => 'SELECT x FROM cal', contamination => 0.9)$$, onnx))
 FROM fixtures WHERE name = 'good';
 
+-- column names: the imported model then scores records, and a trigger on '*'
+SELECT ae_import_onnx(onnx, 'onnx_named', columns => ARRAY['a', 'b'], calibration => 'SELECT x FROM cal') FROM fixtures WHERE name = 'good';
+SELECT name, columns FROM ae_models WHERE name = 'onnx_named';
+CREATE TABLE onnx_readings (a real, b real, err double precision);
+SELECT ae_error('onnx_named', r) AS error FROM (SELECT 1::real AS a, -2::real AS b) AS r;
+CREATE TRIGGER score BEFORE INSERT ON onnx_readings
+    FOR EACH ROW EXECUTE FUNCTION ae_score_trigger('onnx_named', '*', 'err');
+INSERT INTO onnx_readings (a, b) VALUES (1, -2), (0, 0);
+SELECT * FROM onnx_readings;
+DROP TABLE onnx_readings;
+SELECT pg_temp.outcome(format($$SELECT ae_import_onnx(%L::bytea, 'onnx_cols', columns => %L::text[])$$, onnx, c))
+FROM fixtures, (VALUES ('{a}'), ('{a,a}'), ('{a,""}'), ('{a,NULL}'), ('{{a,b}}')) AS v(c)
+WHERE name = 'good';
+
 -- arguments
 SELECT ae_import_onnx(NULL, 'onnx_null') IS NULL AS null_model;
 SELECT pg_temp.outcome(format($$SELECT ae_import_onnx(%L::bytea, NULL)$$, onnx)) FROM fixtures WHERE name = 'good';

@@ -152,6 +152,65 @@ Calibrate(AeBundle *b, const char *query, double contamination)
 	SPI_finish();
 }
 
+static int
+CompareNames(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Input column names (ONNX has no place for them): one non-empty, distinct
+ * name per input, so that the model scores records and runs in a trigger
+ * on '*', like a model trained on named columns.
+ */
+static void
+SetColumns(AeBundle *b, ArrayType *arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	StringInfoData names;
+	const char **sorted;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("columns must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n != b->arch.n_inputs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("columns has %d names; the model has %d inputs", n, b->arch.n_inputs)));
+	initStringInfo(&names);
+	sorted = palloc(n * sizeof(char *));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("columns[%d] is NULL", i + 1)));
+		name = TextDatumGetCString(elems[i]);
+		if (name[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("columns[%d] is empty", i + 1)));
+		sorted[i] = name;
+		appendBinaryStringInfo(&names, name, strlen(name) + 1);
+	}
+	/* sorted, a repeat sits next to its twin */
+	qsort(sorted, n, sizeof(char *), CompareNames);
+	for (int i = 1; i < n; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("the name \"%s\" appears more than once in columns", sorted[i])));
+	b->n_columns = n;
+	b->columns = names.data;
+	b->columns_len = names.len;
+}
+
 PG_FUNCTION_INFO_V1(ae_import_onnx);
 Datum
 ae_import_onnx(PG_FUNCTION_ARGS)
@@ -206,6 +265,8 @@ ae_import_onnx(PG_FUNCTION_ARGS)
 				 errmsg("invalid ONNX model: %s", errbuf)));
 	ae_check_status(st, errbuf, "ae_import_onnx");
 
+	if (!PG_ARGISNULL(5))
+		SetColumns(&bundle, PG_GETARG_ARRAYTYPE_P(5));
 	if (!PG_ARGISNULL(3))
 		Calibrate(&bundle, text_to_cstring(PG_GETARG_TEXT_PP(3)), contamination);
 	PG_RETURN_INT32(ae_catalog_store(name, &bundle, InvalidOid));
