@@ -265,7 +265,8 @@ ae_import_onnx(PG_FUNCTION_ARGS)
 				 errmsg("invalid ONNX model: %s", errbuf)));
 	ae_check_status(st, errbuf, "ae_import_onnx");
 
-	if (!PG_ARGISNULL(5))
+	/* PG_NARGS: through a declaration with fewer arguments, the rest are NULL */
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
 		SetColumns(&bundle, PG_GETARG_ARRAYTYPE_P(5));
 	if (!PG_ARGISNULL(3))
 		Calibrate(&bundle, text_to_cstring(PG_GETARG_TEXT_PP(3)), contamination);
