@@ -78,6 +78,14 @@ FROM fixtures WHERE name = 'good';
 -- column names: the imported model then scores records, and a trigger on '*'
 SELECT ae_import_onnx(onnx, 'onnx_named', columns => ARRAY['a', 'b'], calibration => 'SELECT x FROM cal') FROM fixtures WHERE name = 'good';
 SELECT name, columns FROM ae_models WHERE name = 'onnx_named';
+-- a named-column model calibrates on columns of those names, too: the same threshold
+CREATE TEMP TABLE cal_named AS SELECT x[2] AS b, x[1]::numeric AS a, 'ignored' AS note FROM cal;
+SELECT ae_import_onnx(onnx, 'onnx_named', columns => ARRAY['a', 'b'], calibration => 'SELECT * FROM cal_named') FROM fixtures WHERE name = 'good';
+SELECT version, round(threshold::numeric, 4) AS threshold FROM ae_models WHERE name = 'onnx_named';
+SELECT pg_temp.outcome(format($$SELECT ae_import_onnx(%L::bytea, 'onnx_named', columns => '{a,b}', calibration => %L)$$, onnx, q))
+FROM fixtures, (VALUES ('SELECT a FROM cal_named'), ('SELECT a, note AS b FROM cal_named'),
+                       ('SELECT a, NULL::real AS b FROM cal_named'), ('SELECT a, 1e300::float8 AS b FROM cal_named')) AS v(q)
+WHERE name = 'good';
 CREATE TABLE onnx_readings (a real, b real, err double precision);
 SELECT ae_error('onnx_named', r) AS error FROM (SELECT 1::real AS a, -2::real AS b) AS r;
 CREATE TRIGGER score BEFORE INSERT ON onnx_readings

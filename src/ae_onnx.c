@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/detoast.h"
@@ -21,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 
 #include "ae_catalog.h"
@@ -71,10 +73,73 @@ ae_export_onnx(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
+/* A numeric attribute as a float; false for a type that is not a number. */
+static bool
+NumberAsFloat(Datum v, Oid type, double *out)
+{
+	switch (type)
+	{
+		case FLOAT8OID:
+			*out = DatumGetFloat8(v);
+			return true;
+		case FLOAT4OID:
+			*out = DatumGetFloat4(v);
+			return true;
+		case INT2OID:
+			*out = DatumGetInt16(v);
+			return true;
+		case INT4OID:
+			*out = DatumGetInt32(v);
+			return true;
+		case INT8OID:
+			*out = (double) DatumGetInt64(v);
+			return true;
+		case NUMERICOID:
+			*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, v));
+			return true;
+	}
+	return false;
+}
+
 /*
- * The rows of a calibration query (one real[] or double precision[]
- * column, n_inputs values each) through the model: threshold and quantiles
- * as ae_train computes them on its training rows.
+ * One calibration row of a named-column model: its attributes picked by
+ * the model's column names (attno[j], looked up once), as ae_train reads
+ * named columns.
+ */
+static void
+ReadNamedRow(const AeBundle *b, HeapTuple tuple, TupleDesc desc, const int *attno,
+			 float *out, uint64 row, const char *what)
+{
+	const char *name = b->columns;
+
+	for (int j = 0; j < b->arch.n_inputs; j++, name += strlen(name) + 1)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(tuple, desc, attno[j], &isnull);
+		double		x;
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s: row " UINT64_FORMAT ": column \"%s\" is NULL", what, row, name)));
+		if (!NumberAsFloat(v, SPI_gettypeid(desc, attno[j]), &x))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s: column \"%s\" is of type %s; expected a number",
+							what, name, format_type_be(SPI_gettypeid(desc, attno[j])))));
+		if (!isfinite(x) || fabs(x) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s: row " UINT64_FORMAT ": column \"%s\" is %g, not a finite real", what, row, name, x)));
+		out[j] = (float) x;
+	}
+}
+
+/*
+ * The rows of a calibration query through the model: threshold and
+ * quantiles as ae_train computes them on its training rows.  The query
+ * returns one real[] or double precision[] column of n_inputs values, or,
+ * for a model with column names, columns of those names (others ignored).
  */
 static void
 Calibrate(AeBundle *b, const char *query, double contamination)
@@ -84,7 +149,10 @@ Calibrate(AeBundle *b, const char *query, double contamination)
 	AeModel		m;
 	char		errbuf[AE_ERRBUF_SIZE];
 	float	   *X;
+	TupleDesc	desc;
 	Oid			type;
+	bool		arrays;
+	int		   *attno = NULL;
 	uint64		n;
 	int			rc;
 
@@ -96,17 +164,37 @@ Calibrate(AeBundle *b, const char *query, double contamination)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: the query must be a SELECT returning rows", what)));
 	n = SPI_processed;
-	if (SPI_tuptable->tupdesc->natts != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s: the query returns %d columns; expected one real[] or double precision[] column",
-						what, SPI_tuptable->tupdesc->natts)));
-	type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-	if (type != FLOAT4ARRAYOID && type != FLOAT8ARRAYOID)
+	desc = SPI_tuptable->tupdesc;
+	type = SPI_gettypeid(desc, 1);
+	arrays = desc->natts == 1 && (type == FLOAT4ARRAYOID || type == FLOAT8ARRAYOID);
+	if (!arrays && b->n_columns == 0)
+	{
+		if (desc->natts != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s: the query returns %d columns; expected one real[] or double precision[] column",
+							what, desc->natts),
+					 errhint("With columns => ..., the query may return columns of those names instead.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("%s: the query returns %s; expected real[] or double precision[]",
 						what, format_type_be(type))));
+	}
+	if (!arrays)
+	{
+		const char *name = b->columns;
+
+		attno = palloc(d * sizeof(int));
+		for (int j = 0; j < d; j++, name += strlen(name) + 1)
+		{
+			attno[j] = SPI_fnumber(desc, name);
+			if (attno[j] <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("%s: the query returns no column \"%s\"", what, name),
+						 errhint("Return the model's columns by name, or one real[] or double precision[] column.")));
+		}
+	}
 	if (n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -119,22 +207,27 @@ Calibrate(AeBundle *b, const char *query, double contamination)
 	X = palloc_extended(sizeof(float) * n * d, MCXT_ALLOC_HUGE);
 	for (uint64 i = 0; i < n; i++)
 	{
-		bool		isnull;
-		Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		AeRowCheck	c = {0};
-		int			width = 0;
-
-		if (isnull)
-			c.problem = AE_ROW_NULL;
-		else
-			AeConvertArray(DatumGetArrayTypeP(v), type == FLOAT4ARRAYOID, d, X + i * d, &width, &c, what);
-		if (c.problem == AE_ROW_OK && width != d)
+		if (arrays)
 		{
-			c.problem = AE_ROW_RAGGED;
-			c.count = width;
+			bool		isnull;
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[i], desc, 1, &isnull);
+			AeRowCheck	c = {0};
+			int			width = 0;
+
+			if (isnull)
+				c.problem = AE_ROW_NULL;
+			else
+				AeConvertArray(DatumGetArrayTypeP(v), type == FLOAT4ARRAYOID, d, X + i * d, &width, &c, what);
+			if (c.problem == AE_ROW_OK && width != d)
+			{
+				c.problem = AE_ROW_RAGGED;
+				c.count = width;
+			}
+			if (c.problem != AE_ROW_OK)
+				AeReportRow(what, (int64) i + 1, NULL, NULL, &c, d);
 		}
-		if (c.problem != AE_ROW_OK)
-			AeReportRow(what, (int64) i + 1, NULL, NULL, &c, d);
+		else
+			ReadNamedRow(b, SPI_tuptable->vals[i], desc, attno, X + i * d, i + 1, what);
 		CHECK_FOR_INTERRUPTS();
 	}
 	ae_norm_apply(b->norm_offset, b->norm_scale, X, n, d);
