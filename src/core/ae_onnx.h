@@ -20,9 +20,11 @@
  * nn.Sequential or written by ae_onnx_write.  The reconstruction is the
  * graph output named "reconstruction", or the only output.  Walking back
  * from it to the one graph input must give a chain of
- *   [Sub c | Add c] [Div c | Mul c]                     input normalisation
- *   (Gemm | MatMul [Add c]) [activation]                 one weight layer, repeated
- *   [Mul c] [Add c]                                      the inverse normalisation
+ *   [Sub c | Add c] [Div c | Mul c]    input normalisation (the two in
+ *                                      either order: (x - o) / s or x a + b)
+ *   (Gemm | MatMul [Add c]) [activation]   one weight layer, repeated
+ *   [Mul c] [Add c]                    the inverse normalisation (to float32
+ *                                      rounding: PyTorch computes it apart)
  * where c is a constant (an initializer or a Constant node), an activation
  * is Relu, Tanh, Sigmoid, LeakyRelu (alpha 0.01), Elu (alpha 1) or none,
  * and Identity may appear anywhere.  Nodes the reconstruction does not

@@ -426,6 +426,7 @@ typedef struct Walk
 	bool		offset_negated;	/* Add c before any layer: offset = -c */
 	const Constant *scale;		/* Div c */
 	bool		scale_inverted; /* Mul c before any layer: scale = 1/c */
+	bool		shift_after_scale;	/* x / s - o' rather than (x - o) / s */
 	const Constant *post_scale; /* Mul c after the layers */
 	const Constant *post_offset;	/* Add c after the layers */
 	const char *code_output;	/* the tensor of a graph output "code", or NULL */
@@ -750,19 +751,25 @@ WalkForward(Reader *r, const Graph *gr, Walk *w)
 			case OP_DIV:
 				if (w->n_layers == 0)
 				{
-					/* input normalisation: subtract (or add) first, then divide (or multiply) */
+					/*
+					 * Input normalisation: one shift (Sub or Add) and one
+					 * scaling (Div or Mul), in either order: (x - o) / s,
+					 * or x * a + b as PyTorch writes an affine map.
+					 */
 					if (kind == OP_SUB || kind == OP_ADD)
 					{
-						if (w->offset || w->scale)
-							return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT ": the input is normalised as (x - offset) / scale, with one %s before the division",
-										NODE_ARGS(node), kind == OP_SUB ? "Sub" : "Add");
+						if (w->offset)
+							return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT ": the input is shifted twice; autoenc normalises with one shift and one scaling",
+										NODE_ARGS(node));
 						w->offset = c;
 						w->offset_negated = kind == OP_ADD;
+						w->shift_after_scale = w->scale != NULL;
 					}
 					else
 					{
 						if (w->scale)
-							return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT ": the input is scaled twice", NODE_ARGS(node));
+							return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT ": the input is scaled twice; autoenc normalises with one shift and one scaling",
+										NODE_ARGS(node));
 						w->scale = c;
 						w->scale_inverted = kind == OP_MUL;
 					}
@@ -836,6 +843,18 @@ CheckFinite(Reader *r, const Constant *c)
 	return true;
 }
 
+/*
+ * The inverse after the last layer must undo the input normalisation.  It
+ * is compared within float32 rounding, not bit for bit: PyTorch computes
+ * the constants of an affine map (1/std, -mean/std) and of its inverse
+ * (std, mean) separately, and they agree only to an ulp or two.
+ */
+static bool
+Undoes(float post, float want, float magnitude)
+{
+	return fabsf(post - want) <= 1e-5f * (fabsf(want) + magnitude);
+}
+
 static bool
 CopyNormalization(Reader *r, const Walk *w, AeBundle *b)
 {
@@ -846,22 +865,26 @@ CopyNormalization(Reader *r, const Walk *w, AeBundle *b)
 		float		off = 0.0f,
 					sc = 1.0f;
 
-		if (w->offset)
-			off = w->offset_negated ? -VectorValue(w->offset, j) : VectorValue(w->offset, j);
 		if (w->scale)
 		{
 			float		v = VectorValue(w->scale, j);
 
 			sc = w->scale_inverted ? 1.0f / v : v;
 		}
+		if (w->offset)
+		{
+			off = w->offset_negated ? -VectorValue(w->offset, j) : VectorValue(w->offset, j);
+			/* x / s - o' = (x - o' s) / s */
+			if (w->shift_after_scale)
+				off *= sc;
+		}
 		if (!isfinite(off) || !isfinite(sc) || sc == 0.0f)
 			return Fail(r, AE_ONNX_INVALID, "the input normalisation of column %d has offset %g and scale %g; both must be finite and the scale nonzero",
 						j, off, sc);
-		/* the inverse after the last layer must be exactly this one */
-		if (w->post_scale && VectorValue(w->post_scale, j) != sc)
+		if (w->post_scale && !Undoes(VectorValue(w->post_scale, j), sc, 0.0f))
 			return Fail(r, AE_ONNX_INVALID, "the output is multiplied by %g in column %d, but the input was divided by %g; the output may only be mapped back to original units",
 						VectorValue(w->post_scale, j), j, sc);
-		if (w->post_offset && VectorValue(w->post_offset, j) != off)
+		if (w->post_offset && !Undoes(VectorValue(w->post_offset, j), off, fabsf(sc)))
 			return Fail(r, AE_ONNX_INVALID, "%g is added to the output in column %d, but %g was subtracted from the input; the output may only be mapped back to original units",
 						VectorValue(w->post_offset, j), j, off);
 		b->norm_offset[j] = off;

@@ -113,6 +113,17 @@ class Normalize(torch.nn.Module):
         return (x - self.mean) / self.std
 
 
+class Affine(torch.nn.Module):
+    """x * scale + shift: how an affine map is usually written in PyTorch."""
+    def __init__(self, scale, shift):
+        super().__init__()
+        self.register_buffer("scale", scale)
+        self.register_buffer("shift", shift)
+
+    def forward(self, x):
+        return x * self.scale + self.shift
+
+
 class Denormalize(torch.nn.Module):
     def __init__(self, mean, std):
         super().__init__()
@@ -127,6 +138,7 @@ ACTS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoi
         "leaky_relu": torch.nn.LeakyReLU, "elu": torch.nn.ELU, "linear": None}
 
 # name, widths, hidden activations, output activation, bias, normalise
+# (False, True: Sub/Div and Mul/Add, "affine": Mul/Add both ways)
 TORCH_CASES = [
     ("relu", [5, 3, 5], ["relu"], "linear", True, False),
     ("tanh_deep", [6, 4, 2, 4, 6], ["tanh", "tanh", "tanh"], "linear", True, True),
@@ -134,6 +146,7 @@ TORCH_CASES = [
     ("leaky_nobias", [5, 2, 5], ["leaky_relu"], "linear", False, False),
     ("elu_norm", [7, 5, 3, 5, 7], ["elu", "relu", "elu"], "linear", True, True),
     ("linear_code", [4, 2, 4], ["linear"], "linear", False, True),
+    ("tanh_affine", [6, 3, 6], ["tanh"], "linear", True, "affine"),
 ]
 
 
@@ -143,7 +156,10 @@ def torch_model(widths, acts, out_act, bias, norm, seed):
     mods = []
     mean = [float(v) for v in np.linspace(-1, 2, d).astype(np.float32)]
     std = [float(v) for v in np.linspace(0.5, 2, d).astype(np.float32)]
-    if norm:
+    if norm == "affine":
+        m, sd = torch.tensor(mean), torch.tensor(std)
+        mods.append(Affine(1 / sd, -m / sd))
+    elif norm:
         mods.append(Normalize(mean, std))
     enc_end = None
     for l in range(len(widths) - 1):
@@ -158,7 +174,9 @@ def torch_model(widths, acts, out_act, bias, norm, seed):
             mods.append(ACTS[act]())
         if widths[l + 1] == min(widths[1:-1]) and enc_end is None:
             enc_end = len(mods)
-    if norm:
+    if norm == "affine":
+        mods.append(Affine(torch.tensor(std), torch.tensor(mean)))
+    elif norm:
         mods.append(Denormalize(mean, std))
     return torch.nn.Sequential(*mods).eval(), enc_end, (np.array(mean, np.float32), np.array(std, np.float32))
 
