@@ -36,6 +36,7 @@ AE_BASE_PACKAGES=(
     libonnx-dev
     "postgresql-$AE_PG_MAJOR-pgtap"
     libtap-parser-sourcehandler-pgtap-perl
+    libipc-run-perl
 )
 # The PyTorch cross-check of the training math, and of ONNX in and out.
 AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
-# runs the unit, reference, pg_regress, pgTAP and fault (test/faults) suites,
+# runs the unit, reference, pg_regress, pgTAP, Perl TAP (test/t) and fault
+# (test/faults) suites,
 # and in CI the Debian package check (scripts/deb-test.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
@@ -33,6 +34,9 @@ ae_log "pgTAP (make prove)"
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
     && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
     && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+
+ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
+bash scripts/taptest.sh || failed+=(taptest)
 
 ae_log "scoring check (every scoring function vs NumPy on random imported models)"
 PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)

@@ -191,43 +191,13 @@ CREATE EVENT TRIGGER ae_sql_drop ON sql_drop
     WHEN TAG IN ('DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION @extschema@.ae_sql_drop();
 
--- Variant labels from the configuration: sparse_l1 (l1_activity > 0),
--- sparse_kl (sparsity_weight > 0), denoising (noise other than none),
--- contractive (contractive > 0); with none of these undercomplete, or
--- overcomplete when the code is not narrower than the input.  A value of
--- the wrong JSON type counts as absent: an imported configuration must not
--- break the view for everybody (and numeric, not float8: a JSON number such
--- as 1e400 is beyond double precision).  The body is a string, parsed where
--- it is used, so every name in it is qualified.
+-- Variant labels from the configuration: sparse_l1, sparse_kl, denoising,
+-- contractive; with none of these undercomplete, or overcomplete when the
+-- code is not narrower than the input (src/ae_variant.c).
 CREATE FUNCTION @extschema@.ae_model_variant(config jsonb, n_inputs integer, code_width integer)
     RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    WITH num(key, value) AS (
-        SELECT k, CASE WHEN pg_catalog.jsonb_typeof(config OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.=) 'number'
-                       THEN (config OPERATOR(pg_catalog.->) k)::pg_catalog.numeric
-                       ELSE 0::pg_catalog.numeric END
-        FROM pg_catalog.unnest(ARRAY['l1_activity', 'sparsity_weight', 'contractive']::pg_catalog.text[]) AS k
-    ), v(ord, label) AS (
-        SELECT 1, 'sparse_l1'::pg_catalog.text FROM num
-        WHERE key OPERATOR(pg_catalog.=) 'l1_activity' AND value OPERATOR(pg_catalog.>) 0::pg_catalog.numeric
-        UNION ALL
-        SELECT 2, 'sparse_kl' FROM num
-        WHERE key OPERATOR(pg_catalog.=) 'sparsity_weight' AND value OPERATOR(pg_catalog.>) 0::pg_catalog.numeric
-        UNION ALL
-        SELECT 3, 'denoising'
-        WHERE pg_catalog.jsonb_typeof(config OPERATOR(pg_catalog.->) 'noise') OPERATOR(pg_catalog.=) 'string'
-          AND (config OPERATOR(pg_catalog.->>) 'noise') OPERATOR(pg_catalog.<>) 'none'
-        UNION ALL
-        SELECT 4, 'contractive' FROM num
-        WHERE key OPERATOR(pg_catalog.=) 'contractive' AND value OPERATOR(pg_catalog.>) 0::pg_catalog.numeric
-    )
-    SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0::pg_catalog.int8
-                THEN pg_catalog.array_agg(label ORDER BY ord)
-                WHEN code_width OPERATOR(pg_catalog.<) n_inputs THEN ARRAY['undercomplete']::pg_catalog.text[]
-                ELSE ARRAY['overcomplete']::pg_catalog.text[] END
-    FROM v
-    $$;
+    AS 'MODULE_PATHNAME', 'ae_model_variant'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION @extschema@.ae_model_variant(jsonb, integer, integer) IS 'variant labels of a model, from its configuration';
 

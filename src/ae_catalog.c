@@ -464,12 +464,10 @@ IsGrantee(const Catalog *cat, int64 model_id)
 	return false;
 }
 
-/* 42501 unless the caller may do access to the model in row (named name). */
+/* 42501 unless the caller may do access to the model in row (shown as given). */
 static void
-CheckAccess(const Catalog *cat, const char *name, const ModelRow *row, AeAccess access)
+CheckAccess(const Catalog *cat, const char *shown, const ModelRow *row, AeAccess access)
 {
-	const char *shown = RowName(row, name);
-
 	/* has_privs_of_role is true for superusers and members of the owner */
 	if (has_privs_of_role(cat->caller, row->owner))
 		return;
@@ -511,7 +509,7 @@ FindChecked(const Catalog *cat, const AeModelName *mn, AeAccess access,
 		found = Resolve(cat, mn, with_bundle, for_update, caller_cxt, row);
 	if (!found)
 		ReportMissing(mn);
-	CheckAccess(cat, mn->name, row, access);
+	CheckAccess(cat, mn->given, row, access);
 }
 
 static void
@@ -663,7 +661,7 @@ ae_catalog_store(const char *given, const AeBundle *bundle, Oid source_relid)
 		if (LookupIn(&cat, schema, mn.name, false, true, CurrentMemoryContext, &row))
 		{
 			/* a new version of an existing model: owner only */
-			CheckAccess(&cat, mn.name, &row, AE_ACCESS_OWN);
+			CheckAccess(&cat, mn.given, &row, AE_ACCESS_OWN);
 			appendStringInfo(&sql, "UPDATE %s.ae_model_catalog SET version = version + 1, updated = now()",
 							 cat.schema);
 			for (int i = 0; i < N_STORE_COLS; i++)
@@ -733,7 +731,7 @@ ae_catalog_check_store(const char *given)
 	CatalogConnect();
 	if (LookupIn(&cat, schema, mn.name, false, false, CurrentMemoryContext, &row))
 	{
-		CheckAccess(&cat, mn.name, &row, AE_ACCESS_OWN);
+		CheckAccess(&cat, mn.given, &row, AE_ACCESS_OWN);
 		version = row.version;
 	}
 	else if (!may_create)
@@ -808,6 +806,24 @@ ae_catalog_check(const char *given, AeAccess access, int64 *id)
 	if (id)
 		*id = row.id;
 	return row.version;
+}
+
+const char *
+ae_catalog_qualify(const char *given)
+{
+	AeModelName mn;
+	Catalog		cat;
+	ModelRow	row;
+	const char *qualified;
+
+	ae_model_name_parse(given, &mn);
+	CatalogOpen(&cat);
+	CatalogConnect();
+	if (!Resolve(&cat, &mn, false, false, CurrentMemoryContext, &row))
+		ReportMissing(&mn);
+	qualified = RowName(&row, mn.name);
+	CatalogFinish();
+	return qualified;
 }
 
 /* ---------------------------------------------------------------- SQL: save, load, history */
@@ -888,7 +904,7 @@ ae_drop(PG_FUNCTION_ARGS)
 				(errmsg("model \"%s\" does not exist, skipping", mn.given)));
 		PG_RETURN_BOOL(false);
 	}
-	CheckAccess(&cat, mn.name, &row, AE_ACCESS_OWN);
+	CheckAccess(&cat, mn.given, &row, AE_ACCESS_OWN);
 	values[0] = Int64GetDatum(row.id);
 	/* the grants go with it (ON DELETE CASCADE) */
 	CatalogExecute(&cat, psprintf("DELETE FROM %s.ae_model_catalog WHERE id = $1", cat.schema),
@@ -944,7 +960,7 @@ ae_rename(PG_FUNCTION_ARGS)
 	if (LookupIn(&cat, target, nn.name, false, false, CurrentMemoryContext, &other))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("model \"%s\" already exists", new_shown)));
+				 errmsg("model \"%s\" already exists", nn.given)));
 	old_shown = RowName(&row, mn.name);
 	values[0] = Int64GetDatum(row.id);
 	values[1] = CStringGetTextDatum(nn.name);
@@ -998,7 +1014,7 @@ ChangeGrant(const char *given, Oid role, bool grant)
 		ereport(NOTICE,
 				(errmsg(grant ? "model \"%s\" is already granted to role \"%s\""
 						: "model \"%s\" is not granted to role \"%s\"",
-						shown, RoleName(role))));
+						mn.given, RoleName(role))));
 	else
 		Audit(&cat, grant ? "grant" : "revoke", row.id, shown, RoleName(role), NULL);
 	CatalogFinish();

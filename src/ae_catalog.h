@@ -98,6 +98,12 @@ extern AeBundle *ae_catalog_fetch_id(const char *name, AeAccess access, int *ver
 extern int	ae_catalog_check(const char *name, AeAccess access, int64 *id);
 
 /*
+ * The schema-qualified name of the model a name (bare or not) finds now,
+ * for the current role and search_path (42704 when none).
+ */
+extern const char *ae_catalog_qualify(const char *name);
+
+/*
  * Everything that can refuse storing model name, checked before any work:
  * a read-only transaction or a hot standby (25006), the name, CREATE on the
  * target schema, and ownership when the model exists (42501).  Returns the

@@ -21,7 +21,9 @@
  * the schema of the trigger's table.  So a model dropped and created again
  * by another role in another schema is never picked up: the trigger fails
  * (42704) until the model is back where it names it, and only a role with
- * CREATE on that schema can put one there.
+ * CREATE on that schema can put one there.  (A temporary table, whose
+ * schema cannot hold models, resolves a bare name through the search_path
+ * of its session, once per statement.)
  */
 #include "postgres.h"
 
@@ -99,6 +101,14 @@ TriggerModel(const char *given, Relation rel)
 	ae_model_name_parse(given, &mn);
 	if (mn.qualified)
 		return ae_model_name_qualified(mn.schema, mn.name);
+
+	/*
+	 * A temporary table's schema holds no models; its triggers fire only in
+	 * the session that made it, so its search_path decides, once per
+	 * statement.
+	 */
+	if (RelationUsesLocalBuffers(rel))
+		return ae_catalog_qualify(given);
 	return ae_model_name_qualified(get_namespace_name(RelationGetNamespace(rel)), mn.name);
 }
 
