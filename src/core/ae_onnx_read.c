@@ -39,6 +39,7 @@ typedef struct Reader
 	size_t		budget;
 	size_t		used;
 	bool		over_budget;
+	bool		alloc_failed;	/* the caller's allocator returned NULL */
 } Reader;
 
 static bool Fail(Reader *r, AeOnnxProblem problem, const char *fmt,...) __attribute__((format(printf, 3, 4)));
@@ -55,6 +56,16 @@ Fail(Reader *r, AeOnnxProblem problem, const char *fmt,...)
 		vsnprintf(r->errbuf, AE_ERRBUF_SIZE, fmt, args);
 		va_end(args);
 	}
+	return false;
+}
+
+/* The allocator failed: AE_ERR_NOMEM, not a problem of the model. */
+static bool
+NoMem(Reader *r)
+{
+	r->alloc_failed = true;
+	if (r->errbuf)
+		snprintf(r->errbuf, AE_ERRBUF_SIZE, "out of memory while reading the ONNX model");
 	return false;
 }
 
@@ -100,6 +111,7 @@ static void *
 BudgetAlloc(void *ctx, size_t size)
 {
 	Reader	   *r = ctx;
+	void	   *p;
 
 	if (size > r->budget - r->used)
 	{
@@ -107,7 +119,10 @@ BudgetAlloc(void *ctx, size_t size)
 		return NULL;
 	}
 	r->used += size;
-	return ae_alloc(r->al, size);
+	p = ae_alloc(r->al, size);
+	if (p == NULL)
+		r->alloc_failed = true;
+	return p;
 }
 
 static void
@@ -280,7 +295,7 @@ CollectConstants(Reader *r, Graph *gr)
 
 	gr->consts = ae_alloc(r->al, (g->n_initializer + g->n_node + 1) * sizeof(Constant));
 	if (gr->consts == NULL)
-		return Fail(r, AE_ONNX_TOO_LARGE, "out of memory");
+		return NoMem(r);
 	for (size_t i = 0; i < g->n_initializer; i++)
 	{
 		Constant   *c = &gr->consts[n];
@@ -967,7 +982,7 @@ BuildBundle(Reader *r, const Walk *w, int code_layer, AeBundle *b)
 	b->norm_scale = ae_alloc(r->al, d * sizeof(float));
 	b->feature_mean = ae_alloc(r->al, d * sizeof(float));
 	if (!b->params || !b->norm_offset || !b->norm_scale || !b->feature_mean)
-		return Fail(r, AE_ONNX_TOO_LARGE, "out of memory");
+		return NoMem(r);
 	return CopyLayers(r, w, b) && CopyNormalization(r, w, b);
 }
 
@@ -1040,6 +1055,11 @@ ae_onnx_read(const uint8_t *buf, size_t len, int code_layer, AeBundle *bundle,
 	model = onnx__model_proto__unpack(&pal, len, buf);
 	if (model == NULL)
 	{
+		if (r.alloc_failed)
+		{
+			NoMem(&r);
+			return AE_ERR_NOMEM;
+		}
 		if (r.over_budget)
 			Fail(&r, AE_ONNX_TOO_LARGE, "the model unpacks into more than %zu bytes", r.budget);
 		else
@@ -1056,7 +1076,7 @@ ae_onnx_read(const uint8_t *buf, size_t len, int code_layer, AeBundle *bundle,
 	{
 		w = ae_alloc(al, sizeof(Walk));
 		if (w == NULL)
-			ok = Fail(&r, AE_ONNX_TOO_LARGE, "out of memory");
+			ok = NoMem(&r);
 		else
 			memset(w, 0, sizeof(*w));
 	}
@@ -1083,8 +1103,8 @@ ae_onnx_read(const uint8_t *buf, size_t len, int code_layer, AeBundle *bundle,
 	ae_free(al, w);
 	ae_free(al, gr.consts);
 	onnx__model_proto__free_unpacked(model, &pal);
-	*problem = r.problem;
-	if (!ok && r.problem == AE_ONNX_OK)
-		return AE_ERR_NOMEM;
-	return ok ? AE_OK : AE_ERR_FORMAT;
+	*problem = r.alloc_failed ? AE_ONNX_OK : r.problem;
+	if (ok)
+		return AE_OK;
+	return r.alloc_failed ? AE_ERR_NOMEM : AE_ERR_FORMAT;
 }
