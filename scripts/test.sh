@@ -7,6 +7,8 @@
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+# warnings are errors here (a user building the release is not forced to)
+export AE_WERROR=1
 cd "$AE_ROOT"
 
 trap ae_cluster_stop EXIT INT TERM

@@ -22,6 +22,7 @@
 #include "utils/numeric.h"
 
 #include "ae_catalog.h"
+#include "ae_names.h"
 #include "ae_json.h"
 #include "autoenc.h"
 
@@ -272,8 +273,12 @@ ReadLayerShapes(JsonbContainer *root, int n_inputs, LayerDoc *layers)
 		Require(layers[l].obj, "activation", &member, LayerPath(l, "activation"));
 		act = StringValue(&member, LayerPath(l, "activation"));
 		if (!ae_activation_parse(act, &layers[l].act))
-			DocError(INVALID, "layers[%d].activation \"%s\" is unknown; expected linear, sigmoid, tanh, relu, leaky_relu or elu",
-					 l, act);
+		{
+			char		names[256];
+
+			DocError(INVALID, "layers[%d].activation \"%s\" is unknown; expected %s",
+					 l, act, ae_name_list(ae_activation_names, names, sizeof(names)));
+		}
 		Require(layers[l].obj, "bias", &member, LayerPath(l, "bias"));
 		layers[l].bias = ArrayValue(&member, LayerPath(l, "bias"));
 		layers[l].out = ArraySize(layers[l].bias);
@@ -389,8 +394,12 @@ ReadNormalization(JsonbContainer *root, AeBundle *b)
 			char	   *method = StringValue(&v, "normalization.method");
 
 			if (!ae_norm_parse(method, &b->norm_method))
-				DocError(INVALID, "normalization.method \"%s\" is unknown; expected none, zscore or minmax",
-						 method);
+			{
+				char		names[128];
+
+				DocError(INVALID, "normalization.method \"%s\" is unknown; expected %s",
+						 method, ae_name_list(ae_norm_names, names, sizeof(names)));
+			}
 		}
 		has_offset = ReadVector(norm, "offset", "normalization.offset", b->norm_offset, d);
 		has_scale = ReadVector(norm, "scale", "normalization.scale", b->norm_scale, d);

@@ -44,16 +44,6 @@ const struct config_enum_entry ae_scoring_kernel_options[] = {
 	{NULL, 0, false}
 };
 
-/* NaN or ±Infinity: the exponent bits all set (no branch, no FP latency chain) */
-static inline bool
-NotFinite(float v)
-{
-	uint32		u;
-
-	memcpy(&u, &v, sizeof(u));
-	return (~u & 0x7f800000) == 0;
-}
-
 /* ---------------------------------------------------------------- binding */
 
 static void
@@ -642,11 +632,7 @@ ReportNonFinite(const AeScorer *s)
 static void
 CheckFinite(const AeScorer *s, const float *v, int n)
 {
-	bool		bad = false;
-
-	for (int j = 0; j < n; j++)
-		bad |= NotFinite(v[j]);
-	if (unlikely(bad))
+	if (unlikely(!ae_all_finite(v, (size_t) n)))
 		ReportNonFinite(s);
 }
 
