@@ -10,7 +10,7 @@ CREATE TABLE op_points AS
 -- ae_train: any letter case, stored canonical
 SELECT model, epochs_run FROM ae_train('op_case', 'op_points', 'x', epochs => 1,
     activation => 'ReLU', output_activation => 'Linear', loss => 'MSE',
-    optimizer => 'AdamW', normalize => 'ZScore', noise => 'Gaussian');
+    optimizer => 'AdamW', "normalize" => 'ZScore', noise => 'Gaussian');
 SELECT c ->> 'activation' AS activation, c ->> 'output_activation' AS output,
        c ->> 'loss' AS loss, c ->> 'optimizer' AS optimizer,
        c ->> 'normalize' AS normalize, c ->> 'noise' AS noise

@@ -314,6 +314,47 @@ ReadArch(JsonbContainer *root, int n_inputs, const LayerDoc *layers, int L, AeAr
 		DocError(INVALID, "%s", errbuf);
 }
 
+/*
+ * Every weight matrix present with the shape its layer needs (out rows of in
+ * values), checked before the parameters are allocated: the allocation is
+ * then bounded by what the document holds, not by what its biases claim (a
+ * small document with wide biases and no weights would otherwise reserve
+ * hundreds of megabytes before being refused).  In a tied model a decoder
+ * layer may leave its weight out (ReadWeights checks which may).
+ */
+static void
+CheckWeightShapes(const LayerDoc *layers, int L, int n_inputs, bool tied)
+{
+	for (int l = 0; l < L; l++)
+	{
+		int			out = layers[l].out;
+		int			in = l == 0 ? n_inputs : layers[l - 1].out;
+		char	   *path = LayerPath(l, "weight");
+		JsonbValue	v;
+		JsonbContainer *rows;
+
+		if (!Lookup(layers[l].obj, "weight", &v))
+		{
+			if (tied && l >= L / 2)
+				continue;
+			DocError(MALFORMED, "%s is missing", path);
+		}
+		rows = ArrayValue(&v, path);
+		if (ArraySize(rows) != out)
+			DocError(INVALID, "%s has %d rows; expected %d (the length of layers[%d].bias)",
+					 path, ArraySize(rows), out, l);
+		for (int i = 0; i < out; i++)
+		{
+			JsonbValue *rv = getIthJsonbValueFromContainer(rows, i);
+			JsonbContainer *r = ArrayValue(rv, psprintf("%s[%d]", path, i));
+
+			if (ArraySize(r) != in)
+				DocError(INVALID, "%s[%d] has %d values; expected %d", path, i, ArraySize(r), in);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* Weight rows of layer l into dst (out×in), or check them against the tied twin. */
 static void
 ReadWeights(const LayerDoc *layer, int l, const AeModel *m)
@@ -596,7 +637,8 @@ ParseDocument(Jsonb *doc, AeBundle *b)
 	L = ReadLayerShapes(root, n_inputs, layers);
 	ReadArch(root, n_inputs, layers, L, &b->arch);
 
-	/* the size is known before anything large is allocated */
+	/* the size is known, and held by the document, before anything large is allocated */
+	CheckWeightShapes(layers, L, n_inputs, b->arch.tied);
 	n_params = ae_arch_param_count(&b->arch);
 	if (n_params > AE_IMPORT_MAX_PARAMS)
 		ereport(ERROR,

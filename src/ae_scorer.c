@@ -273,8 +273,9 @@ LoadValue(AeScorer *s, int j, double v, bool row, AeMissing missing)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s is out of range once normalised", InputLabel(s, j, row, buf, sizeof(buf))),
-				 errdetail("(%g - %g) / %g overflows single precision.",
-						   v, (double) m->norm_offset[j], (double) m->norm_scale[j])));
+				 /* not the model's normalisation: a grantee may score, not export */
+				 errdetail("The value %g, normalised with the model's statistics, overflows single precision.",
+						   v)));
 	s->xn[j] = z;
 	s->present[j] = true;
 	return true;
