@@ -629,7 +629,8 @@ AddLinear(Reader *r, const Graph *gr, Walk *w, const Onnx__NodeProto *node, OpKi
 	if (open)
 		open->closed = true;	/* two linear maps in a row: the first is linear */
 	if (w->post_scale || w->post_offset)
-		return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT " follows the output's inverse normalisation", NODE_ARGS(node));
+		return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT " follows a scaling or shift of a layer's output; only the inverse of the input normalisation may follow a layer, and only the last",
+					NODE_ARGS(node));
 	if (w->n_layers >= AE_MAX_HIDDEN + 1)
 		return Fail(r, AE_ONNX_TOO_LARGE, NODE_FMT " is weight layer %d; autoenc models have at most %d",
 					NODE_ARGS(node), w->n_layers + 1, AE_MAX_HIDDEN + 1);
