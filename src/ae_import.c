@@ -638,13 +638,13 @@ ParseDocument(Jsonb *doc, AeBundle *b)
 	ReadArch(root, n_inputs, layers, L, &b->arch);
 
 	/* the size is known, and held by the document, before anything large is allocated */
-	CheckWeightShapes(layers, L, n_inputs, b->arch.tied);
 	n_params = ae_arch_param_count(&b->arch);
 	if (n_params > AE_IMPORT_MAX_PARAMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("invalid model document: the model has %zu parameters; ae_import accepts at most %d",
 						n_params, AE_IMPORT_MAX_PARAMS)));
+	CheckWeightShapes(layers, L, n_inputs, b->arch.tied);
 	b->params = palloc(n_params * sizeof(float));
 	if (ae_model_bind(&m, &b->arch, b->params, errbuf) != AE_OK)
 		DocError(INVALID, "%s", errbuf);
