@@ -151,12 +151,17 @@ FROM src, (VALUES ('0000c07f'), ('0000807f')) AS t(v);
 -- export needs ownership, as ae_export does
 CREATE ROLE regress_ae_onnx_other;
 GRANT USAGE ON SCHEMA public TO regress_ae_onnx_other;
+GRANT SELECT ON src TO regress_ae_onnx_other;
 SET ROLE regress_ae_onnx_other;
 SELECT pg_temp.outcome($$SELECT ae_export_onnx('onnx_src')$$);
 SELECT pg_temp.outcome($$SELECT ae_export_onnx('onnx_missing')$$);
+-- and storing over another role's model, or into a schema without CREATE, is refused before parsing
+SELECT pg_temp.outcome(format($$SELECT ae_import_onnx(%L::bytea, 'onnx_src')$$, onnx)) FROM src;
+SELECT pg_temp.outcome(format($$SELECT ae_import_onnx(%L::bytea, 'onnx_new')$$, '\xdeadbeef'));
 RESET ROLE;
 SELECT ae_export_onnx(NULL) IS NULL AS null_export;
 
 SELECT ae_drop(name) FROM ae_models WHERE name LIKE 'onnx\_%' ORDER BY name;
 REVOKE USAGE ON SCHEMA public FROM regress_ae_onnx_other;
+REVOKE SELECT ON src FROM regress_ae_onnx_other;
 DROP ROLE regress_ae_onnx_other;
