@@ -43,6 +43,9 @@ bash scripts/taptest.sh || failed+=(taptest)
 ae_log "scoring check (every scoring function vs NumPy on random imported models)"
 PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)
 
+ae_log "ONNX check (PyTorch exports imported, autoenc exports checked by onnx and evaluated in NumPy)"
+PGDATABASE=autoenc_tap bash test/reference/onnx_check.sh || failed+=(onnx_check)
+
 # Last on this cluster: crash.t kills a backend, which resets every session.
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
 bash test/faults/run.sh || failed+=(faults)
@@ -59,8 +62,8 @@ if [ "${CI:-}" = true ]; then
     bash scripts/valgrind.sh || failed+=(valgrind)
     ae_log "ASan+UBSan: unit tests; pg_regress, pgTAP and ae_import fuzzing on a sanitized build (make sanitize)"
     bash scripts/sanitize.sh || failed+=(sanitize)
-    ae_log "libFuzzer: the model bundle reader for 60 s (make fuzz)"
-    bash test/fuzz/run.sh bundle 60 || failed+=(fuzz)
+    ae_log "libFuzzer: the model bundle reader and the ONNX reader for 60 s each (make fuzz)"
+    bash test/fuzz/run.sh bundle 60 onnx 60 || failed+=(fuzz)
 else
     ae_log "valgrind, sanitizers and fuzzing: run in CI (CI=true); here: make valgrind, make sanitize, make fuzz"
 fi

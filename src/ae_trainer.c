@@ -432,6 +432,24 @@ RowErrors(const AeModel *model, const float *X, int64 n, int d)
 	return errors;
 }
 
+void
+AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64 n, int d,
+				   double contamination)
+{
+	float	   *errors = RowErrors(model, X, n, d);
+	double		probs[AE_BUNDLE_N_QUANTILES + 1];
+	double		q[AE_BUNDLE_N_QUANTILES + 1];
+
+	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
+		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
+	probs[AE_BUNDLE_N_QUANTILES] = 1.0 - contamination;
+	ae_quantiles(errors, (size_t) n, probs, AE_BUNDLE_N_QUANTILES + 1, q);
+	memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
+	bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
+	bundle->contamination = contamination;
+	pfree(errors);
+}
+
 AeBundle *
 AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 			 const char *columns, int n_columns, Size columns_len,
@@ -445,9 +463,6 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	AeStatus	st;
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 	float	   *params;
-	float	   *errors;
-	double		probs[AE_BUNDLE_N_QUANTILES + 1];
-	double		q[AE_BUNDLE_N_QUANTILES + 1];
 
 	if (n < 2)
 		ereport(ERROR,
@@ -526,14 +541,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	ae_check_status(st, errbuf, what);
 
 	/* the training-error distribution and the anomaly threshold */
-	errors = RowErrors(&model, X, n, d);
-	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
-		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
-	probs[AE_BUNDLE_N_QUANTILES] = 1.0 - opts->contamination;
-	ae_quantiles(errors, (size_t) n, probs, AE_BUNDLE_N_QUANTILES + 1, q);
-	memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
-	bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
-	bundle->contamination = opts->contamination;
+	AeTrainerCalibrate(bundle, &model, X, n, d, opts->contamination);
 
 	bundle->arch = *arch;
 	bundle->params = params;
