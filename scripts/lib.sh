@@ -51,7 +51,8 @@ ae_build_install() {
 }
 
 AE_PG_CONFIG=/usr/lib/postgresql/$AE_PG_MAJOR/bin/pg_config
-AE_PG_BIN=/usr/lib/postgresql/$AE_PG_MAJOR/bin
+# a private installation (ae_private_install) may be given instead
+AE_PG_BIN=${AE_PG_BIN:-/usr/lib/postgresql/$AE_PG_MAJOR/bin}
 
 # ae_private_install SRC INST [MAKE_ARGS...]: autoenc built in SRC (with
 # MAKE_ARGS) and installed into INST, a private copy of the PostgreSQL
