@@ -123,3 +123,69 @@ CREATE FUNCTION @extschema@.ae_import_onnx(
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION @extschema@.ae_import_onnx(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.text[]) IS 'store a feed-forward autoencoder from an ONNX model; returns its version';
+
+-- ae_train gains the options data and shuffle_buffer (streaming training):
+-- the 0.1.0 signature goes, the new one is the install script's.
+DROP FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[], text, text, integer,
+    boolean, text, text, double precision, double precision, boolean, double precision,
+    double precision, double precision, integer, integer, boolean, text, text,
+    double precision, double precision, double precision, double precision,
+    double precision, integer, double precision, integer, double precision, bigint, bigint,
+    boolean, boolean, boolean);
+
+CREATE FUNCTION @extschema@.ae_train(
+    INOUT model text,
+    relation regclass,
+    input text,
+    columns text[] DEFAULT NULL,
+    hidden integer[] DEFAULT NULL,
+    activation text DEFAULT NULL,
+    output_activation text DEFAULT NULL,
+    code_layer integer DEFAULT NULL,
+    tied_weights boolean DEFAULT NULL,
+    loss text DEFAULT NULL,
+    optimizer text DEFAULT NULL,
+    learning_rate double precision DEFAULT NULL,
+    momentum double precision DEFAULT NULL,
+    nesterov boolean DEFAULT NULL,
+    weight_decay double precision DEFAULT NULL,
+    clip_norm double precision DEFAULT NULL,
+    lr_decay double precision DEFAULT NULL,
+    batch_size integer DEFAULT NULL,
+    epochs integer DEFAULT NULL,
+    shuffle boolean DEFAULT NULL,
+    "normalize" text DEFAULT NULL,      -- NORMALIZE is an SQL keyword: write "normalize" => ...
+    noise text DEFAULT NULL,
+    noise_level double precision DEFAULT NULL,
+    l1_activity double precision DEFAULT NULL,
+    sparsity_target double precision DEFAULT NULL,
+    sparsity_weight double precision DEFAULT NULL,
+    contractive double precision DEFAULT NULL,
+    contractive_samples integer DEFAULT NULL,
+    validation_fraction double precision DEFAULT NULL,
+    patience integer DEFAULT NULL,
+    contamination double precision DEFAULT NULL,
+    seed bigint DEFAULT NULL,
+    max_rows bigint DEFAULT NULL,
+    skip_invalid boolean DEFAULT NULL,
+    warm_start boolean DEFAULT NULL,
+    verbose boolean DEFAULT NULL,
+    data text DEFAULT NULL,
+    shuffle_buffer bigint DEFAULT NULL,
+    OUT version integer,
+    OUT rows_used bigint,
+    OUT epochs_run integer,
+    OUT train_loss double precision,
+    OUT val_loss double precision,
+    OUT seconds double precision)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'ae_train_relation'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[], text, text, integer,
+    boolean, text, text, double precision, double precision, boolean, double precision,
+    double precision, double precision, integer, integer, boolean, text, text,
+    double precision, double precision, double precision, double precision,
+    double precision, integer, double precision, integer, double precision, bigint, bigint,
+    boolean, boolean, boolean, text, bigint)
+    IS 'train an autoencoder on the rows of a relation and store it as a new model version';

@@ -330,6 +330,8 @@ CREATE FUNCTION @extschema@.ae_train(
     skip_invalid boolean DEFAULT NULL,
     warm_start boolean DEFAULT NULL,
     verbose boolean DEFAULT NULL,
+    data text DEFAULT NULL,
+    shuffle_buffer bigint DEFAULT NULL,
     OUT version integer,
     OUT rows_used bigint,
     OUT epochs_run integer,
@@ -345,7 +347,7 @@ COMMENT ON FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[]
     double precision, double precision, integer, integer, boolean, text, text,
     double precision, double precision, double precision, double precision,
     double precision, integer, double precision, integer, double precision, bigint, bigint,
-    boolean, boolean, boolean)
+    boolean, boolean, boolean, text, bigint)
     IS 'train an autoencoder on the rows of a relation and store it as a new model version';
 
 -- ae_fit: the same training as an aggregate returning the model as a value.

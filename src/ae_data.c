@@ -1,13 +1,13 @@
 /*
- * ae_data.c — the rows ae_train() learns from, read through an SPI cursor.
+ * ae_data.c — the rows ae_train() learns from, read into memory (one pass
+ * of ae_scan.c: a table scan or an SPI cursor).
  *
  * The relation comes in as a regclass and its columns are looked up in the
  * catalog before any SQL is built, so only quoted, existing identifiers
- * reach the query text.  The query runs with the caller's privileges, so
- * table and column privileges and row-level security apply as for any
- * SELECT the caller writes.
+ * reach the query text.  Privileges and row-level security apply as for
+ * any SELECT the caller writes (ae_scan.c says how).
  *
- * Rows arrive 10 000 at a time and are copied into one row-major float
+ * Rows are copied into one row-major float
  * matrix that grows geometrically, never beyond what autoenc.max_train_memory
  * allows: the budget is checked before every allocation.  With max_rows the
  * matrix holds a seeded uniform sample (reservoir sampling, algorithm R).
@@ -20,7 +20,6 @@
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -31,13 +30,6 @@
 
 #include "ae_rng.h"
 #include "ae_training.h"
-
-/*
- * Rows per cursor fetch.  The fetched tuples are not counted against
- * autoenc.max_train_memory, so a batch is kept small next to it (1000 rows
- * of 784 double precision values are about 6 MB).
- */
-#define AE_FETCH_ROWS 1000
 
 typedef struct Reader
 {
@@ -58,6 +50,8 @@ typedef struct Reader
 	Size		fixed;
 	Size		per_row;
 	AeRng		rng;			/* reservoir sampling */
+	bool		may_stream;		/* stop instead of raising 53200 when full */
+	bool		give_up;		/* may_stream, and reltuples says they will not fit */
 	int64		n_valid;		/* valid rows seen (the reservoir's stream) */
 	AeData	   *data;
 } Reader;
@@ -282,29 +276,6 @@ AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *width,
 	}
 }
 
-static void
-ConvertColumns(Reader *r, HeapTuple tuple, TupleDesc desc, AeRowCheck *c)
-{
-	c->problem = AE_ROW_OK;
-	for (int j = 0; j < r->ncols; j++)
-	{
-		bool		isnull;
-		Datum		value = SPI_getbinval(tuple, desc, j + 1, &isnull);
-		double		v;
-
-		if (isnull)
-		{
-			c->problem = AE_ROW_NULL;
-			c->index = j + 1;
-			return;
-		}
-		v = DatumGetFloat8(value);
-		if (!CheckValue(c, j + 1, v))
-			return;
-		r->row[j] = (float) v;
-	}
-}
-
 void
 AeReportRow(const char *what, int64 row_no, const char *input,
 			char **colnames, const AeRowCheck *c, int d)
@@ -414,35 +385,49 @@ StartMatrix(Reader *r, int d)
 	if (cap < 1)
 		AeTrainerCheckMemory(r->fixed, r->per_row, 1);	/* not even the model fits */
 	AeTrainerCheckMemory(r->fixed, r->per_row, cap);
+	if (r->may_stream && estimate > (double) r->limit)
+	{
+		/* the statistics say the rows will not fit: stream from the start */
+		r->give_up = true;
+		cap = 1;
+	}
 	data->X = MemoryContextAllocHuge(r->matrix_cxt, (Size) cap * d * sizeof(float));
 	r->cap = cap;
 	r->row = MemoryContextAlloc(r->matrix_cxt, sizeof(float) * d);
 }
 
-/* Room for one more row, within the budget. */
-static void
+/* Room for one more row, within the budget; false when it does not fit and may_stream. */
+static bool
 GrowMatrix(Reader *r)
 {
 	AeData	   *data = r->data;
 	int64		cap;
 
 	if (data->n < r->cap)
-		return;
+		return true;
+	if (r->may_stream &&
+		(r->cap >= r->limit ||
+		 AeTrainerMaxRows(r->fixed + (Size) r->cap * sizeof(float) * data->d, r->per_row) < data->n + 1))
+		return false;
 	if (r->cap >= r->limit)
 		AeTrainerCheckMemory(r->fixed, r->per_row, data->n + 1);	/* raises */
 	cap = AeTrainerGrowCap(r->fixed, r->per_row, sizeof(float) * data->d,
 						   r->cap, data->n + 1, r->limit);
 	data->X = repalloc_huge(data->X, (Size) cap * data->d * sizeof(float));
 	r->cap = cap;
+	return true;
 }
 
-/* Add the converted row, or let the reservoir decide where it goes. */
-static void
+/* Add the converted row, or let the reservoir decide where it goes; false: no room. */
+static bool
 KeepRow(Reader *r)
 {
 	AeData	   *data = r->data;
 	int64		slot;
 	int64		max_rows = r->opts->max_rows;
+
+	if (r->give_up)
+		return false;
 
 	if (max_rows > 0 && r->n_valid >= max_rows)
 	{
@@ -451,38 +436,70 @@ KeepRow(Reader *r)
 
 		r->n_valid++;
 		if (j >= (uint64) max_rows)
-			return;
+			return true;
 		slot = (int64) j;
 	}
 	else
 	{
+		if (!GrowMatrix(r))
+			return false;
 		r->n_valid++;
-		GrowMatrix(r);
 		slot = data->n++;
 	}
 	memcpy(data->X + (size_t) slot * data->d, r->row, sizeof(float) * data->d);
+	return true;
 }
 
 /* ---------------------------------------------------------------- reading */
 
-static char *
-BuildQuery(Reader *r)
+/* The relation and column checks, shared by both ways of training. */
+static void
+Prepare(Reader *r, Oid relid, const char *input, ArrayType *columns, AeData *data)
 {
-	StringInfoData q;
-	char	   *relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(r->relid)),
-													 get_rel_name(r->relid));
-
-	initStringInfo(&q);
-	appendStringInfoString(&q, "SELECT ");
-	if (r->input)
-		appendStringInfo(&q, "CAST(%s AS pg_catalog.%s)", quote_identifier(r->input),
-						 r->float4 ? "float4[]" : "float8[]");
+	CheckRelkind(relid);
+	r->relid = relid;
+	r->input = input;
+	r->relname = get_rel_name(relid);
+	if (input)
+		r->float4 = CheckArrayColumn(relid, r->relname, input);
 	else
+	{
+		Size		len = 0;
+		char	   *p;
+
+		ParseColumns(r, columns);
 		for (int j = 0; j < r->ncols; j++)
-			appendStringInfo(&q, "%sCAST(%s AS pg_catalog.float8)", j ? ", " : "",
-							 quote_identifier(r->colnames[j]));
-	appendStringInfo(&q, " FROM %s", relname);
-	return q.data;
+			len += strlen(r->colnames[j]) + 1;
+		data->columns = p = palloc(len);
+		for (int j = 0; j < r->ncols; j++)
+		{
+			strcpy(p, r->colnames[j]);
+			p += strlen(r->colnames[j]) + 1;
+		}
+		data->n_columns = r->ncols;
+		data->columns_len = len;
+	}
+	data->spec.relid = relid;
+	data->spec.relname = r->relname;
+	data->spec.input = input;
+	data->spec.float4 = r->float4;
+	data->spec.colnames = r->colnames;
+	data->spec.ncols = r->ncols;
+	data->spec.verbose = r->opts->verbose;
+}
+
+void
+AeDataPrepare(Oid relid, const char *input, ArrayType *columns,
+			  AeTrainOptions *opts, const char *what, AeData *data)
+{
+	Reader		r;
+
+	memset(data, 0, sizeof(*data));
+	memset(&r, 0, sizeof(r));
+	r.opts = opts;
+	r.what = what;
+	r.data = data;
+	Prepare(&r, relid, input, columns, data);
 }
 
 void
@@ -491,123 +508,61 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 		   AeData *data)
 {
 	Reader		r;
-	char	   *query;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	MemoryContext row_cxt;
-	int			ret;
+	AeScan	   *scan;
 
 	memset(data, 0, sizeof(*data));
 	memset(&r, 0, sizeof(r));
-	r.relid = relid;
-	r.input = input;
 	r.opts = opts;
 	r.warm = warm;
 	r.what = what;
 	r.data = data;
 	r.matrix_cxt = CurrentMemoryContext;
+	r.may_stream = opts->data == AE_DATA_AUTO && opts->max_rows == 0;
 	ae_rng_seed(&r.rng, (uint64) opts->seed ^ UINT64CONST(0x9E3779B97F4A7C15));
 
-	CheckRelkind(relid);
-	r.relname = get_rel_name(relid);
-	if (input)
-		r.float4 = CheckArrayColumn(relid, r.relname, input);
-	else
-	{
-		Size		len = 0;
-		char	   *p;
-
-		ParseColumns(&r, columns);
-		for (int j = 0; j < r.ncols; j++)
-			len += strlen(r.colnames[j]) + 1;
-		data->columns = p = palloc(len);
-		for (int j = 0; j < r.ncols; j++)
-		{
-			strcpy(p, r.colnames[j]);
-			p += strlen(r.colnames[j]) + 1;
-		}
-		data->n_columns = r.ncols;
-		data->columns_len = len;
+	Prepare(&r, relid, input, columns, data);
+	if (!input)
 		StartMatrix(&r, r.ncols);
-	}
-	query = BuildQuery(&r);
 
-	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc row conversion",
-									ALLOCSET_DEFAULT_SIZES);
-
-	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
-			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-
-	for (;;)
+	scan = AeScanBegin(&data->spec, true);
+	while (AeScanNext(scan))
 	{
-		SPITupleTable *tuptable;
+		AeRowCheck	check;
+		int			width = 0;
 
-		SPI_cursor_fetch(portal, true, AE_FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		tuptable = SPI_tuptable;
-		for (uint64 i = 0; i < SPI_processed; i++)
+		data->n_read++;
+		if (data->d == 0)
 		{
-			HeapTuple	tuple = tuptable->vals[i];
-			AeRowCheck	check;
-			MemoryContext old = MemoryContextSwitchTo(row_cxt);
-
-			data->n_read++;
-			if (input)
-			{
-				bool		isnull;
-				Datum		value = SPI_getbinval(tuple, tuptable->tupdesc, 1, &isnull);
-				int			width = 0;
-
-				if (isnull)
-					check.problem = AE_ROW_NULL;
-				else
-				{
-					ArrayType  *arr = DatumGetArrayTypeP(value);
-
-					if (data->d == 0)
-					{
-						/* the first valid row sets the width */
-						AeConvertArray(arr, r.float4, 0, NULL, &width, &check, what);
-						if (check.problem == AE_ROW_OK)
-						{
-							MemoryContextSwitchTo(old);
-							StartMatrix(&r, width);
-							MemoryContextSwitchTo(row_cxt);
-						}
-					}
-					if (data->d > 0)
-						AeConvertArray(arr, r.float4, data->d, r.row, &width, &check, what);
-				}
-			}
-			else
-				ConvertColumns(&r, tuple, tuptable->tupdesc, &check);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(row_cxt);
-
-			if (check.problem != AE_ROW_OK)
-			{
-				if (!opts->skip_invalid)
-					AeReportRow(what, data->n_read, input, input ? NULL : r.colnames,
-								&check, data->d);
-				data->n_skipped++;
-				continue;
-			}
-			KeepRow(&r);
+			/* the first valid row sets the width */
+			AeScanConvert(scan, 0, NULL, &width, &check, what);
+			if (check.problem == AE_ROW_OK)
+				StartMatrix(&r, width);
 		}
-		SPI_freetuptable(tuptable);
-		CHECK_FOR_INTERRUPTS();
+		if (data->d > 0)
+			AeScanConvert(scan, data->d, r.row, &width, &check, what);
+
+		if (check.problem != AE_ROW_OK)
+		{
+			if (!opts->skip_invalid)
+				AeReportRow(what, data->n_read, input, input ? NULL : r.colnames,
+							&check, data->d);
+			data->n_skipped++;
+			continue;
+		}
+		if (!KeepRow(&r))
+		{
+			/* too many rows for memory: the caller streams instead */
+			data->too_big = true;
+			break;
+		}
 	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	if ((ret = SPI_finish()) != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(ret));
-	MemoryContextDelete(row_cxt);
+	AeScanEnd(scan);
+	if (data->too_big)
+	{
+		pfree(data->X);
+		data->X = NULL;
+		return;
+	}
 
 	if (data->n_read == 0)
 		ereport(ERROR,

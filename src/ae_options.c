@@ -71,6 +71,13 @@ typedef struct AeOptionDef
  * (the optimizer's defaults), and with loss bce the output activation and
  * the normalisation.
  */
+const AeName ae_data_mode_names[] = {
+	{"auto", AE_DATA_AUTO},
+	{"memory", AE_DATA_MEMORY},
+	{"stream", AE_DATA_STREAM},
+	{NULL, 0}
+};
+
 static const AeOptionDef Options[AE_N_OPTIONS] = {
 	[AE_OPTION_HIDDEN] = {"hidden", AE_KIND_WIDTHS, OFF(n_hidden), 0, 1, AE_MAX_WIDTH, false, false, NULL, 0, false},
 	[AE_OPTION_ACTIVATION] = CHOICE_OPT("activation", activation, AE_DEFAULT_ACTIVATION, ae_activation_names, 0),
@@ -105,6 +112,8 @@ static const AeOptionDef Options[AE_N_OPTIONS] = {
 	[AE_OPTION_SKIP_INVALID] = BOOL_OPT("skip_invalid", skip_invalid, false),
 	[AE_OPTION_WARM_START] = BOOL_OPT("warm_start", warm_start, false),
 	[AE_OPTION_VERBOSE] = BOOL_OPT("verbose", verbose, false),
+	[AE_OPTION_DATA] = CHOICE_OPT("data", data, AE_DATA_AUTO, ae_data_mode_names, 0),
+	[AE_OPTION_SHUFFLE_BUFFER] = {"shuffle_buffer", AE_KIND_INT8, OFF(shuffle_buffer), 0, 1, AE_MAX_SHUFFLE_BUFFER, false, false, NULL, 0, true},
 };
 
 void
@@ -332,11 +341,18 @@ SetFromDatum(const AeOptionDef *def, AeTrainOptions *opts, Datum value)
 void
 AeOptionsFromArgs(AeTrainOptions *opts, FunctionCallInfo fcinfo, int first_arg)
 {
+	/*
+	 * Options added later come last, so a declaration of an older version
+	 * (before ALTER EXTENSION UPDATE) still works: what it lacks keeps its
+	 * default.  0.1.0 ended with verbose.
+	 */
+	int			n = PG_NARGS() - first_arg;
+
 	AeOptionsDefaults(opts);
-	if (PG_NARGS() != first_arg + AE_N_OPTIONS)
+	if (n < AE_OPTION_VERBOSE + 1 || n > AE_N_OPTIONS)
 		elog(ERROR, "ae_train() was declared with %d arguments, the library expects %d. Please report a bug.",
 			 PG_NARGS(), first_arg + AE_N_OPTIONS);
-	for (int i = 0; i < AE_N_OPTIONS; i++)
+	for (int i = 0; i < n; i++)
 	{
 		if (PG_ARGISNULL(first_arg + i))
 			continue;
@@ -477,7 +493,7 @@ OptionList(void)
 
 	initStringInfo(&s);
 	for (int i = 0; i < AE_N_OPTIONS; i++)
-		if (i != AE_OPTION_WARM_START)
+		if (i != AE_OPTION_WARM_START && i != AE_OPTION_DATA && i != AE_OPTION_SHUFFLE_BUFFER)
 			appendStringInfo(&s, "%s%s", s.len ? ", " : "", Options[i].name);
 	return s.data;
 }
@@ -518,6 +534,11 @@ AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"warm_start\" is not available in ae_fit"),
 					 errhint("Use ae_train(), which names the stored model to continue from.")));
+		if (id == AE_OPTION_DATA || id == AE_OPTION_SHUFFLE_BUFFER)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" is not available in ae_fit", name),
+					 errdetail("An aggregate is handed its rows once; only ae_train() can read a relation several times.")));
 		if (id < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -66,6 +66,60 @@ CheckWarmColumns(const AeBundle *warm, const AeData *data, const char *what)
 }
 
 /*
+ * The rows in memory (data 'memory', or 'auto' when they fit), else a pass
+ * over the relation per epoch (ae_stream.c).  In 'auto' the in-memory read
+ * stops as soon as the rows are seen not to fit — at once when the
+ * planner's row estimate already says so — and the streaming training
+ * starts over from the first row.
+ */
+static AeBundle *
+Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
+	  const AeBundle *warm, const char *what, AeTrainerReport *report)
+{
+	AeData		data;
+	AeBundle   *bundle;
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (opts->data != AE_DATA_STREAM)
+	{
+		AeDataRead(relid, input, columns, opts, warm, what, &data);
+		if (!data.too_big)
+		{
+			if (warm)
+				CheckWarmColumns(warm, &data, what);
+			return AeTrainerRun(opts, &data.arch, data.X, data.n, data.d,
+								data.columns, data.n_columns, data.columns_len,
+								warm, what, report);
+		}
+		if (opts->verbose)
+			ereport(NOTICE,
+					(errmsg("the rows do not fit autoenc.max_train_memory: streaming them")));
+	}
+
+	/* pass 1's scratch goes with this context when the rows fit after all */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc streaming",
+								ALLOCSET_DEFAULT_SIZES);
+	AeDataPrepare(relid, input, columns, opts, what, &data);
+	if (warm)
+		CheckWarmColumns(warm, &data, what);
+	old = MemoryContextSwitchTo(cxt);
+	bundle = AeStreamTrain(&data, opts, warm, what, report);
+	MemoryContextSwitchTo(old);
+	if (bundle == NULL)
+	{
+		/* the shuffle buffer holds every row: that is the in-memory training */
+		MemoryContextDelete(cxt);
+		opts->data = AE_DATA_MEMORY;
+		AeDataRead(relid, input, columns, opts, warm, what, &data);
+		return AeTrainerRun(opts, &data.arch, data.X, data.n, data.d,
+							data.columns, data.n_columns, data.columns_len,
+							warm, what, report);
+	}
+	return bundle;
+}
+
+/*
  * ae_train() in SQL; the C name differs because the core's training loop is
  * ae_train().
  */
@@ -85,7 +139,6 @@ ae_train_relation(PG_FUNCTION_ARGS)
 	MemoryContext old_cxt;
 	AeBundle   *warm = NULL;
 	AeBundle   *bundle;
-	AeData		data;
 	AeTrainerReport report;
 	int			version;
 	instr_time	start;
@@ -136,13 +189,7 @@ ae_train_relation(PG_FUNCTION_ARGS)
 	if (opts.warm_start)
 		warm = ae_catalog_fetch(name, AE_ACCESS_STORE, NULL);
 
-	AeDataRead(relid, input, columns, &opts, warm, what, &data);
-	if (warm)
-		CheckWarmColumns(warm, &data, what);
-
-	bundle = AeTrainerRun(&opts, &data.arch, data.X, data.n, data.d,
-						  data.columns, data.n_columns, data.columns_len,
-						  warm, what, &report);
+	bundle = Train(relid, input, columns, &opts, warm, what, &report);
 
 	/* the last step: replaces the stored model in this transaction */
 	version = ae_catalog_store(name, bundle, relid);

@@ -329,24 +329,16 @@ AeTrainerSortRows(float *X, int64 n, int d)
 
 /* ---------------------------------------------------------------- progress */
 
-typedef struct TrainProgress
-{
-	bool		verbose;
-	int			epochs;
-	int64		n_rows;
-	double		seconds;		/* sum of finished epochs */
-} TrainProgress;
-
 /*
  * After every batch: honour cancel requests and statement_timeout (this may
  * longjmp out of the core, which holds nothing that outlives the memory
  * context), and with verbose a NOTICE per finished epoch.  The message holds
  * only deterministic numbers; the timing goes into the detail.
  */
-static bool
-ProgressCallback(void *arg, int epoch, int batch, int n_batches, const AeEpochStats *done)
+bool
+AeTrainerProgress(void *arg, int epoch, int batch, int n_batches, const AeEpochStats *done)
 {
-	TrainProgress *p = (TrainProgress *) arg;
+	AeTrainProgress *p = (AeTrainProgress *) arg;
 
 	CHECK_FOR_INTERRUPTS();
 	if (done == NULL)
@@ -355,7 +347,7 @@ ProgressCallback(void *arg, int epoch, int batch, int n_batches, const AeEpochSt
 	if (p->verbose)
 	{
 		double		per_epoch = p->seconds / done->epoch;
-		double		left = per_epoch * (p->epochs - done->epoch);
+		double		left = per_epoch * (p->epochs - done->epoch) + p->fixed_left;
 		double		rate = done->seconds > 0 ? p->n_rows / done->seconds : 0;
 
 		if (isnan(done->val_loss))
@@ -374,8 +366,8 @@ ProgressCallback(void *arg, int epoch, int batch, int n_batches, const AeEpochSt
 
 /* ---------------------------------------------------------------- the training */
 
-static void
-FillTrainConfig(AeTrainConfig *cfg, const AeTrainOptions *opts)
+void
+AeTrainerFillConfig(AeTrainConfig *cfg, const AeTrainOptions *opts)
 {
 	/* every field is set below; the defaults fill what SQL does not expose (betas, eps) */
 	ae_train_config_defaults(cfg);
@@ -459,7 +451,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	AeModel		model;
 	AeTrainConfig cfg;
 	AeTrainResult result;
-	TrainProgress progress;
+	AeTrainProgress progress;
 	AeStatus	st;
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 	float	   *params;
@@ -528,16 +520,17 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	else
 		ae_model_init_weights(&model, (uint64_t) opts->seed);
 
-	FillTrainConfig(&cfg, opts);
+	AeTrainerFillConfig(&cfg, opts);
 	ae_check_status(ae_train_config_validate(&cfg, &model, errbuf), errbuf, what);
 
 	progress.verbose = opts->verbose;
 	progress.epochs = opts->epochs;
 	progress.n_rows = n;
 	progress.seconds = 0;
+	progress.fixed_left = 0;
 	memset(&result, 0, sizeof(result));
 	st = ae_train(&model, &cfg, X, (size_t) n, &ae_palloc_allocator,
-				  ProgressCallback, &progress, &result, errbuf);
+				  AeTrainerProgress, &progress, &result, errbuf);
 	ae_check_status(st, errbuf, what);
 
 	/* the training-error distribution and the anomaly threshold */
@@ -551,6 +544,9 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	bundle->val_loss = result.n_val > 0 ? result.val_loss : NAN;
 	bundle->n_history = result.epochs_run;
 	bundle->history = result.history;
+	/* trained in memory, whatever was asked: the stored options say what happened */
+	opts->data = AE_DATA_MEMORY;
+	opts->shuffle_buffer = 0;
 	bundle->config_json = AeOptionsToJson(opts);
 	bundle->n_columns = n_columns;
 	bundle->columns = n_columns > 0 ? (char *) columns : NULL;

@@ -7,7 +7,10 @@
  * measures the training-error distribution and returns the bundle to store.
  *
  *   ae_options.c     option table, parsing (named arguments, jsonb), JSON text
- *   ae_data.c        reading a relation through an SPI cursor (ae_train)
+ *   ae_scan.c        one pass over a relation: table scan or SPI cursor
+ *   ae_data.c        reading a relation into memory (ae_train, data 'memory')
+ *   ae_stream.c      training with a pass over the relation per epoch
+ *                    (ae_train, data 'stream')
  *   ae_trainer.c     the shared training path and the memory budget
  *   ae_train_func.c  the ae_train() SQL function
  *   ae_agg.c         the ae_fit aggregate
@@ -21,6 +24,7 @@
 #include "utils/jsonb.h"
 
 #include "ae_bundle.h"
+#include "ae_names.h"
 
 /* Every option, in the order of ae_train()'s named arguments after "columns". */
 typedef enum AeOptionId
@@ -57,6 +61,8 @@ typedef enum AeOptionId
 	AE_OPTION_SKIP_INVALID,
 	AE_OPTION_WARM_START,
 	AE_OPTION_VERBOSE,
+	AE_OPTION_DATA,
+	AE_OPTION_SHUFFLE_BUFFER,
 	AE_N_OPTIONS
 } AeOptionId;
 
@@ -102,7 +108,19 @@ typedef struct AeTrainOptions
 	bool		skip_invalid;
 	bool		warm_start;
 	bool		verbose;
+	int			data;			/* AeDataMode (ae_train only) */
+	int64		shuffle_buffer; /* rows; streaming only */
 } AeTrainOptions;
+
+/* Where ae_train's rows are trained from (option "data"). */
+typedef enum AeDataMode
+{
+	AE_DATA_AUTO = 0,			/* memory when the rows fit the budget, else stream */
+	AE_DATA_MEMORY,
+	AE_DATA_STREAM
+} AeDataMode;
+
+extern const AeName ae_data_mode_names[];
 
 /* ae_options.c */
 extern void AeOptionsDefaults(AeTrainOptions *opts);
@@ -222,6 +240,37 @@ extern void AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *
 extern void AeReportRow(const char *what, int64 row_no, const char *input,
 						char **colnames, const AeRowCheck *c, int d);
 
+/* ae_scan.c */
+
+/* What to read: a checked relation and its checked input columns. */
+typedef struct AeScanSpec
+{
+	Oid			relid;
+	const char *relname;
+	const char *input;			/* array column, or NULL */
+	bool		float4;			/* its elements are real */
+	char	  **colnames;		/* named columns (input NULL) */
+	int			ncols;
+	bool		verbose;		/* a NOTICE naming the path taken */
+} AeScanSpec;
+
+typedef struct AeScan AeScan;
+
+/*
+ * One pass over the rows.  allow_direct false forces the executor path.
+ * AeScanNext moves to the next row (false at the end); AeScanConvert checks
+ * and converts it like AeConvertArray (out may be NULL to learn the width).
+ * Errors release everything with the transaction; AeScanEnd on success.
+ */
+extern AeScan *AeScanBegin(const AeScanSpec *spec, bool allow_direct);
+extern bool AeScanNext(AeScan *s);
+extern void AeScanConvert(AeScan *s, int d, float *out, int *width, AeRowCheck *c,
+						  const char *what);
+extern void AeScanEnd(AeScan *s);
+extern bool AeScanDirect(const AeScan *s);
+/* Would the table scan be used for spec, for the current role? */
+extern bool AeScanIsDirect(const AeScanSpec *spec);
+
 /* Rows read from a relation for ae_train. */
 typedef struct AeData
 {
@@ -234,6 +283,8 @@ typedef struct AeData
 	int			n_columns;
 	Size		columns_len;
 	AeArch		arch;			/* resolved once the width was known */
+	bool		too_big;		/* AeDataRead with may_stream: the rows do not fit */
+	AeScanSpec	spec;			/* what was read, for a streaming training */
 } AeData;
 
 /*
@@ -244,5 +295,38 @@ typedef struct AeData
 extern void AeDataRead(Oid relid, const char *input, ArrayType *columns,
 					   AeTrainOptions *opts, const AeBundle *warm, const char *what,
 					   AeData *data);
+
+/*
+ * The checks of AeDataRead without reading: the relation, the columns, and
+ * data->spec, data->columns filled in (ae_train with data 'stream').
+ */
+extern void AeDataPrepare(Oid relid, const char *input, ArrayType *columns,
+						  AeTrainOptions *opts, const char *what, AeData *data);
+
+/* ae_stream.c */
+
+/*
+ * Train from data->spec with one pass over the relation per epoch (and a
+ * first pass for the normalisation, a last one for the error quantiles);
+ * memory is bounded by the shuffle buffer, a batch and the model.
+ */
+extern AeBundle *AeStreamTrain(AeData *data, AeTrainOptions *opts, const AeBundle *warm,
+							   const char *what, AeTrainerReport *report);
+
+/* ae_trainer.c, shared with ae_stream.c */
+struct AeTrainConfig;
+extern void AeTrainerFillConfig(struct AeTrainConfig *cfg, const AeTrainOptions *opts);
+extern bool AeTrainerProgress(void *arg, int epoch, int batch, int n_batches,
+							  const struct AeEpochStats *done);
+
+/* What the progress callback needs (its arg). */
+typedef struct AeTrainProgress
+{
+	bool		verbose;
+	int			epochs;
+	int64		n_rows;
+	double		seconds;		/* sum of finished epochs */
+	double		fixed_left;		/* seconds the run needs after the last epoch */
+} AeTrainProgress;
 
 #endif							/* AE_TRAINING_H */

@@ -51,6 +51,16 @@
 #define AE_MAX_EPOCHS					100000
 #define AE_MAX_PATIENCE					100000
 #define AE_MAX_CONTRACTIVE_SAMPLES		65536
+#define AE_MAX_SHUFFLE_BUFFER			1e9		/* rows; the memory budget is checked as well */
+
+/*
+ * Streaming training (ae_train with data 'stream').  Without the option
+ * shuffle_buffer the buffer holds AE_DEFAULT_SHUFFLE_BUFFER_BYTES of rows
+ * (at least a batch); the error quantiles come from a seeded uniform
+ * sample of AE_QUANTILE_SAMPLE rows' errors (exact below that many rows).
+ */
+#define AE_DEFAULT_SHUFFLE_BUFFER_BYTES	(64.0 * 1024 * 1024)
+#define AE_QUANTILE_SAMPLE				100000
 
 /* The learning rate and weight decay that depend on the optimiser kind. */
 #define AE_DEFAULT_LEARNING_RATE(kind) \
