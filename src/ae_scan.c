@@ -40,6 +40,7 @@
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -75,6 +76,10 @@ struct AeScan
 	SPIPlanPtr	plan;
 	SPITupleTable *tuptable;
 	uint64		next;			/* in tuptable */
+
+	const char *why;			/* the direct path is not used because ... */
+	instr_time	start;
+	int64		n_rows;
 
 	/* the current row's values */
 	int			nvalues;
@@ -248,11 +253,8 @@ AeScanBegin(const AeScanSpec *spec, bool allow_direct)
 		BeginDirect(s);
 	else
 		BeginExecutor(s);
-	if (spec->verbose)
-		ereport(NOTICE,
-				(errmsg("reading relation \"%s\" %s", spec->relname,
-						s->direct ? "with a table scan" : "through the executor"),
-				 s->direct ? 0 : errdetail("The table scan is not used because %s.", why)));
+	s->why = why;
+	INSTR_TIME_SET_CURRENT(s->start);
 	return s;
 }
 
@@ -265,6 +267,24 @@ AeScanDirect(const AeScan *s)
 void
 AeScanEnd(AeScan *s)
 {
+	if (s->spec->verbose)
+	{
+		instr_time	t;
+
+		INSTR_TIME_SET_CURRENT(t);
+		INSTR_TIME_SUBTRACT(t, s->start);
+		if (s->direct)
+			ereport(NOTICE,
+					(errmsg("read " INT64_FORMAT " rows of relation \"%s\" with a table scan",
+							s->n_rows, s->spec->relname),
+					 errdetail("In %.3f s.", INSTR_TIME_GET_DOUBLE(t))));
+		else
+			ereport(NOTICE,
+					(errmsg("read " INT64_FORMAT " rows of relation \"%s\" through the executor",
+							s->n_rows, s->spec->relname),
+					 errdetail("In %.3f s; the table scan is not used because %s.",
+							   INSTR_TIME_GET_DOUBLE(t), s->why)));
+	}
 	if (s->direct)
 	{
 		ExecDropSingleTupleTableSlot(s->slot);
@@ -337,7 +357,10 @@ AeScanNext(AeScan *s)
 		MemoryContextReset(s->row_cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
-	return s->direct ? NextDirect(s) : NextExecutor(s);
+	if (!(s->direct ? NextDirect(s) : NextExecutor(s)))
+		return false;
+	s->n_rows++;
+	return true;
 }
 
 /* A scalar column's value as double: the executor path has cast it already. */

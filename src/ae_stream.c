@@ -228,6 +228,8 @@ StatsPass(Stream *st, const AeBundle *warm)
 			st->n_val++;
 	}
 	AeScanEnd(scan);
+	/* the later passes read the same rows the same way: one NOTICE is enough */
+	data->spec.verbose = false;
 
 	if (data->n_read == 0)
 		ereport(ERROR,
