@@ -321,10 +321,18 @@ AllocTraining(Stream *st, const AeBundle *warm)
 	st->n_batches = (int) ((st->n_train + st->bs - 1) / st->bs);
 
 	/* the shuffle buffer: as asked, else AE_DEFAULT_SHUFFLE_BUFFER_BYTES of rows */
+	fixed = AeTrainerFixedBytes(opts, arch);
 	if (opts->shuffle_buffer > 0)
 		S = opts->shuffle_buffer;
 	else
-		S = (int64) (AE_DEFAULT_SHUFFLE_BUFFER_BYTES / (sizeof(float) * st->d));
+	{
+		/* the default, or half of what the budget leaves when that is less */
+		double		left = (double) ae_max_train_memory_kb * 1024.0 - (double) fixed -
+			(double) AE_QUANTILE_SAMPLE * sizeof(float);
+
+		S = (int64) (Min(AE_DEFAULT_SHUFFLE_BUFFER_BYTES, Max(left, 0) / 2) /
+					 (sizeof(float) * st->d + sizeof(uint32)));
+	}
 	S = Max(S, st->bs);
 	S = Min(S, st->n_train);
 	if (!opts->shuffle)
@@ -332,7 +340,6 @@ AllocTraining(Stream *st, const AeBundle *warm)
 	st->S = S;
 
 	/* the budget: the model and its training, the buffer, the error sample */
-	fixed = AeTrainerFixedBytes(opts, arch);
 	buffer_bytes = (double) S * (sizeof(float) * st->d + sizeof(uint32)) +
 		(double) AE_QUANTILE_SAMPLE * sizeof(float);
 	if ((double) fixed + buffer_bytes > (double) ae_max_train_memory_kb * 1024.0)
