@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -157,7 +158,10 @@ BindNew(AeScorer *s, const char *name, int namelen)
 		ae_cache_unpin(b->entry);
 	}
 	b->entry = entry;
-	b->search_path = ae_search_path_hash(name, namelen);
+	if (b->search_path)
+		pfree(b->search_path);
+	b->search_path = ae_name_uses_search_path(name, namelen)
+		? MemoryContextStrdup(s->mcxt, namespace_search_path) : NULL;
 	b->namelen = namelen;
 	memset(b->name, 0, sizeof(b->name));
 	memcpy(b->name, name, namelen);
@@ -177,8 +181,8 @@ ae_scorer_bind(AeScorer *s, const char *name, int namelen)
 			   s->current->namelen == namelen &&
 			   s->userid == GetUserId() &&
 			   memcmp(s->current->name, name, namelen) == 0 &&
-			   (s->current->search_path == 0 ||
-				s->current->search_path == ae_search_path_hash(name, namelen))))
+			   (s->current->search_path == NULL ||
+				strcmp(s->current->search_path, namespace_search_path) == 0)))
 		return;
 
 	/* after an invalidation, or as another user, everything is checked again */
@@ -190,8 +194,8 @@ ae_scorer_bind(AeScorer *s, const char *name, int namelen)
 	for (int i = 0; i < s->n_bindings; i++)
 		if (s->bindings[i].namelen == namelen &&
 			memcmp(s->bindings[i].name, name, namelen) == 0 &&
-			(s->bindings[i].search_path == 0 ||
-			 s->bindings[i].search_path == ae_search_path_hash(name, namelen)))
+			(s->bindings[i].search_path == NULL ||
+			 strcmp(s->bindings[i].search_path, namespace_search_path) == 0))
 		{
 			b = &s->bindings[i];
 			break;

@@ -58,7 +58,7 @@ typedef struct AeBinding
 	uint64		last_used;
 	int			namelen;
 	char		name[AE_CACHE_NAME_MAX];
-	uint64		search_path;	/* ae_search_path_hash() when bound */
+	char	   *search_path;	/* the search_path's text when bound; NULL: not used */
 } AeBinding;
 
 typedef struct AeScorer
