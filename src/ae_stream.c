@@ -51,6 +51,7 @@
 #include "ae_norm.h"
 #include "ae_optim.h"
 #include "ae_rng.h"
+#include "ae_sample.h"
 #include "ae_train.h"
 #include "ae_training.h"
 #include "autoenc.h"
@@ -94,11 +95,9 @@ typedef struct Stream
 	AeRng		rng_noise;
 	AeRng		rng_sample;
 
-	/* the shuffle buffer */
+	/* the shuffle buffer (ae_sample.h) */
 	int64		S;
-	float	   *buf;			/* (S, d) */
-	uint32	   *perm;			/* (S) */
-	int64		buf_n;
+	AeShuffleBuf buf;
 
 	/* the batch being filled */
 	int			in_batch;
@@ -358,10 +357,9 @@ AllocTraining(Stream *st, const AeBundle *warm)
 		st->best = palloc_extended(sizeof(float) * Max(st->model.n_params, 1), MCXT_ALLOC_HUGE);
 	st->history = palloc0(sizeof(AeEpochStats) * opts->epochs);
 	if (S > 0)
-	{
-		st->buf = palloc_extended(sizeof(float) * (Size) S * st->d, MCXT_ALLOC_HUGE);
-		st->perm = palloc_extended(sizeof(uint32) * (Size) S, MCXT_ALLOC_HUGE);
-	}
+		ae_shufbuf_init(&st->buf, palloc_extended(sizeof(float) * (Size) S * st->d, MCXT_ALLOC_HUGE),
+						palloc_extended(sizeof(uint32) * (Size) S, MCXT_ALLOC_HUGE),
+						(size_t) S, st->d, &st->rng_shuffle);
 	st->ws = ae_workspace_create(&st->model, &st->cfg.objective, st->bs, &ae_palloc_allocator);
 	st->ws_val = st->ws;
 	if (st->n_val > 0 && st->cfg.objective.contractive > 0.0f)
@@ -423,47 +421,47 @@ TrainBatch(Stream *st)
 	(void) AeTrainerProgress(&st->progress, st->epoch, st->batch_no, st->n_batches, NULL);
 }
 
+/* The batch has one more row in place (at in_batch); train when it is full. */
 static inline void
-Emit(Stream *st, const float *row)
+Placed(Stream *st)
 {
-	memcpy(st->x_target + (size_t) st->in_batch * st->d, row, sizeof(float) * st->d);
 	if (++st->in_batch == st->bs)
 		TrainBatch(st);
+}
+
+static inline float *
+NextSlot(Stream *st)
+{
+	return st->x_target + (size_t) st->in_batch * st->d;
 }
 
 /* A training row through the shuffle buffer (or straight to the batch). */
 static void
 Feed(Stream *st)
 {
-	float	   *slot;
-
 	if (st->S == 0)
 	{
-		Emit(st, st->row);
-		return;
+		memcpy(NextSlot(st), st->row, sizeof(float) * st->d);
+		Placed(st);
 	}
-	if (st->buf_n < st->S)
-	{
-		memcpy(st->buf + (size_t) st->buf_n++ * st->d, st->row, sizeof(float) * st->d);
-		return;
-	}
-	slot = st->buf + (size_t) ae_rng_below(&st->rng_shuffle, (uint64) st->S) * st->d;
-	Emit(st, slot);
-	memcpy(slot, st->row, sizeof(float) * st->d);
+	else if (ae_shufbuf_push(&st->buf, st->row, NextSlot(st)))
+		Placed(st);
 }
 
 /* The end of a pass: what the buffer holds, in a fresh permutation; the last batch. */
 static void
 Drain(Stream *st)
 {
-	if (st->buf_n > 0)
+	if (st->S > 0)
 	{
-		for (int64 i = 0; i < st->buf_n; i++)
-			st->perm[i] = (uint32) i;
-		ae_rng_shuffle(&st->rng_shuffle, st->perm, (uint32) st->buf_n);
-		for (int64 i = 0; i < st->buf_n; i++)
-			Emit(st, st->buf + (size_t) st->perm[i] * st->d);
-		st->buf_n = 0;
+		size_t		left = ae_shufbuf_drain(&st->buf);
+
+		for (size_t i = 0; i < left; i++)
+		{
+			memcpy(NextSlot(st), st->buf.rows + (size_t) st->buf.perm[i] * st->d,
+				   sizeof(float) * st->d);
+			Placed(st);
+		}
 	}
 	TrainBatch(st);
 }
@@ -592,7 +590,7 @@ Calibrate(Stream *st, AeBundle *bundle)
 {
 	int64		k = AE_QUANTILE_SAMPLE;
 	float	   *sample = palloc(sizeof(float) * k);
-	int64		seen = 0;
+	AeReservoir reservoir;
 	float	   *sq = palloc(sizeof(float) * AE_STREAM_ERROR_BATCH * st->d);
 	float	   *scratch = palloc(sizeof(float) * Max(ae_forward_scratch_size(&st->model, AE_STREAM_ERROR_BATCH), 1));
 	float	   *batch = palloc(sizeof(float) * AE_STREAM_ERROR_BATCH * st->d);
@@ -601,6 +599,7 @@ Calibrate(Stream *st, AeBundle *bundle)
 	AeScan	   *scan = AeScanBegin(&st->data->spec, true);
 	int			B = 0;
 
+	ae_reservoir_init(&reservoir, sample, (size_t) k, &st->rng_sample);
 	for (;;)
 	{
 		bool		more = NextRow(st, scan, false);
@@ -621,17 +620,7 @@ Calibrate(Stream *st, AeBundle *bundle)
 				for (int j = 0; j < st->d; j++)
 					sum += sq[(size_t) b * st->d + j];
 				e = (float) (sum / st->d);
-				/* algorithm R */
-				if (seen < k)
-					sample[seen] = e;
-				else
-				{
-					uint64		j = ae_rng_below(&st->rng_sample, (uint64) seen + 1);
-
-					if (j < (uint64) k)
-						sample[j] = e;
-				}
-				seen++;
+				ae_reservoir_add(&reservoir, e);
 			}
 			B = 0;
 		}
@@ -643,7 +632,7 @@ Calibrate(Stream *st, AeBundle *bundle)
 	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
 		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
 	probs[AE_BUNDLE_N_QUANTILES] = 1.0 - st->opts->contamination;
-	ae_quantiles(sample, (size_t) Min(seen, k), probs, AE_BUNDLE_N_QUANTILES + 1, q);
+	ae_quantiles(sample, ae_reservoir_size(&reservoir), probs, AE_BUNDLE_N_QUANTILES + 1, q);
 	memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
 	bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
 	bundle->contamination = st->opts->contamination;
