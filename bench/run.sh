@@ -7,6 +7,9 @@
 #   bench/score_bench.sh   ae_train in a table, scoring against the scan
 #                          floor and PL/Python + NumPy, parallel scoring, the
 #                          scoring trigger, backend memory (throwaway cluster)
+#   bench/stream_bench.sh  ae_train's whole call vs PyTorch, its read phase vs
+#                          the scan floor, streaming at 1M/4M/16M rows
+#                          (throwaway cluster; about 8 minutes more)
 #
 # AE_BENCH_RUNS (default 5) runs of everything, AE_BENCH_PGBENCH_SECONDS
 # (default 10) per pgbench run.  About 6 minutes on 2 cores.
@@ -52,6 +55,8 @@ echo
 bash bench/train_bench.sh
 echo
 bash bench/score_bench.sh
+echo
+bash bench/stream_bench.sh
 
 echo
 echo "Whole run: $(( $(date +%s) - start )) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -115,3 +115,6 @@ EOF
 
 psql -qX -c 'DROP DATABASE autoenc_plots'
 ae_log "wrote doc/img/loss.svg and doc/img/errors.svg"
+
+# the streaming scale figure: from the benchmark's numbers, no database needed
+bash scripts/plot_scale.sh
