@@ -4,7 +4,7 @@
 # clean).  Extra targets:
 #   make unit       C unit tests of the numerical core (no server)
 #   make reference  the core checked against PyTorch on identical weights/data
-#   make prove      the pgTAP suite in test/ against a running server
+#   make prove      the pgTAP suite in test/pgtap/ against a running server
 #   make taptest    the Perl TAP tests in test/t/ (clusters of their own)
 #   make test       everything, self-contained: installs Debian packages,
 #                   builds, starts a throwaway cluster, runs all suites
@@ -41,9 +41,11 @@ ONNX_PB_H    = $(ONNX_GEN)/onnx.pb-c.h
 OBJS         = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(ONNX_PB_C:.c=.o)
 DATA         = $(filter-out $(wildcard sql/*--*--*.sql),$(wildcard sql/autoenc--*.sql)) \
                $(wildcard sql/autoenc--*--*.sql)
-# pg_regress files: everything in sql/ except the install/upgrade scripts
-REGRESS      = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/autoenc--%,$(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --load-extension=autoenc
+# Each suite has a directory of its own: pg_regress in test/regress/
+# (sql/, expected/), pgTAP in test/pgtap/, Perl TAP in test/t/; sql/ holds
+# the extension's install and upgrade scripts only.
+REGRESS      = $(sort $(patsubst test/regress/sql/%.sql,%,$(wildcard test/regress/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test/regress --load-extension=autoenc
 
 # OpenBLAS's own cblas.h (it declares openblas_set_num_threads); without
 # pkg-config the multiarch default <cblas.h> is OpenBLAS's on Debian too.
@@ -121,7 +123,7 @@ reference:
 	bash test/reference/run.sh
 
 prove:
-	pg_prove --ext .sql test/*.sql
+	pg_prove --ext .sql test/pgtap/*.sql
 
 .PHONY: taptest
 taptest:
