@@ -128,15 +128,15 @@ session_run($l, 'ROLLBACK');
 state_unchanged('statement_timeout while the store waits for the row lock');
 
 # A trigger that sleeps after the catalog row was written (only where
-# faults.slow_store is on): the cancel hits a store whose new row version
+# test.slow_store is on): the cancel hits a store whose new row version
 # (or new row) already exists, uncommitted.
 sql(q{
 	CREATE FUNCTION slow_store() RETURNS trigger LANGUAGE plpgsql AS
 		$$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;
 	CREATE TRIGGER slow_store AFTER INSERT OR UPDATE ON ae_model_catalog FOR EACH ROW
-		WHEN (current_setting('faults.slow_store', true) = 'on') EXECUTE FUNCTION slow_store()
+		WHEN (current_setting('test.slow_store', true) = 'on') EXECUTE FUNCTION slow_store()
 });
-session_run($t, 'SET faults.slow_store = on');
+session_run($t, 'SET test.slow_store = on');
 my $in_pg_sleep = "SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = $pid";
 
 session_send($t, $short_train);
@@ -154,7 +154,7 @@ like(session_wait($t, 30), $timeout_error, 'statement_timeout, new name: 57014')
 session_run($t, 'RESET statement_timeout');
 is(sql("SELECT count(*) FROM ae_models WHERE name = 'm_new'"), '0', 'statement_timeout, new name: no row for m_new');
 state_unchanged('statement_timeout after a new model\'s row was inserted');
-session_run($t, 'RESET faults.slow_store');
+session_run($t, 'RESET test.slow_store');
 sql('DROP TRIGGER slow_store ON ae_model_catalog');
 
 # ---------------------------------------------------------------- scoring

@@ -36,6 +36,7 @@ sub checkpointer
 
 sub server_ready
 {
+	return 0 unless system('pg_isready', '-q', '-h', $node->host, '-p', $node->port) == 0;
 	my ($ret, $out) = $node->psql('postgres', 'SELECT 1');
 	return $ret == 0 && $out eq '1';
 }
@@ -48,7 +49,7 @@ sub kill_and_recover
 	my $cp_before = checkpointer();
 	ok(kill('KILL', $pid), "$label: SIGKILL sent to backend $pid");
 	sleep 0.2;
-	ok(wait_until(60, \&server_ready), "$label: the server accepts connections again");
+	ok(wait_until(60, \&server_ready), "$label: the server accepts connections again (pg_isready, a query)");
 	ok(!kill(0, $pid), "$label: the killed backend is gone");
 	isnt(checkpointer(), $cp_before, "$label: the postmaster reinitialised (new checkpointer process)");
 }
