@@ -112,8 +112,9 @@ AddInitializer(Graph *gr, const char *name, int rows, int cols, const float *dat
 	gr->g->initializer[gr->g->n_initializer++] = t;
 }
 
+/* A named attribute of a type, its value still to be set (NULL when out of memory). */
 static Onnx__AttributeProto *
-IntAttribute(Graph *gr, const char *name, int64_t value)
+NewAttribute(Graph *gr, const char *name, Onnx__AttributeProto__AttributeType type)
 {
 	Onnx__AttributeProto *a = ArenaAlloc(gr->arena, sizeof(*a));
 
@@ -122,7 +123,17 @@ IntAttribute(Graph *gr, const char *name, int64_t value)
 	onnx__attribute_proto__init(a);
 	a->name = ArenaString(gr->arena, name);
 	a->has_type = true;
-	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+	a->type = type;
+	return a;
+}
+
+static Onnx__AttributeProto *
+IntAttribute(Graph *gr, const char *name, int64_t value)
+{
+	Onnx__AttributeProto *a = NewAttribute(gr, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+
+	if (a == NULL)
+		return NULL;
 	a->has_i = true;
 	a->i = value;
 	return a;
@@ -131,15 +142,11 @@ IntAttribute(Graph *gr, const char *name, int64_t value)
 static Onnx__AttributeProto *
 IntsAttribute(Graph *gr, const char *name, int64_t value)
 {
-	Onnx__AttributeProto *a = ArenaAlloc(gr->arena, sizeof(*a));
+	Onnx__AttributeProto *a = NewAttribute(gr, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
 	int64_t    *v = ArenaAlloc(gr->arena, sizeof(int64_t));
 
 	if (a == NULL || v == NULL)
 		return NULL;
-	onnx__attribute_proto__init(a);
-	a->name = ArenaString(gr->arena, name);
-	a->has_type = true;
-	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
 	v[0] = value;
 	a->n_ints = 1;
 	a->ints = v;
@@ -149,14 +156,10 @@ IntsAttribute(Graph *gr, const char *name, int64_t value)
 static Onnx__AttributeProto *
 FloatAttribute(Graph *gr, const char *name, float value)
 {
-	Onnx__AttributeProto *a = ArenaAlloc(gr->arena, sizeof(*a));
+	Onnx__AttributeProto *a = NewAttribute(gr, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
 
 	if (a == NULL)
 		return NULL;
-	onnx__attribute_proto__init(a);
-	a->name = ArenaString(gr->arena, name);
-	a->has_type = true;
-	a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
 	a->has_f = true;
 	a->f = value;
 	return a;

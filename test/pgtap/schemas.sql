@@ -8,7 +8,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS autoenc;
-SELECT plan(66);
+SELECT plan(69);
 
 CREATE ROLE ae_sch_alice;
 CREATE ROLE ae_sch_bob;
@@ -97,6 +97,16 @@ SELECT throws_ok(format('SELECT ae_error(%L, ''{1}''::real[])', n), c, NULL, 'ba
 FROM (VALUES ('a.b.c', '42602'), ('"a', '42602'), ('a"b', '42602'), ('"a"b', '42602'), ('.m', '22023'),
              ('s.', '22023'), (repeat('s', 64) || '.m', '42622'), ('s.' || repeat('m', 64), '42622')) AS t(n, c);
 SELECT is(ae_import(d, repeat('s', 0) || 'public.' || repeat('m', 63)), 1, 'a 63-byte name fits') FROM sch_doc;
+
+-- a document carries no schema: an import without a name goes where a store of the bare name goes
+SELECT is(ae_export('ae_sch_alice.other') ->> 'name', 'other', 'ae_export writes the name without its schema');
+CREATE TEMP TABLE sch_exported AS SELECT ae_export('ae_sch_alice.other') AS d;
+GRANT SELECT ON sch_exported TO PUBLIC;
+SELECT is(pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', $$SELECT ae_import(d) FROM sch_exported$$), '1',
+          'ae_import of it, without a name, stores in the importer''s first schema');
+SELECT is((SELECT owner::text FROM ae_models WHERE schema = 'ae_sch_bob' AND name = 'other'), 'ae_sch_bob',
+          'owned by the importer');
+SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', $$SELECT ae_drop('other')$$);
 
 -- ------------------------------------------------------------ 2. CREATE and USAGE on the schema
 SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_alice', 'SELECT ae_import(d, ''squat'') FROM sch_doc')$$,

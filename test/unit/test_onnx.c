@@ -14,31 +14,8 @@
 #include "ae_onnx.h"
 #include "ae_rng.h"
 #include "unit.h"
+#include "counting_alloc.h"
 
-static long live_blocks = 0;
-static long alloc_calls = 0;
-static long fail_at = -1;
-
-static void *
-CountingAlloc(void *ctx, size_t size)
-{
-	(void) ctx;
-	if (fail_at >= 0 && alloc_calls >= fail_at)
-		return NULL;
-	alloc_calls++;
-	live_blocks++;
-	return malloc(size);
-}
-
-static void
-CountingFree(void *ctx, void *ptr)
-{
-	(void) ctx;
-	live_blocks--;
-	free(ptr);
-}
-
-static const AeAllocator counting = {CountingAlloc, CountingFree, NULL};
 
 typedef struct Shape
 {
