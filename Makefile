@@ -10,7 +10,7 @@
 #                   builds, starts a throwaway cluster, runs all suites
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
-#   make bench      benchmarks (bench/), printed as markdown tables
+#   make bench      benchmarks (bench/), written to doc/performance.md
 #   make plots      the same set-up, then redraws the tutorial's pictures
 #                   (doc/img/*.svg) from the database with gnuplot
 #   make valgrind   unit tests and the server (pg_regress) under memcheck
@@ -70,8 +70,21 @@ CORE_LIBS    = -lopenblas -lprotobuf-c -lm
 EXTRA_CLEAN  = build results regression.diffs regression.out
 
 PG_CONFIG   ?= pg_config
-PGXS        := $(shell $(PG_CONFIG) --pgxs)
+# Targets that only run a script need no PostgreSQL yet: the script installs
+# what is missing (pg_config included) and then calls make again.
+AE_SCRIPT_GOALS = test demo bench plots valgrind sanitize fuzz deb
+ifeq ($(MAKECMDGOALS),)
+AE_NEED_PGXS = 1
+else ifneq ($(filter-out $(AE_SCRIPT_GOALS),$(MAKECMDGOALS)),)
+AE_NEED_PGXS = 1
+endif
+ifdef AE_NEED_PGXS
+PGXS        := $(shell command -v $(PG_CONFIG) >/dev/null && $(PG_CONFIG) --pgxs)
+ifeq ($(PGXS),)
+$(error $(PG_CONFIG) not found: install postgresql-server-dev-15 (or run make demo or make test, which install it), or set PG_CONFIG)
+endif
 include $(PGXS)
+endif
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h src/core/*.h) $(ONNX_PB_H)
