@@ -59,6 +59,14 @@ ae_build_install() {
     ae_sudo make -C "$AE_ROOT" -s install PG_CONFIG="$AE_PG_CONFIG"
 }
 
+# ae_prove: the pgTAP suite (make prove) in a new database autoenc_tap of
+# the running cluster, where the scoring and ONNX checks run afterwards.
+ae_prove() {
+    psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
+        && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
+        && PGDATABASE=autoenc_tap make -s prove
+}
+
 AE_PG_CONFIG=/usr/lib/postgresql/$AE_PG_MAJOR/bin/pg_config
 # a private installation (ae_private_install) may be given instead
 AE_PG_BIN=${AE_PG_BIN:-/usr/lib/postgresql/$AE_PG_MAJOR/bin}

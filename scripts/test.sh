@@ -32,11 +32,9 @@ if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG"; then
 fi
 
 ae_log "pgTAP (make prove)"
-psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
-    && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
-    && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+ae_prove || failed+=(prove)
 
-ae_log "Perl TAP (test/t: planted look-alikes, standby, limits, cancels, crashes, memory, concurrency, upgrade and dump; clusters of their own)"
+ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
 bash scripts/taptest.sh || failed+=(taptest)
 
 ae_log "scoring check (every scoring function vs NumPy on random imported models)"
