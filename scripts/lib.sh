@@ -12,16 +12,25 @@ ae_sudo() {
 }
 
 # ae_install_packages PKG...: install the missing ones (apt-get update first).
+# apt's and dpkg's output goes to build/apt.log, shown only when it fails.
 ae_install_packages() {
-    local missing=() p
+    local missing=() p log=$AE_ROOT/build/apt.log
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    ae_log "installing Debian packages: ${missing[*]}"
-    ae_sudo apt-get update -qq
-    ae_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    ae_log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+    mkdir -p "$(dirname "$log")"
+    echo "    apt-get update (output in build/apt.log)"
+    if ae_sudo apt-get update >"$log" 2>&1; then
+        echo "    apt-get install: a few minutes on a new machine"
+        ae_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            "${missing[@]}" >>"$log" 2>&1 && { echo "    done"; return 0; }
+    fi
+    echo "installing the packages failed; the end of build/apt.log:" >&2
+    tail -n 40 "$log" >&2
+    return 1
 }
 
 # What building and testing autoenc needs on Debian 12.
@@ -48,6 +57,14 @@ ae_build_install() {
     ae_log "building and installing autoenc"
     make -C "$AE_ROOT" -s PG_CONFIG="$AE_PG_CONFIG"
     ae_sudo make -C "$AE_ROOT" -s install PG_CONFIG="$AE_PG_CONFIG"
+}
+
+# ae_prove: the pgTAP suite (make prove) in a new database autoenc_tap of
+# the running cluster, where the scoring and ONNX checks run afterwards.
+ae_prove() {
+    psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
+        && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
+        && PGDATABASE=autoenc_tap make -s prove
 }
 
 AE_PG_CONFIG=/usr/lib/postgresql/$AE_PG_MAJOR/bin/pg_config
@@ -80,9 +97,11 @@ ae_private_install() {
     AE_PG_BIN=$inst$bindir
 }
 
-# Run a server program as an unprivileged OS user: initdb refuses root.
+# Run a server program as an unprivileged OS user: initdb refuses root.  It
+# runs from /, since the caller's directory (root's home) may be closed to
+# that user, and the server programs change into it to find themselves.
 ae_as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 ae_free_port() {

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
-# runs the unit, reference, pg_regress, pgTAP, Perl TAP (test/t) and fault
-# (test/faults) suites,
+# runs the unit, reference, pg_regress, pgTAP and Perl TAP (test/t) suites,
 # and in CI the Debian package check (scripts/deb-test.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
@@ -33,9 +32,7 @@ if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG"; then
 fi
 
 ae_log "pgTAP (make prove)"
-psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
-    && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
-    && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+ae_prove || failed+=(prove)
 
 ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
 bash scripts/taptest.sh || failed+=(taptest)
@@ -45,10 +42,6 @@ PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_chec
 
 ae_log "ONNX check (PyTorch exports imported, autoenc exports checked by onnx and evaluated in NumPy)"
 PGDATABASE=autoenc_tap bash test/reference/onnx_check.sh || failed+=(onnx_check)
-
-# Last on this cluster: crash.t kills a backend, which resets every session.
-ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
-bash test/faults/run.sh || failed+=(faults)
 
 # Memory checkers and fuzzing: six to seven minutes on two cores (valgrind
 # is most of it), so in CI only.  They start clusters of their own; the

@@ -30,7 +30,7 @@ sub as_analyst
 
 my ($ret, $out, $err) = as_analyst('SHOW autoenc.max_train_memory');
 is($out, '4MB', 'ALTER ROLE ... SET gives the role its limit at login');
-($ret, $out, $err) = as_analyst("SELECT ae_train('big', 'pts', 'x', epochs => 1)");
+($ret, $out, $err) = as_analyst("SELECT ae_train('big', 'pts', 'x', epochs => 1, data => 'memory')");
 like($err, qr/ERROR:  53200: training needs more memory than autoenc.max_train_memory allows/,
 	'the limit holds for its training');
 # with the library loaded (any autoenc call), SET is refused outright
@@ -45,7 +45,7 @@ like($err, qr/ERROR:  42501: permission denied to set parameter/, 'nor through s
 # before the library is loaded, PostgreSQL keeps the value as a placeholder;
 # loading the library discards it with a warning, and the limit holds
 ($ret, $out, $err) = as_analyst("SET autoenc.max_train_memory = '1000GB';
-                                 SELECT ae_train('big', 'pts', 'x', epochs => 1)");
+                                 SELECT ae_train('big', 'pts', 'x', epochs => 1, data => 'memory')");
 like($err, qr/WARNING:  42501: permission denied to set parameter "autoenc.max_train_memory"/,
 	'a value set before the library loaded is discarded when it loads');
 like($err, qr/ERROR:  53200: training needs more memory than autoenc.max_train_memory allows/,
