@@ -7,6 +7,9 @@
 #   make prove      the pgTAP suite in test/ against a running server
 #   make test       everything, self-contained: installs Debian packages,
 #                   builds, starts a throwaway cluster, runs all suites
+#   make test-matrix  the unit, pg_regress, pgTAP and scoring suites against
+#                   PostgreSQL 13, 17 and 18, each in a cached minimal root
+#                   of the Debian release that packages it (needs root)
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
 #   make bench      benchmarks (bench/), printed as markdown tables
@@ -41,7 +44,9 @@ PG_CPPFLAGS  = -Isrc/core $(OPENBLAS_CFLAGS)
 PG_CFLAGS    = -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-declaration-after-statement
-SHLIB_LINK   = -lopenblas -lm
+# dlsym (src/core/ae_blas.c) is in libdl before glibc 2.34 (Debian 11)
+CORE_LIBS    = -lopenblas -lm -ldl
+SHLIB_LINK   = $(CORE_LIBS)
 
 EXTRA_CLEAN  = build results regression.diffs regression.out
 
@@ -61,18 +66,18 @@ CORE_HDRS    = $(wildcard src/core/*.h) test/unit/unit.h
 
 build/unit/%: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p build/unit
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 # The C sides of `make reference` and `make bench`, built like the unit tests.
 build/reference/%: test/reference/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 build/bench/%: bench/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
-.PHONY: unit reference prove test demo bench
+.PHONY: unit reference prove test test-matrix demo bench
 
 # One BLAS thread: the core promises bit-identical results per seed.
 unit: $(UNIT_TESTS)
@@ -86,6 +91,10 @@ prove:
 
 test:
 	bash scripts/test.sh
+
+# MATRIX="trixie sid" limits it to those releases (scripts/matrix.sh)
+test-matrix:
+	bash scripts/matrix.sh $(MATRIX)
 
 demo:
 	bash scripts/demo.sh
@@ -114,7 +123,7 @@ build/sanitize/core/%.o: src/core/%.c $(CORE_HDRS)
 
 build/sanitize/unit/%: test/unit/%.c $(SAN_CORE_OBJS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -o $@ $< $(SAN_CORE_OBJS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -o $@ $< $(SAN_CORE_OBJS) $(CORE_LIBS)
 
 # libFuzzer needs clang; the harness links the core like the unit tests do.
 FUZZ_CC      ?= clang
@@ -123,12 +132,12 @@ FUZZ_CFLAGS  = -std=gnu99 -g -O1 -Wall -Wextra -Werror -Isrc/core -Itest/unit $(
 
 build/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 # The seed corpus writer: an ordinary program.
 build/fuzz-seeds/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lopenblas -lm
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 .PHONY: valgrind sanitize fuzz
 valgrind:

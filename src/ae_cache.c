@@ -45,6 +45,7 @@
 
 #include "ae_cache.h"
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "ae_infer.h"
 #include "ae_scorer.h"
 #include "autoenc.h"
@@ -351,7 +352,7 @@ AccessHolds(const AeCachedAccess *a, Snapshot snap)
 	return a->generation == ae_access_generation &&
 		!snap->takenDuringRecovery &&
 		SnapshotNoOlder(snap->xmax, snap->xcnt, a->xmax, a->xcnt) &&
-		(a->lxid != MyProc->lxid || snap->curcid >= a->curcid);
+		(a->lxid != AE_PROC_LXID(MyProc) || snap->curcid >= a->curcid);
 }
 
 /*
@@ -392,7 +393,7 @@ RecordAccess(AeCachedModel *entry, Oid userid, int version, uint64 generation, S
 	a->generation = generation;
 	a->xmax = snap->xmax;
 	a->xcnt = snap->xcnt;
-	a->lxid = MyProc->lxid;
+	a->lxid = AE_PROC_LXID(MyProc);
 	a->curcid = snap->curcid;
 }
 

@@ -345,8 +345,9 @@ Audit(const Catalog *cat, const char *action, const ModelRow *row, const char *m
 	char	   *sql;
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[7];
-	char		nulls[7] = "       ";
+	char		nulls[7];
 
+	memset(nulls, ' ', sizeof(nulls));	/* SPI: ' ' not null, 'n' null */
 	sql = psprintf("INSERT INTO %s.ae_model_audit (actor, session_actor, action, model_id, model, role, detail) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7)", cat->schema);
 	values[0] = CStringGetTextDatum(RoleName(cat->caller));
