@@ -14,28 +14,12 @@ ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TEST_PACKAGES[@]}" || exit 1
 ae_build_install || exit 1
 
 failed=()
-ae_log "unit tests (C core, no server)"
-make -s unit || failed+=(unit)
-
 ae_log "reference test (core vs PyTorch)"
 make -s reference || failed+=(reference)
 
-ae_cluster_start || exit 1
-
-ae_log "pg_regress (make installcheck)"
-rm -f regression.diffs
-if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG"; then
-    failed+=(installcheck)
-    [ -f regression.diffs ] && cat regression.diffs
-fi
-
-ae_log "pgTAP (make prove)"
-psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
-    && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
-    && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
-
-ae_log "scoring check (every scoring function vs NumPy on random imported models)"
-PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)
+# unit, pg_regress, pgTAP, scoring check: what scripts/matrix.sh runs on the
+# other PostgreSQL versions too
+ae_run_core_suites || exit 1
 
 # Last on this cluster: crash.t kills a backend, which resets every session.
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
@@ -67,6 +51,17 @@ if [ "${CI:-}" = true ]; then
     bash scripts/deb-test.sh || failed+=(deb)
 else
     ae_log "Debian package check: runs in CI (CI=true); run it here with: make deb"
+fi
+
+# The other PostgreSQL versions Debian packages (13, 17, 18), each in a root
+# of its Debian release: in CI only, as it takes about ten minutes with the
+# roots cached (their first making, a few minutes each more).  Here: make
+# test-matrix.
+if [ "${CI:-}" = true ]; then
+    ae_log "PostgreSQL 13, 17 and 18 in Debian 11, 13 and unstable roots (make test-matrix)"
+    bash scripts/matrix.sh || failed+=(matrix)
+else
+    ae_log "PostgreSQL 13, 17 and 18 (Debian 11, 13, unstable roots): run in CI (CI=true); here: make test-matrix"
 fi
 
 if [ ${#failed[@]} -ne 0 ]; then

@@ -45,6 +45,7 @@ InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags)
 #endif
 
 #if PG_VERSION_NUM < 140000
+/* the catalogs' index OIDs: in catalog/indexing.h until PostgreSQL 14 */
 #include "catalog/indexing.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
@@ -65,8 +66,6 @@ int64_to_numeric(int64 v)
 {
 	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
 }
-
-/* The catalogs' index OIDs moved from catalog/indexing.h in PostgreSQL 14. */
 #endif
 
 #if PG_VERSION_NUM < 170000
