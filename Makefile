@@ -44,8 +44,8 @@ PG_CPPFLAGS  = -Isrc/core $(OPENBLAS_CFLAGS)
 PG_CFLAGS    = -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-declaration-after-statement
-# dlsym (src/core/ae_blas.c) is in libdl before glibc 2.34 (Debian 11)
-CORE_LIBS    = -lopenblas -lm -ldl
+# what the numerical core links with, in every program and the module
+CORE_LIBS    = -lopenblas -lm
 SHLIB_LINK   = $(CORE_LIBS)
 
 EXTRA_CLEAN  = build results regression.diffs regression.out

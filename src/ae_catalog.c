@@ -30,8 +30,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
-
-#include "ae_compat.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"

@@ -1,71 +1,21 @@
 /*
  * ae_compat.h — differences between the PostgreSQL versions autoenc builds
- * against: 13, 15, 17 and 18, the versions Debian 11 to unstable package
- * (scripts/matrix.sh tests each).  Each shim names the release that made it
- * unnecessary, or the release that changed an interface.
+ * against: 15, 17 and 18, the versions Debian 12, 13 and unstable package
+ * (scripts/test.sh and scripts/matrix.sh test each).  Each shim names the
+ * release that changed the interface.
  */
 #ifndef AE_COMPAT_H
 #define AE_COMPAT_H
 
 #include "postgres.h"
 
-#include "fmgr.h"
-#include "funcapi.h"
-
+/*
+ * Not before 15: PostgreSQL 13 and 14 are past their end of life, and 13
+ * lacks the 2026 fix that refuses SQL calls of functions taking type
+ * internal (CVE-2026-14680), such as the aggregate's support functions.
+ */
 #if PG_VERSION_NUM < 150000
-#include "miscadmin.h"
-#include "utils/tuplestore.h"
-
-/*
- * InitMaterializedSRF() appeared in PostgreSQL 15: before, every
- * set-returning function built its tuplestore by hand like this.
- */
-static inline void
-InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext per_query,
-				old;
-	TupleDesc	tupdesc;
-
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-	old = MemoryContextSwitchTo(per_query);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
-	MemoryContextSwitchTo(old);
-}
-#endif
-
-#if PG_VERSION_NUM < 140000
-/* the catalogs' index OIDs: in catalog/indexing.h until PostgreSQL 14 */
-#include "catalog/indexing.h"
-#include "utils/fmgrprotos.h"
-#include "utils/hsearch.h"
-#include "utils/numeric.h"
-
-/*
- * HASH_STRINGS appeared in PostgreSQL 14; before, a hash table with neither
- * HASH_BLOBS nor HASH_FUNCTION hashed and compared its keys as C strings.
- */
-#define HASH_STRINGS 0
-
-/*
- * int64_to_numeric() was exported in PostgreSQL 14; int8_numeric is what
- * it was called through before.
- */
-static inline Numeric
-int64_to_numeric(int64 v)
-{
-	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
-}
+#error "autoenc needs PostgreSQL 15 or later"
 #endif
 
 #if PG_VERSION_NUM < 170000

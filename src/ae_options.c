@@ -20,7 +20,6 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
-#include "ae_compat.h"
 #include "ae_nn.h"
 #include "ae_norm.h"
 #include "ae_optim.h"
