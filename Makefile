@@ -5,6 +5,7 @@
 #   make unit       C unit tests of the numerical core (no server)
 #   make reference  the core checked against PyTorch on identical weights/data
 #   make prove      the pgTAP suite in test/ against a running server
+#   make taptest    the Perl TAP tests in test/t/ (clusters of their own)
 #   make test       everything, self-contained: installs Debian packages,
 #                   builds, starts a throwaway cluster, runs all suites
 #   make test-matrix  the unit, pg_regress, pgTAP and scoring suites against
@@ -88,6 +89,10 @@ reference:
 
 prove:
 	pg_prove --ext .sql test/*.sql
+
+.PHONY: taptest
+taptest:
+	bash scripts/taptest.sh $(TAP)
 
 test:
 	bash scripts/test.sh

@@ -29,7 +29,8 @@ ae_install_packages() {
 # root the same list).
 ae_base_packages() {
     printf '%s\n' build-essential pkg-config "postgresql-$1" "postgresql-server-dev-$1" \
-        libopenblas-dev "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl
+        libopenblas-dev "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl \
+        libipc-run-perl
 }
 mapfile -t AE_BASE_PACKAGES < <(ae_base_packages "$AE_PG_MAJOR")
 # The PyTorch cross-check of the training math.
@@ -94,7 +95,8 @@ ae_cluster_stop() {
 # ae_run_core_suites: the suites every supported PostgreSQL version runs,
 # on the host (scripts/test.sh) and in each Debian release's root
 # (scripts/matrix.sh): the unit tests, then on a new throwaway cluster
-# pg_regress, pgTAP and the scoring check.  Appends the names of the suites
+# pg_regress, pgTAP and the scoring check, and the Perl TAP tests on
+# clusters of their own.  Appends the names of the suites
 # that failed to the caller's array `failed`; leaves the cluster running
 # (the caller's ae_cluster_stop removes it).  Needs the build installed.
 ae_run_core_suites() {
@@ -114,6 +116,9 @@ ae_run_core_suites() {
     psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
         && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
         && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+
+    ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
+    bash scripts/taptest.sh || failed+=(taptest)
 
     ae_log "scoring check (every scoring function vs NumPy on random imported models)"
     PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
-# runs the unit, reference, pg_regress, pgTAP and fault (test/faults) suites,
+# runs the unit, reference, pg_regress, pgTAP, Perl TAP (test/t) and fault
+# (test/faults) suites,
 # and in CI the Debian package check (scripts/deb-test.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
@@ -17,8 +18,8 @@ failed=()
 ae_log "reference test (core vs PyTorch)"
 make -s reference || failed+=(reference)
 
-# unit, pg_regress, pgTAP, scoring check: what scripts/matrix.sh runs on the
-# other PostgreSQL versions too
+# unit, pg_regress, pgTAP, Perl TAP, scoring check: what scripts/matrix.sh
+# runs on the other PostgreSQL versions too
 ae_run_core_suites || exit 1
 
 # Last on this cluster: crash.t kills a backend, which resets every session.

@@ -7,6 +7,8 @@ SET client_min_messages = notice;
 CREATE ROLE regress_ae_owner;
 CREATE ROLE regress_ae_reader;
 CREATE ROLE regress_ae_other;
+-- models live in schemas: creating one needs CREATE on the schema
+GRANT CREATE ON SCHEMA public TO regress_ae_owner, regress_ae_reader, regress_ae_other;
 SET ROLE regress_ae_owner;
 
 -- A 4-2-4 linear autoencoder: the code is (x1, x2 + 1); the decoder puts them
@@ -341,6 +343,7 @@ SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = '
 
 SELECT ae_drop(name) FROM ae_models ORDER BY name;
 DROP TABLE doc, full_doc, odd, tied, stored, huge;
+REVOKE CREATE ON SCHEMA public FROM regress_ae_owner, regress_ae_reader, regress_ae_other;
 DROP ROLE regress_ae_owner;
 DROP ROLE regress_ae_reader;
 DROP ROLE regress_ae_other;

@@ -6,7 +6,7 @@ SELECT ae_version() = (SELECT extversion FROM pg_extension WHERE extname = 'auto
 
 -- updating to the installed version changes nothing
 ALTER EXTENSION autoenc UPDATE;
-ALTER EXTENSION autoenc UPDATE TO '0.1.0';
+ALTER EXTENSION autoenc UPDATE TO '0.2.0';
 SELECT extversion FROM pg_extension WHERE extname = 'autoenc';
 ALTER EXTENSION autoenc UPDATE TO '9.9.9';
 

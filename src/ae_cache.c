@@ -32,6 +32,8 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "catalog/namespace.h"
+#include "common/hashfn.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
@@ -107,20 +109,34 @@ RoleCallback(Datum arg, int cacheid, uint32 hashvalue)
 	ae_access_generation++;
 }
 
+/*
+ * pg_namespace changed (a schema created, dropped, renamed, or its USAGE
+ * granted or revoked): a bare name may now resolve to another model, so
+ * every name is checked again; the entries themselves stay valid (a model
+ * of another identity is rebuilt when its check says so).
+ */
+static void
+NamespaceCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ae_cache_generation++;
+	ae_access_generation++;
+}
+
+uint64
+ae_search_path_hash(const char *name, int namelen)
+{
+	/* unquoted and with a dot: schema-qualified (anything else may be bare) */
+	if (memchr(name, '"', namelen) == NULL && memchr(name, '.', namelen) != NULL)
+		return 0;
+	return hash_bytes_extended((const unsigned char *) namespace_search_path,
+							   (int) strlen(namespace_search_path), 0) | 1;
+}
+
 void
 ae_cache_init(void)
 {
-	DefineCustomIntVariable("autoenc.model_cache_size",
-							"Number of models each backend keeps ready for scoring.",
-							"Least recently used models beyond this number are dropped; "
-							"models in use by running statements are always kept. "
-							"0 keeps a model only while a statement uses it.",
-							&ae_model_cache_size,
-							16, 0, 10000,
-							PGC_USERSET, 0,
-							NULL, NULL, NULL);
-	ae_scorer_define_settings();
 	CacheRegisterRelcacheCallback(RelcacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, NamespaceCallback, (Datum) 0);
 	/* what has_privs_of_role depends on (acl.c registers the same three) */
 	CacheRegisterSyscacheCallback(AUTHOID, RoleCallback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, RoleCallback, (Datum) 0);
@@ -163,6 +179,7 @@ Build(AeCachedModel *entry)
 				old;
 	AeBundle   *bundle;
 	int			version;
+	int64		model_id;
 	AeModel		model;
 	float	   *params,
 			   *packed,
@@ -172,13 +189,13 @@ Build(AeCachedModel *entry)
 	size_t		n_params;
 	int			d;
 	char		errbuf[AE_ERRBUF_SIZE];
-	char		what[NAMEDATALEN + 64];
+	char		what[AE_CACHE_NAME_MAX + 64];
 	char	  **columns = NULL;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "autoenc model fetch",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
-	bundle = ae_catalog_fetch(entry->name, AE_ACCESS_USE, &version);
+	bundle = ae_catalog_fetch_id(entry->name, AE_ACCESS_USE, &version, &model_id);
 
 	cxt = AllocSetContextCreate(tmp, "autoenc model", ALLOCSET_SMALL_SIZES);
 	MemoryContextCopyAndSetIdentifier(cxt, entry->name);
@@ -220,6 +237,7 @@ Build(AeCachedModel *entry)
 		MemoryContextDelete(entry->cxt);
 	entry->cxt = cxt;
 	entry->version = version;
+	entry->model_id = model_id;
 	entry->model = model;
 	entry->params = params;
 	entry->packed = packed;
@@ -260,7 +278,7 @@ ValidName(const char *name, int namelen)
 }
 
 AeCachedModel *
-ae_cache_lookup(const char *name, int namelen, int version, uint64 *generation)
+ae_cache_lookup(const char *name, int namelen, int version, int64 model_id, uint64 *generation)
 {
 	char		key[AE_CACHE_NAME_MAX];
 	AeCachedModel *entry;
@@ -294,7 +312,8 @@ ae_cache_lookup(const char *name, int namelen, int version, uint64 *generation)
 		entry->valid = false;
 
 	gen = ae_cache_generation;
-	if (!entry->valid || (version > 0 && entry->version != version))
+	if (!entry->valid || (version > 0 && entry->version != version) ||
+		(model_id > 0 && entry->model_id != model_id))
 	{
 		PG_TRY();
 		{
@@ -368,7 +387,8 @@ AccessHolds(const AeCachedAccess *a, Snapshot snap)
  * is recorded there.
  */
 static void
-RecordAccess(AeCachedModel *entry, Oid userid, int version, uint64 generation, Snapshot snap)
+RecordAccess(AeCachedModel *entry, Oid userid, uint64 search_path, int version,
+			 uint64 generation, Snapshot snap)
 {
 	AeCachedAccess *a = NULL;
 	Snapshot	now;
@@ -381,7 +401,7 @@ RecordAccess(AeCachedModel *entry, Oid userid, int version, uint64 generation, S
 	if (!SnapshotNoOlder(snap->xmax, snap->xcnt, now->xmax, now->xcnt))
 		return;
 	for (int i = 0; i < AE_CACHE_USERS; i++)
-		if (entry->access[i].userid == userid)
+		if (entry->access[i].userid == userid && entry->access[i].search_path == search_path)
 			a = &entry->access[i];
 	if (a == NULL)
 	{
@@ -389,6 +409,7 @@ RecordAccess(AeCachedModel *entry, Oid userid, int version, uint64 generation, S
 		entry->access_next = (entry->access_next + 1) % AE_CACHE_USERS;
 	}
 	a->userid = userid;
+	a->search_path = search_path;
 	a->version = version;
 	a->generation = generation;
 	a->xmax = snap->xmax;
@@ -403,8 +424,10 @@ ae_cache_lookup_checked(const char *name, int namelen, uint64 *generation)
 	Oid			userid = GetUserId();
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 	uint64		access_generation = ae_access_generation;
+	uint64		search_path = ae_search_path_hash(name, namelen);
 	AeCachedModel *entry;
 	int			version;
+	int64		model_id;
 
 	if (snap != NULL && snap->snapshot_type != SNAPSHOT_MVCC)
 		snap = NULL;
@@ -424,7 +447,7 @@ ae_cache_lookup_checked(const char *name, int namelen, uint64 *generation)
 			{
 				const AeCachedAccess *a = &entry->access[i];
 
-				if (a->userid == userid && AccessHolds(a, snap))
+				if (a->userid == userid && a->search_path == search_path && AccessHolds(a, snap))
 				{
 					if (a->version != entry->version)
 						break;	/* built from another snapshot: look up again */
@@ -440,14 +463,14 @@ ae_cache_lookup_checked(const char *name, int namelen, uint64 *generation)
 	{
 		char	   *full = pnstrdup(name, namelen);
 
-		version = ae_catalog_check(full, AE_ACCESS_USE);
+		version = ae_catalog_check(full, AE_ACCESS_USE, &model_id);
 		pfree(full);
 	}
 	if (!ValidName(name, namelen))
 		elog(ERROR, "model name of %d bytes passed the catalog check. Please report a bug.", namelen);
-	entry = ae_cache_lookup(name, namelen, version, generation);
-	if (snap != NULL && entry->version == version)
-		RecordAccess(entry, userid, version, access_generation, snap);
+	entry = ae_cache_lookup(name, namelen, version, model_id, generation);
+	if (snap != NULL && entry->version == version && entry->model_id == model_id)
+		RecordAccess(entry, userid, search_path, version, access_generation, snap);
 	return entry;
 }
 

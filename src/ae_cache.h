@@ -45,8 +45,12 @@
 #include "ae_bundle.h"
 #include "ae_nn.h"
 
-/* the catalog allows 1 to 63 bytes (NAMEDATALEN - 1) */
-#define AE_CACHE_NAME_MAX NAMEDATALEN
+/*
+ * Entries are keyed by the model name as the caller wrote it (bare or
+ * schema-qualified, quoted or not): the longest valid one is two quoted parts
+ * of 63 doubled quotes and a dot (ae_model_name.c), plus the terminator.
+ */
+#define AE_CACHE_NAME_MAX (2 * (2 * (NAMEDATALEN - 1) + 2) + 2)
 
 /* Roles per entry whose permission decision is remembered. */
 #define AE_CACHE_USERS 4
@@ -55,6 +59,7 @@
 typedef struct AeCachedAccess
 {
 	Oid			userid;			/* InvalidOid: slot unused */
+	uint64		search_path;	/* ae_search_path_hash() it was decided under */
 	int			version;		/* the version the check returned */
 	uint64		generation;		/* ae_access_generation it holds for */
 	TransactionId xmax;			/* the check's snapshot: its xmax */
@@ -75,6 +80,7 @@ typedef struct AeCachedModel
 	MemoryContext cxt;			/* NULL until built */
 
 	int			version;		/* the catalog's version of the model */
+	int64		model_id;		/* and its identity (a name may move to another model) */
 	AeModel		model;			/* bound to params */
 	float	   *params;
 	float	   *packed;			/* ae_infer_pack layout */
@@ -109,22 +115,30 @@ extern uint64 ae_relcache_generation;
  */
 extern uint64 ae_access_generation;
 
+/*
+ * What a bare model name resolves to depends on the search_path: a hash of
+ * its text, for name lookups to compare (0 for a schema-qualified name,
+ * which does not depend on it).
+ */
+extern uint64 ae_search_path_hash(const char *name, int namelen);
+
 /* autoenc.model_cache_size */
 extern int	ae_model_cache_size;
 
-/* Register the setting and the invalidation callbacks (from _PG_init). */
+/* The invalidation callbacks (from _PG_init, which defines the setting). */
 extern void ae_cache_init(void);
 
 /*
  * The model name (namelen bytes, not necessarily terminated) ready for
  * scoring: fetched and built when not cached, stale, or of another version
- * than version (the caller's ae_catalog_check result; 0 accepts any).
+ * than version and model_id (the caller's ae_catalog_check result; 0
+ * accepts any).
  * Raises the catalog's errors.  *generation receives the value of
  * ae_cache_generation the entry is good for: the caller must look it up
  * again once ae_cache_generation differs.
  */
 extern AeCachedModel *ae_cache_lookup(const char *name, int namelen, int version,
-									  uint64 *generation);
+									  int64 model_id, uint64 *generation);
 
 /*
  * The model name (namelen bytes) ready for scoring by the current user: the

@@ -23,7 +23,10 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -47,8 +50,6 @@
 #include "ae_catalog.h"
 #include "autoenc.h"
 
-#define AE_MODEL_NAME_MAX	63	/* bytes, like an SQL identifier */
-
 /* Where the catalog lives and who is asking. */
 typedef struct Catalog
 {
@@ -62,29 +63,13 @@ typedef struct Catalog
 typedef struct ModelRow
 {
 	int64		id;
+	char		schema[NAMEDATALEN];	/* where it lives */
 	Oid			owner;
 	int			version;
 	bytea	   *bundle;			/* in the caller's memory context, or NULL */
 } ModelRow;
 
 /* ---------------------------------------------------------------- checks */
-
-static inline void
-CheckModelName(const char *name)
-{
-	size_t		len = strlen(name);
-
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name must not be empty")));
-	if (len > AE_MODEL_NAME_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("model name \"%s\" is too long", name),
-				 errdetail("A model name has at most %d bytes; this one has %zu.",
-						   AE_MODEL_NAME_MAX, len)));
-}
 
 static const char *
 RoleName(Oid role)
@@ -108,25 +93,37 @@ CheckRole(Oid role)
 }
 
 static void
-ReportMissing(const char *name)
+ReportMissing(const AeModelName *mn)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("model \"%s\" does not exist", name)));
+			 errmsg("model \"%s\" does not exist", mn->given),
+			 mn->qualified ? 0 :
+			 errdetail("No schema on the search_path that the current role may use holds a model of that name.")));
+}
+
+/* The model's name for messages once it is found: schema.name. */
+static inline const char *
+RowName(const ModelRow *row, const char *name)
+{
+	return ae_model_name_qualified(row->schema, name);
 }
 
 /* ---------------------------------------------------------------- location */
 
+/* The extension's schema; InvalidOid when missing_ok and it is not installed. */
 static Oid
-ExtensionNamespace(void)
+ExtensionNamespace(bool missing_ok)
 {
-	Oid			extoid = get_extension_oid("autoenc", false);
+	Oid			extoid = get_extension_oid("autoenc", missing_ok);
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Oid			nsp = InvalidOid;
 
+	if (!OidIsValid(extoid))
+		return InvalidOid;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(extoid));
@@ -156,16 +153,24 @@ CatalogRelid(Oid nsp)
 	return relid;
 }
 
+bool
+ae_catalog_present(void)
+{
+	Oid			nsp = ExtensionNamespace(true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("ae_model_catalog", nsp));
+}
+
 Oid
 ae_catalog_relid(void)
 {
-	return CatalogRelid(ExtensionNamespace());
+	return CatalogRelid(ExtensionNamespace(false));
 }
 
 static void
 CatalogOpen(Catalog *cat)
 {
-	Oid			nsp = ExtensionNamespace();
+	Oid			nsp = ExtensionNamespace(false);
 	HeapTuple	tup;
 
 	cat->schema = quote_identifier(get_namespace_name(nsp));
@@ -235,47 +240,202 @@ CatalogExecute(const Catalog *cat, const char *sql, int nargs, Oid *types,
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
 	return ret;
 }
-
 static inline Datum
 GetDatum(int row, int col, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 }
 
-/*
- * Look a model up by name; false when there is none.  for_update locks the
- * row against concurrent stores, renames and drops.  The bundle, when asked
- * for, is copied into caller_cxt so that it outlives SPI_finish.
- */
-static bool
-CatalogLookup(const Catalog *cat, const char *name, bool with_bundle,
-			  bool for_update, MemoryContext caller_cxt, ModelRow *row)
+/* The columns every lookup reads, then the bundle when asked for. */
+#define ROW_COLUMNS "id, owner::pg_catalog.oid, version, schema"
+
+/* Row i of the last lookup; the bundle, when read, is copied into caller_cxt. */
+static void
+ReadRow(uint64 i, bool with_bundle, MemoryContext caller_cxt, ModelRow *row)
 {
-	char	   *sql;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 
-	sql = psprintf("SELECT id, owner::oid, version%s FROM %s.ae_model_catalog WHERE name = $1%s",
-				   with_bundle ? ", bundle" : "", cat->schema,
-				   for_update ? " FOR UPDATE" : "");
-	values[0] = CStringGetTextDatum(name);
-	CatalogExecute(cat, sql, 1, types, values, NULL, !for_update);
-	if (SPI_processed == 0)
-		return false;
-	row->id = DatumGetInt64(GetDatum(0, 1, &isnull));
-	row->owner = DatumGetObjectId(GetDatum(0, 2, &isnull));
-	row->version = DatumGetInt32(GetDatum(0, 3, &isnull));
+	row->id = DatumGetInt64(GetDatum(i, 1, &isnull));
+	row->owner = DatumGetObjectId(GetDatum(i, 2, &isnull));
+	row->version = DatumGetInt32(GetDatum(i, 3, &isnull));
+	text_to_cstring_buffer(DatumGetTextPP(GetDatum(i, 4, &isnull)), row->schema, NAMEDATALEN);
 	row->bundle = NULL;
 	if (with_bundle)
 	{
-		Datum		d = GetDatum(0, 4, &isnull);
+		Datum		d = GetDatum(i, 5, &isnull);
 		MemoryContext old = MemoryContextSwitchTo(caller_cxt);
 
 		row->bundle = DatumGetByteaPCopy(d);
 		MemoryContextSwitchTo(old);
 	}
+}
+
+/*
+ * Look model schema.name up; false when there is none.  for_update locks
+ * the row against concurrent stores, renames and drops.
+ */
+static bool
+LookupIn(const Catalog *cat, const char *schema, const char *name, bool with_bundle,
+		 bool for_update, MemoryContext caller_cxt, ModelRow *row)
+{
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	sql = psprintf("SELECT " ROW_COLUMNS "%s FROM %s.ae_model_catalog WHERE schema = $1 AND name = $2%s",
+				   with_bundle ? ", bundle" : "", cat->schema,
+				   for_update ? " FOR UPDATE" : "");
+	values[0] = CStringGetTextDatum(schema);
+	values[1] = CStringGetTextDatum(name);
+	CatalogExecute(cat, sql, 2, types, values, NULL, !for_update);
+	if (SPI_processed == 0)
+		return false;
+	ReadRow(0, with_bundle, caller_cxt, row);
 	return true;
+}
+
+/*
+ * The schemas a bare model name is looked for in: those of the search_path
+ * the current role has USAGE on (fetch_search_path leaves the others out),
+ * pg_catalog first when the path does not place it, never a temporary
+ * schema (no model can be stored there).
+ */
+static List *
+SearchPathSchemas(void)
+{
+	List	   *oids = fetch_search_path(true);
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, oids)
+	{
+		Oid			nsp = lfirst_oid(lc);
+		char	   *nspname;
+
+		if (isAnyTempNamespace(nsp))
+			continue;
+		nspname = get_namespace_name(nsp);
+		if (nspname)
+			names = lappend(names, nspname);
+	}
+	list_free(oids);
+	return names;
+}
+
+/*
+ * Find the model mn names for using it: schema.name (USAGE on the schema
+ * required: 42501), or the first schema of the search_path that holds a
+ * model of that name.
+ */
+static bool
+Resolve(const Catalog *cat, const AeModelName *mn, bool with_bundle, bool for_update,
+		MemoryContext caller_cxt, ModelRow *row)
+{
+	List	   *schemas;
+	Datum	   *elems;
+	ListCell   *lc;
+	int			n = 0;
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+
+	if (mn->qualified)
+	{
+		(void) LookupExplicitNamespace(mn->schema, false);
+		return LookupIn(cat, mn->schema, mn->name, with_bundle, for_update, caller_cxt, row);
+	}
+
+	schemas = SearchPathSchemas();
+	if (schemas == NIL)
+		return false;
+	elems = palloc(sizeof(Datum) * list_length(schemas));
+	foreach(lc, schemas)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	sql = psprintf("SELECT " ROW_COLUMNS "%s FROM %s.ae_model_catalog WHERE name = $1 AND schema = ANY ($2)%s",
+				   with_bundle ? ", bundle" : "", cat->schema,
+				   for_update ? " FOR UPDATE" : "");
+	values[0] = CStringGetTextDatum(mn->name);
+	values[1] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	CatalogExecute(cat, sql, 2, types, values, NULL, !for_update);
+
+	/* at most one model per schema: the first schema of the path wins */
+	foreach(lc, schemas)
+	{
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			char		schema[NAMEDATALEN];
+
+			text_to_cstring_buffer(DatumGetTextPP(GetDatum(i, 4, &isnull)), schema, NAMEDATALEN);
+			if (strcmp(schema, (char *) lfirst(lc)) == 0)
+			{
+				ReadRow(i, with_bundle, caller_cxt, row);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * Where storing mn goes: schema.name, or the first schema of the search_path
+ * (as CREATE TABLE decides).  USAGE on it is required; *may_create says
+ * whether the caller may create a new model there (checked by the caller:
+ * replacing a model one owns needs no CREATE, as ALTER does not).
+ */
+static void
+StoreTarget(const AeModelName *mn, char *schema, bool *may_create)
+{
+	Oid			nsp = InvalidOid;
+
+	if (mn->qualified)
+		nsp = LookupExplicitNamespace(mn->schema, false);
+	else
+	{
+		List	   *path = fetch_search_path(false);
+
+		if (path != NIL)
+			nsp = linitial_oid(path);
+		list_free(path);
+		if (!OidIsValid(nsp))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_SCHEMA),
+					 errmsg("no schema has been selected to create model \"%s\" in", mn->given),
+					 errhint("Qualify the model name (schema.name), or put a schema the current role "
+							 "may create in first on the search_path.")));
+	}
+	if (isAnyTempNamespace(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot store model \"%s\" in a temporary schema", mn->given),
+				 errdetail("The model catalog outlives the session; its temporary schema does not.")));
+	*may_create = ae_namespace_aclcheck(nsp, GetUserId(), ACL_CREATE) == ACLCHECK_OK;
+	strlcpy(schema, get_namespace_name(nsp), NAMEDATALEN);
+}
+
+static void
+ReportNoCreate(const char *schema)
+{
+	aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, schema);
+}
+
+/*
+ * Storing and changing models writes the catalog: refused, before any work,
+ * on a hot standby and in a read-only transaction (25006).
+ */
+static void
+CheckWritable(const char *what, const char *model)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s model \"%s\" on a hot standby", what, model),
+				 errdetail("Models are trained, imported, saved and changed on the primary; "
+						   "a standby scores with the models it replicates.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s model \"%s\" in a read-only transaction", what, model)));
 }
 
 /* ---------------------------------------------------------------- permissions */
@@ -302,42 +462,56 @@ IsGrantee(const Catalog *cat, int64 model_id)
 	return false;
 }
 
-/* 42501 unless the caller may do access to the model in row. */
+/* 42501 unless the caller may do access to the model in row (shown as given). */
 static void
-CheckAccess(const Catalog *cat, const char *name, const ModelRow *row, AeAccess access)
+CheckAccess(const Catalog *cat, const char *shown, const ModelRow *row, AeAccess access)
 {
 	/* has_privs_of_role is true for superusers and members of the owner */
 	if (has_privs_of_role(cat->caller, row->owner))
 		return;
 	if (access == AE_ACCESS_USE && IsGrantee(cat, row->id))
 		return;
-	if (access == AE_ACCESS_OWN)
+	if (access != AE_ACCESS_USE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for model \"%s\"", name),
+				 errmsg("permission denied for model \"%s\"", shown),
 				 errdetail("Only the owner of the model (role \"%s\"), members of that role and superusers may do this.",
 						   RoleName(row->owner))));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied for model \"%s\"", name),
+			 errmsg("permission denied for model \"%s\"", shown),
 			 errdetail("The model is owned by role \"%s\" and has not been granted to role \"%s\".",
 					   RoleName(row->owner), RoleName(cat->caller)),
 			 errhint("The owner can grant its use with ae_grant().")));
 }
 
-/* Look up, check, or raise 42704 / 42501. */
+/*
+ * Find the model mn names for access, check it, or raise 42704 / 42501.
+ * AE_ACCESS_STORE finds it where a store would put it (StoreTarget).
+ */
 static void
-CatalogLookupChecked(const Catalog *cat, const char *name, AeAccess access,
-					 bool with_bundle, bool for_update, MemoryContext caller_cxt,
-					 ModelRow *row)
+FindChecked(const Catalog *cat, const AeModelName *mn, AeAccess access,
+			bool with_bundle, bool for_update, MemoryContext caller_cxt, ModelRow *row)
 {
-	if (!CatalogLookup(cat, name, with_bundle, for_update, caller_cxt, row))
-		ReportMissing(name);
-	CheckAccess(cat, name, row, access);
+	bool		found;
+
+	if (access == AE_ACCESS_STORE)
+	{
+		char		schema[NAMEDATALEN];
+		bool		may_create;
+
+		StoreTarget(mn, schema, &may_create);
+		found = LookupIn(cat, schema, mn->name, with_bundle, for_update, caller_cxt, row);
+	}
+	else
+		found = Resolve(cat, mn, with_bundle, for_update, caller_cxt, row);
+	if (!found)
+		ReportMissing(mn);
+	CheckAccess(cat, mn->given, row, access);
 }
 
 static void
-Audit(const Catalog *cat, const char *action, const ModelRow *row, const char *model,
+Audit(const Catalog *cat, const char *action, int64 model_id, const char *model,
 	  const char *role, const char *detail)
 {
 	char	   *sql;
@@ -351,7 +525,7 @@ Audit(const Catalog *cat, const char *action, const ModelRow *row, const char *m
 	values[0] = CStringGetTextDatum(RoleName(cat->caller));
 	values[1] = CStringGetTextDatum(RoleName(GetSessionUserId()));
 	values[2] = CStringGetTextDatum(action);
-	values[3] = Int64GetDatum(row->id);
+	values[3] = Int64GetDatum(model_id);
 	values[4] = CStringGetTextDatum(model);
 	if (role)
 		values[5] = CStringGetTextDatum(role);
@@ -454,22 +628,27 @@ StoreValues(const AeBundle *b, Oid source_relid, bytea *bytes, Oid *types,
 }
 
 int
-ae_catalog_store(const char *name, const AeBundle *bundle, Oid source_relid)
+ae_catalog_store(const char *given, const AeBundle *bundle, Oid source_relid)
 {
+	AeModelName mn;
 	Catalog		cat;
 	bytea	   *bytes;
-	Oid			types[N_STORE_COLS + 2];
-	Datum		values[N_STORE_COLS + 2];
-	char		nulls[N_STORE_COLS + 3];
+	Oid			types[N_STORE_COLS + 3];
+	Datum		values[N_STORE_COLS + 3];
+	char		nulls[N_STORE_COLS + 4];
+	char		schema[NAMEDATALEN];
+	bool		may_create;
 	int			version = 0;
 	StringInfoData sql;
 
-	CheckModelName(name);
+	ae_model_name_parse(given, &mn);
+	CheckWritable("store", mn.given);
+	StoreTarget(&mn, schema, &may_create);
 	bytes = ae_bundle_to_varlena(bundle);
 	CatalogOpen(&cat);
 	StoreValues(bundle, source_relid, bytes, types, values, nulls);
-	memset(nulls + N_STORE_COLS, ' ', 2);
-	nulls[N_STORE_COLS + 2] = '\0';
+	memset(nulls + N_STORE_COLS, ' ', 3);
+	nulls[N_STORE_COLS + 3] = '\0';
 
 	CatalogConnect();
 	for (int attempt = 0;; attempt++)
@@ -478,10 +657,10 @@ ae_catalog_store(const char *name, const AeBundle *bundle, Oid source_relid)
 		bool		isnull;
 
 		initStringInfo(&sql);
-		if (CatalogLookup(&cat, name, false, true, CurrentMemoryContext, &row))
+		if (LookupIn(&cat, schema, mn.name, false, true, CurrentMemoryContext, &row))
 		{
 			/* a new version of an existing model: owner only */
-			CheckAccess(&cat, name, &row, AE_ACCESS_OWN);
+			CheckAccess(&cat, mn.given, &row, AE_ACCESS_OWN);
 			appendStringInfo(&sql, "UPDATE %s.ae_model_catalog SET version = version + 1, updated = now()",
 							 cat.schema);
 			for (int i = 0; i < N_STORE_COLS; i++)
@@ -492,32 +671,38 @@ ae_catalog_store(const char *name, const AeBundle *bundle, Oid source_relid)
 			values[N_STORE_COLS] = Int64GetDatum(row.id);
 			CatalogExecute(&cat, sql.data, N_STORE_COLS + 1, types, values, nulls, false);
 			if (SPI_processed != 1)
-				elog(ERROR, "model \"%s\" vanished while locked. Please report a bug.", name);
+				elog(ERROR, "model \"%s\" vanished while locked. Please report a bug.", mn.given);
 		}
 		else
 		{
 			/*
-			 * A new model owned by the caller.  ON CONFLICT: another
-			 * transaction created the same name since the lookup; go round
-			 * again and replace it (if ours to replace).
+			 * A new model owned by the caller, who needs CREATE on the
+			 * schema.  ON CONFLICT: another transaction created the same
+			 * name since the lookup; go round again and replace it (if ours
+			 * to replace).
 			 */
-			appendStringInfo(&sql, "INSERT INTO %s.ae_model_catalog (name, version, owner", cat.schema);
+			if (!may_create)
+				ReportNoCreate(schema);
+			appendStringInfo(&sql, "INSERT INTO %s.ae_model_catalog (schema, name, version, owner", cat.schema);
 			for (int i = 0; i < N_STORE_COLS; i++)
 				appendStringInfo(&sql, ", %s", StoreColumns[i]);
-			appendStringInfo(&sql, ") VALUES ($%d, 1, $%d::regrole", N_STORE_COLS + 2, N_STORE_COLS + 1);
+			appendStringInfo(&sql, ") VALUES ($%d, $%d, 1, $%d::regrole",
+							 N_STORE_COLS + 3, N_STORE_COLS + 2, N_STORE_COLS + 1);
 			for (int i = 0; i < N_STORE_COLS; i++)
 				appendStringInfo(&sql, ", $%d%s", i + 1, i == STORE_CONFIG_COL ? "::jsonb" : "");
-			appendStringInfoString(&sql, ") ON CONFLICT (name) DO NOTHING RETURNING version");
+			appendStringInfoString(&sql, ") ON CONFLICT (schema, name) DO NOTHING RETURNING version");
 			types[N_STORE_COLS] = OIDOID;
 			values[N_STORE_COLS] = ObjectIdGetDatum(cat.caller);
 			types[N_STORE_COLS + 1] = TEXTOID;
-			values[N_STORE_COLS + 1] = CStringGetTextDatum(name);
-			CatalogExecute(&cat, sql.data, N_STORE_COLS + 2, types, values, nulls, false);
+			values[N_STORE_COLS + 1] = CStringGetTextDatum(mn.name);
+			types[N_STORE_COLS + 2] = TEXTOID;
+			values[N_STORE_COLS + 2] = CStringGetTextDatum(schema);
+			CatalogExecute(&cat, sql.data, N_STORE_COLS + 3, types, values, nulls, false);
 			if (SPI_processed == 0)
 			{
 				if (attempt > 0)
 					elog(ERROR, "could not store model \"%s\": the name is taken but its row is not visible",
-						 name);
+						 mn.given);
 				continue;
 			}
 		}
@@ -528,22 +713,52 @@ ae_catalog_store(const char *name, const AeBundle *bundle, Oid source_relid)
 	return version;
 }
 
+int
+ae_catalog_check_store(const char *given)
+{
+	AeModelName mn;
+	Catalog		cat;
+	ModelRow	row;
+	char		schema[NAMEDATALEN];
+	bool		may_create;
+	int			version = 0;
+
+	ae_model_name_parse(given, &mn);
+	CheckWritable("store", mn.given);
+	StoreTarget(&mn, schema, &may_create);
+	CatalogOpen(&cat);
+	CatalogConnect();
+	if (LookupIn(&cat, schema, mn.name, false, false, CurrentMemoryContext, &row))
+	{
+		CheckAccess(&cat, mn.given, &row, AE_ACCESS_OWN);
+		version = row.version;
+	}
+	else if (!may_create)
+		ReportNoCreate(schema);
+	CatalogFinish();
+	return version;
+}
+
 /* ---------------------------------------------------------------- fetch */
 
 /* The stored bytes of a model after the permission check (caller's context). */
 static bytea *
-CatalogFetchBytes(const char *name, AeAccess access, int *version)
+CatalogFetchBytes(const char *given, AeAccess access, int *version, int64 *id)
 {
+	AeModelName mn;
 	Catalog		cat;
 	ModelRow	row;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
+	ae_model_name_parse(given, &mn);
 	CatalogOpen(&cat);
 	CatalogConnect();
-	CatalogLookupChecked(&cat, name, access, true, false, caller_cxt, &row);
+	FindChecked(&cat, &mn, access, true, false, caller_cxt, &row);
 	CatalogFinish();
 	if (version)
 		*version = row.version;
+	if (id)
+		*id = row.id;
 	return row.bundle;
 }
 
@@ -562,42 +777,52 @@ BytesToBundle(const bytea *bytes, const char *name)
 }
 
 AeBundle *
-ae_catalog_fetch(const char *name, AeAccess access, int *version)
+ae_catalog_fetch_id(const char *name, AeAccess access, int *version, int64 *id)
 {
-	bytea	   *bytes = CatalogFetchBytes(name, access, version);
+	bytea	   *bytes = CatalogFetchBytes(name, access, version, id);
 
 	return BytesToBundle(bytes, name);
 }
 
-int
-ae_catalog_check(const char *name, AeAccess access)
+AeBundle *
+ae_catalog_fetch(const char *name, AeAccess access, int *version)
 {
-	Catalog		cat;
-	ModelRow	row;
-
-	CatalogOpen(&cat);
-	CatalogConnect();
-	CatalogLookupChecked(&cat, name, access, false, false, CurrentMemoryContext, &row);
-	CatalogFinish();
-	return row.version;
+	return ae_catalog_fetch_id(name, access, version, NULL);
 }
 
 int
-ae_catalog_check_if_exists(const char *name, AeAccess access)
+ae_catalog_check(const char *given, AeAccess access, int64 *id)
 {
+	AeModelName mn;
 	Catalog		cat;
 	ModelRow	row;
-	int			version = 0;
 
+	ae_model_name_parse(given, &mn);
 	CatalogOpen(&cat);
 	CatalogConnect();
-	if (CatalogLookup(&cat, name, false, false, CurrentMemoryContext, &row))
-	{
-		CheckAccess(&cat, name, &row, access);
-		version = row.version;
-	}
+	FindChecked(&cat, &mn, access, false, false, CurrentMemoryContext, &row);
 	CatalogFinish();
-	return version;
+	if (id)
+		*id = row.id;
+	return row.version;
+}
+
+const char *
+ae_catalog_qualify(const char *given)
+{
+	AeModelName mn;
+	Catalog		cat;
+	ModelRow	row;
+	const char *qualified;
+
+	ae_model_name_parse(given, &mn);
+	CatalogOpen(&cat);
+	CatalogConnect();
+	if (!Resolve(&cat, &mn, false, false, CurrentMemoryContext, &row))
+		ReportMissing(&mn);
+	qualified = RowName(&row, mn.name);
+	CatalogFinish();
+	return qualified;
 }
 
 /* ---------------------------------------------------------------- SQL: save, load, history */
@@ -607,8 +832,10 @@ Datum
 ae_save(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	AeBundle   *bundle = ae_varlena_to_bundle(PG_GETARG_BYTEA_PP(1));
+	AeBundle   *bundle;
 
+	(void) ae_catalog_check_store(name);
+	bundle = ae_varlena_to_bundle(PG_GETARG_BYTEA_PP(1));
 	PG_RETURN_INT32(ae_catalog_store(name, bundle, InvalidOid));
 }
 
@@ -617,7 +844,7 @@ Datum
 ae_load(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bytea	   *bytes = CatalogFetchBytes(name, AE_ACCESS_OWN, NULL);
+	bytea	   *bytes = CatalogFetchBytes(name, AE_ACCESS_OWN, NULL, NULL);
 
 	/* checked before it is handed out: ae_model values are always valid */
 	(void) BytesToBundle(bytes, name);
@@ -655,59 +882,92 @@ PG_FUNCTION_INFO_V1(ae_drop);
 Datum
 ae_drop(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		if_exists = PG_GETARG_BOOL(1);
+	AeModelName mn;
 	Catalog		cat;
 	ModelRow	row;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 
+	ae_model_name_parse(given, &mn);
+	CheckWritable("drop", mn.given);
 	CatalogOpen(&cat);
 	CatalogConnect();
-	if (!CatalogLookup(&cat, name, false, true, CurrentMemoryContext, &row))
+	if (!Resolve(&cat, &mn, false, true, CurrentMemoryContext, &row))
 	{
 		CatalogFinish();
 		if (!if_exists)
-			ReportMissing(name);
+			ReportMissing(&mn);
 		ereport(NOTICE,
-				(errmsg("model \"%s\" does not exist, skipping", name)));
+				(errmsg("model \"%s\" does not exist, skipping", mn.given)));
 		PG_RETURN_BOOL(false);
 	}
-	CheckAccess(&cat, name, &row, AE_ACCESS_OWN);
+	CheckAccess(&cat, mn.given, &row, AE_ACCESS_OWN);
 	values[0] = Int64GetDatum(row.id);
 	/* the grants go with it (ON DELETE CASCADE) */
 	CatalogExecute(&cat, psprintf("DELETE FROM %s.ae_model_catalog WHERE id = $1", cat.schema),
 				   1, types, values, NULL, false);
-	Audit(&cat, "drop", &row, name, NULL, NULL);
+	Audit(&cat, "drop", row.id, RowName(&row, mn.name), NULL, NULL);
 	CatalogFinish();
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * ae_rename(model, new_name): a bare new name stays in the model's schema
+ * (as ALTER ... RENAME); a qualified one may move it to another schema, which
+ * needs CREATE there (as ALTER ... SET SCHEMA).
+ */
 PG_FUNCTION_INFO_V1(ae_rename);
 Datum
 ae_rename(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *new_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *new_given = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	AeModelName mn,
+				nn;
 	Catalog		cat;
 	ModelRow	row,
 				other;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
+	char		target[NAMEDATALEN];
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	const char *old_shown,
+			   *new_shown;
 
-	CheckModelName(new_name);
+	ae_model_name_parse(given, &mn);
+	ae_model_name_parse(new_given, &nn);
+	CheckWritable("rename", mn.given);
 	CatalogOpen(&cat);
 	CatalogConnect();
-	CatalogLookupChecked(&cat, name, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
-	if (CatalogLookup(&cat, new_name, false, false, CurrentMemoryContext, &other))
+	FindChecked(&cat, &mn, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
+	if (nn.qualified && strcmp(nn.schema, row.schema) != 0)
+	{
+		Oid			nsp = LookupExplicitNamespace(nn.schema, false);
+
+		if (isAnyTempNamespace(nsp))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot move model \"%s\" to a temporary schema", mn.given)));
+		if (ae_namespace_aclcheck(nsp, cat.caller, ACL_CREATE) != ACLCHECK_OK)
+			ReportNoCreate(nn.schema);
+		strlcpy(target, get_namespace_name(nsp), NAMEDATALEN);
+	}
+	else
+		strlcpy(target, row.schema, NAMEDATALEN);
+	new_shown = ae_model_name_qualified(target, nn.name);
+	if (LookupIn(&cat, target, nn.name, false, false, CurrentMemoryContext, &other))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("model \"%s\" already exists", new_name)));
+				 errmsg("model \"%s\" already exists", nn.given)));
+	old_shown = RowName(&row, mn.name);
 	values[0] = Int64GetDatum(row.id);
-	values[1] = CStringGetTextDatum(new_name);
-	CatalogExecute(&cat, psprintf("UPDATE %s.ae_model_catalog SET name = $2 WHERE id = $1", cat.schema),
-				   2, types, values, NULL, false);
-	Audit(&cat, "rename", &row, name, NULL, new_name);
+	values[1] = CStringGetTextDatum(nn.name);
+	values[2] = CStringGetTextDatum(target);
+	CatalogExecute(&cat, psprintf("UPDATE %s.ae_model_catalog SET name = $2, schema = $3 WHERE id = $1",
+								  cat.schema),
+				   3, types, values, NULL, false);
+	Audit(&cat, "rename", row.id, old_shown, NULL, new_shown);
 	CatalogFinish();
 	PG_RETURN_VOID();
 }
@@ -719,17 +979,22 @@ ae_rename(PG_FUNCTION_ARGS)
  * audited, a no-op only noticed.
  */
 static void
-ChangeGrant(const char *name, Oid role, bool grant)
+ChangeGrant(const char *given, Oid role, bool grant)
 {
+	AeModelName mn;
 	Catalog		cat;
 	ModelRow	row;
 	Oid			types[3] = {INT8OID, OIDOID, OIDOID};
 	Datum		values[3];
+	const char *shown;
 
+	ae_model_name_parse(given, &mn);
 	CheckRole(role);
+	CheckWritable(grant ? "grant" : "revoke", mn.given);
 	CatalogOpen(&cat);
 	CatalogConnect();
-	CatalogLookupChecked(&cat, name, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
+	FindChecked(&cat, &mn, AE_ACCESS_OWN, false, true, CurrentMemoryContext, &row);
+	shown = RowName(&row, mn.name);
 	values[0] = Int64GetDatum(row.id);
 	values[1] = ObjectIdGetDatum(role);
 	values[2] = ObjectIdGetDatum(cat.caller);
@@ -748,9 +1013,9 @@ ChangeGrant(const char *name, Oid role, bool grant)
 		ereport(NOTICE,
 				(errmsg(grant ? "model \"%s\" is already granted to role \"%s\""
 						: "model \"%s\" is not granted to role \"%s\"",
-						name, RoleName(role))));
+						mn.given, RoleName(role))));
 	else
-		Audit(&cat, grant ? "grant" : "revoke", &row, name, RoleName(role), NULL);
+		Audit(&cat, grant ? "grant" : "revoke", row.id, shown, RoleName(role), NULL);
 	CatalogFinish();
 }
 
@@ -768,6 +1033,154 @@ ae_revoke(PG_FUNCTION_ARGS)
 {
 	ChangeGrant(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_OID(1), false);
 	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------- owners and schemas */
+
+/*
+ * Run a statement over the catalog that returns (id, schema, name) of each
+ * model it changed, and audit each.
+ */
+static int
+ChangeEach(const Catalog *cat, const char *sql, int nargs, Oid *types, Datum *values,
+		   const char *action, const char *role, const char *detail)
+{
+	uint64		n;
+	int64	   *ids;
+	char	  **names;
+
+	CatalogExecute(cat, sql, nargs, types, values, NULL, false);
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	names = palloc(sizeof(char *) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(GetDatum(i, 1, &isnull));
+		names[i] = pstrdup(ae_model_name_qualified(TextDatumGetCString(GetDatum(i, 2, &isnull)),
+												   TextDatumGetCString(GetDatum(i, 3, &isnull))));
+	}
+	for (uint64 i = 0; i < n; i++)
+		Audit(cat, action, ids[i], names[i], role, detail);
+	return (int) n;
+}
+
+/*
+ * ae_reassign_owned(old_role, new_role): REASSIGN OWNED for models, which
+ * PostgreSQL's own command does not reach (it fires no event trigger).  The
+ * same rule: the caller has the privileges of both roles.
+ */
+PG_FUNCTION_INFO_V1(ae_reassign_owned);
+Datum
+ae_reassign_owned(PG_FUNCTION_ARGS)
+{
+	Oid			old_role = PG_GETARG_OID(0);
+	Oid			new_role = PG_GETARG_OID(1);
+	Catalog		cat;
+	Oid			types[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+	int			n;
+
+	CheckRole(old_role);
+	CheckRole(new_role);
+	CheckWritable("reassign", "*");
+	CatalogOpen(&cat);
+	if (!has_privs_of_role(cat.caller, old_role) || !has_privs_of_role(cat.caller, new_role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reassign models"),
+				 errdetail("Only roles with privileges of role \"%s\" and role \"%s\" may reassign their models.",
+						   RoleName(old_role), RoleName(new_role))));
+	values[0] = ObjectIdGetDatum(old_role);
+	values[1] = ObjectIdGetDatum(new_role);
+	CatalogConnect();
+	n = ChangeEach(&cat, psprintf("UPDATE %s.ae_model_catalog SET owner = $2::regrole "
+								  "WHERE owner = $1::regrole RETURNING id, schema, name", cat.schema),
+				   2, types, values, "reassign", RoleName(new_role), NULL);
+	CatalogFinish();
+	PG_RETURN_INT32(n);
+}
+
+void
+ae_catalog_schema_renamed(const char *old_name, const char *new_name)
+{
+	Catalog		cat;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	CatalogOpen(&cat);
+	values[0] = CStringGetTextDatum(old_name);
+	values[1] = CStringGetTextDatum(new_name);
+	CatalogConnect();
+	CatalogExecute(&cat, psprintf("UPDATE %s.ae_model_catalog SET schema = $2 WHERE schema = $1", cat.schema),
+				   2, types, values, NULL, false);
+	CatalogFinish();
+}
+
+List *
+ae_catalog_schema_models(const char *schema, int limit)
+{
+	Catalog		cat;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	List	   *names = NIL;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	CatalogOpen(&cat);
+	values[0] = CStringGetTextDatum(schema);
+	CatalogConnect();
+	CatalogExecute(&cat, psprintf("SELECT name FROM %s.ae_model_catalog WHERE schema = $1 ORDER BY name LIMIT %d",
+								  cat.schema, limit),
+				   1, types, values, NULL, true);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		char	   *name = TextDatumGetCString(GetDatum(i, 1, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(caller_cxt);
+
+		names = lappend(names, pstrdup(ae_model_name_qualified(schema, name)));
+		MemoryContextSwitchTo(old);
+	}
+	CatalogFinish();
+	return names;
+}
+
+void
+ae_catalog_drop_schema_models(const char *schema, const char *command)
+{
+	Catalog		cat;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	CatalogOpen(&cat);
+	values[0] = CStringGetTextDatum(schema);
+	CatalogConnect();
+	(void) ChangeEach(&cat, psprintf("DELETE FROM %s.ae_model_catalog WHERE schema = $1 "
+									 "RETURNING id, schema, name", cat.schema),
+					  1, types, values, "drop", NULL, command);
+	CatalogFinish();
+}
+
+void
+ae_catalog_drop_owned(Oid role)
+{
+	Catalog		cat;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+
+	CatalogOpen(&cat);
+	values[0] = ObjectIdGetDatum(role);
+	CatalogConnect();
+	(void) ChangeEach(&cat, psprintf("DELETE FROM %s.ae_model_catalog WHERE owner = $1::regrole "
+									 "RETURNING id, schema, name", cat.schema),
+					  1, types, values, "drop", NULL, "DROP OWNED");
+	(void) ChangeEach(&cat, psprintf("WITH g AS (DELETE FROM %s.ae_model_grants WHERE grantee = $1::regrole "
+									 "RETURNING model_id) "
+									 "SELECT m.id, m.schema, m.name FROM g JOIN %s.ae_model_catalog m ON m.id = g.model_id",
+									 cat.schema, cat.schema),
+					  1, types, values, "revoke", RoleName(role), "DROP OWNED");
+	CatalogFinish();
 }
 
 /* ---------------------------------------------------------------- invalidation */

@@ -9,7 +9,14 @@
  * table: the statements run as its owner, switched to only around each
  * statement, with search_path pinned to pg_catalog.
  *
- * Model names are 1 to 63 bytes (22023 when empty, 42622 when too long).
+ * Models live in schemas (see ae_model_name.c for how names are written).
+ * Using a model needs USAGE on its schema (42501), creating one CREATE on
+ * it.  A bare name is resolved through search_path: to use a model, the
+ * first schema of the path (that the caller may use) holding a model of
+ * that name; to store one (train, import, save), the first schema of the
+ * path, as CREATE TABLE and CREATE OR REPLACE do — never a schema further
+ * down the path, so that nobody can squat a name in a shared schema that
+ * another role's training would then stumble into.
  *
  * Cache invalidation: every change to ae_model_catalog or ae_model_grants
  * (store, drop, rename, grant, revoke, restore, direct DML by a superuser)
@@ -25,13 +32,43 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 #include "ae_bundle.h"
+
+/* Each part of a model name: 1 to 63 bytes, like an SQL identifier. */
+#define AE_MODEL_NAME_MAX	(NAMEDATALEN - 1)
+
+/* A model name as given, split (ae_model_name_parse). */
+typedef struct AeModelName
+{
+	bool		qualified;		/* a schema was given */
+	char		schema[NAMEDATALEN];	/* "" when not qualified */
+	char		name[NAMEDATALEN];
+	const char *given;			/* the text as given, clipped for messages */
+} AeModelName;
+
+/*
+ * Split a model name into schema and name: 42602 for bad syntax, 22023 for
+ * an empty part, 42622 for a part over AE_MODEL_NAME_MAX bytes.
+ */
+extern void ae_model_name_parse(const char *given, AeModelName *out);
+
+/*
+ * A user-given name for a message: as it is when it fits the name limit,
+ * else its first AE_MODEL_NAME_MAX bytes (whole characters) and "...".
+ */
+extern const char *ae_model_name_display(const char *given);
+
+/* schema.name quoted where needed, as it is shown in messages and results. */
+extern const char *ae_model_name_qualified(const char *schema, const char *name);
 
 /* What a caller wants to do with a model: decides the permission check. */
 typedef enum AeAccess
 {
 	AE_ACCESS_USE,				/* score, read history: owner or grantee */
-	AE_ACCESS_OWN				/* retrain, warm start, export, rename, drop, grant: owner */
+	AE_ACCESS_OWN,				/* export, rename, drop, grant: owner */
+	AE_ACCESS_STORE				/* retrain, warm start: owner, resolved as a store target */
 } AeAccess;
 
 /*
@@ -50,15 +87,39 @@ extern int	ae_catalog_store(const char *name, const AeBundle *bundle, Oid source
  */
 extern AeBundle *ae_catalog_fetch(const char *name, AeAccess access, int *version);
 
+/* The same, also giving the model's catalog id (its identity across retrains). */
+extern AeBundle *ae_catalog_fetch_id(const char *name, AeAccess access, int *version, int64 *id);
+
 /*
  * The permission check of ae_catalog_fetch without reading the bundle:
  * returns the stored version (42704 / 42501 as above).  Cheap enough to run
  * on every call of a function that scores with a cached model.
  */
-extern int	ae_catalog_check(const char *name, AeAccess access);
+extern int	ae_catalog_check(const char *name, AeAccess access, int64 *id);
 
-/* The same, but a model that does not exist yet is no error: returns 0. */
-extern int	ae_catalog_check_if_exists(const char *name, AeAccess access);
+/*
+ * The schema-qualified name of the model a name (bare or not) finds now,
+ * for the current role and search_path (42704 when none).
+ */
+extern const char *ae_catalog_qualify(const char *name);
+
+/*
+ * Everything that can refuse storing model name, checked before any work:
+ * a read-only transaction or a hot standby (25006), the name, CREATE on the
+ * target schema, and ownership when the model exists (42501).  Returns the
+ * existing version, or 0 for a new model.
+ */
+extern int	ae_catalog_check_store(const char *name);
+
+/*
+ * Models follow their schema (ae_ddl.c): see the event triggers.  The
+ * catalog is absent while the extension is being dropped with its schema.
+ */
+extern bool ae_catalog_present(void);
+extern void ae_catalog_schema_renamed(const char *old_name, const char *new_name);
+extern List *ae_catalog_schema_models(const char *schema, int limit);
+extern void ae_catalog_drop_schema_models(const char *schema, const char *command);
+extern void ae_catalog_drop_owned(Oid role);
 
 /*
  * The oid of ae_model_catalog in the extension's schema (looked up on every

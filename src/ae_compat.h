@@ -55,4 +55,18 @@ typedef uint8 ae_b64_byte;
 typedef char ae_b64_byte;
 #endif
 
+/*
+ * Privileges on a schema: object_aclcheck() replaced the per-class
+ * pg_*_aclcheck() functions in PostgreSQL 16.
+ */
+#include "catalog/pg_namespace.h"
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#define ae_namespace_aclcheck(nsp, roleid, mode) \
+	object_aclcheck(NamespaceRelationId, (nsp), (roleid), (mode))
+#else
+#define ae_namespace_aclcheck(nsp, roleid, mode) \
+	pg_namespace_aclcheck((nsp), (roleid), (mode))
+#endif
+
 #endif							/* AE_COMPAT_H */

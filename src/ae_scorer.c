@@ -38,25 +38,11 @@
 
 int			ae_scoring_kernel = AE_KERNEL_FUSED;
 
-static const struct config_enum_entry ScoringKernelOptions[] = {
+const struct config_enum_entry ae_scoring_kernel_options[] = {
 	{"fused", AE_KERNEL_FUSED, false},
 	{"blas", AE_KERNEL_BLAS, false},
 	{NULL, 0, false}
 };
-
-void
-ae_scorer_define_settings(void)
-{
-	DefineCustomEnumVariable("autoenc.scoring_kernel",
-							 "How scoring functions run the network on one row.",
-							 "fused: a small vectorised kernel made for one row at a time; "
-							 "blas: one OpenBLAS call per layer.  Both give the same "
-							 "results up to float32 rounding.",
-							 &ae_scoring_kernel,
-							 AE_KERNEL_FUSED, ScoringKernelOptions,
-							 PGC_USERSET, 0,
-							 NULL, NULL, NULL);
-}
 
 /* NaN or ±Infinity: the exponent bits all set (no branch, no FP latency chain) */
 static inline bool
@@ -181,6 +167,7 @@ BindNew(AeScorer *s, const char *name, int namelen)
 		ae_cache_unpin(b->entry);
 	}
 	b->entry = entry;
+	b->search_path = ae_search_path_hash(name, namelen);
 	b->namelen = namelen;
 	memset(b->name, 0, sizeof(b->name));
 	memcpy(b->name, name, namelen);
@@ -199,7 +186,9 @@ ae_scorer_bind(AeScorer *s, const char *name, int namelen)
 			   s->generation == ae_cache_generation &&
 			   s->current->namelen == namelen &&
 			   s->userid == GetUserId() &&
-			   memcmp(s->current->name, name, namelen) == 0))
+			   memcmp(s->current->name, name, namelen) == 0 &&
+			   (s->current->search_path == 0 ||
+				s->current->search_path == ae_search_path_hash(name, namelen))))
 		return;
 
 	/* after an invalidation, or as another user, everything is checked again */
@@ -210,7 +199,9 @@ ae_scorer_bind(AeScorer *s, const char *name, int namelen)
 	/* another model bound earlier in this statement */
 	for (int i = 0; i < s->n_bindings; i++)
 		if (s->bindings[i].namelen == namelen &&
-			memcmp(s->bindings[i].name, name, namelen) == 0)
+			memcmp(s->bindings[i].name, name, namelen) == 0 &&
+			(s->bindings[i].search_path == 0 ||
+			 s->bindings[i].search_path == ae_search_path_hash(name, namelen)))
 		{
 			b = &s->bindings[i];
 			break;

@@ -21,6 +21,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "utils/guc.h"
 
 #include "ae_cache.h"
 
@@ -57,6 +58,7 @@ typedef struct AeBinding
 	uint64		last_used;
 	int			namelen;
 	char		name[AE_CACHE_NAME_MAX];
+	uint64		search_path;	/* ae_search_path_hash() when bound */
 } AeBinding;
 
 typedef struct AeScorer
@@ -108,7 +110,8 @@ typedef struct AeScorer
 	bool	   *row_nulls;
 } AeScorer;
 
-extern void ae_scorer_define_settings(void);
+/* autoenc.scoring_kernel's values (the setting is defined in _PG_init) */
+extern const struct config_enum_entry ae_scoring_kernel_options[];
 
 /* A scorer living in mcxt (it unpins its model when mcxt is reset or deleted). */
 extern AeScorer *ae_scorer_create(MemoryContext mcxt);

@@ -35,15 +35,16 @@
 #define N_RESULT_COLUMNS 7
 
 /*
- * Fail before reading any row when the model name is invalid or belongs to
- * somebody else (42501), instead of after the training; a model that does
- * not exist yet is fine.  ae_catalog_store checks again at the end, in case
- * the model changed hands meanwhile.
+ * Fail before reading any row when the model cannot be stored: a standby or
+ * a read-only transaction (25006), an invalid name, no CREATE on the target
+ * schema, or a model of that name that belongs to somebody else (42501).
+ * ae_catalog_store checks again at the end, in case the model changed hands
+ * meanwhile.
  */
 static void
 CheckModelWritable(const char *name)
 {
-	(void) ae_catalog_check_if_exists(name, AE_ACCESS_OWN);
+	(void) ae_catalog_check_store(name);
 }
 
 /* A warm start on named columns must name the same columns in the same order. */
@@ -120,7 +121,7 @@ ae_train_relation(PG_FUNCTION_ARGS)
 				 errhint("Pass input => NULL to train on the named columns.")));
 
 	AeOptionsFromArgs(&opts, fcinfo, ARG_FIRST_OPTION);
-	what = psprintf("cannot train model \"%s\"", name);
+	what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
 		tupdesc->natts != N_RESULT_COLUMNS)
@@ -131,10 +132,9 @@ ae_train_relation(PG_FUNCTION_ARGS)
 									  ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(train_cxt);
 
+	CheckModelWritable(name);
 	if (opts.warm_start)
-		warm = ae_catalog_fetch(name, AE_ACCESS_OWN, NULL);
-	else
-		CheckModelWritable(name);
+		warm = ae_catalog_fetch(name, AE_ACCESS_STORE, NULL);
 
 	AeDataRead(relid, input, columns, &opts, warm, what, &data);
 	if (warm)

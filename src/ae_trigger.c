@@ -15,6 +15,15 @@
  * A NULL input writes NULL (and is accepted by reject, like a CHECK
  * constraint).  The arguments and column types are checked at the trigger's
  * first row in each statement.
+ *
+ * The model is a fixed identity, never resolved through the search_path of
+ * whoever happens to write a row: schema.name as given, or a bare name in
+ * the schema of the trigger's table.  So a model dropped and created again
+ * by another role in another schema is never picked up: the trigger fails
+ * (42704) until the model is back where it names it, and only a role with
+ * CREATE on that schema can put one there.  (A temporary table, whose
+ * schema cannot hold models, resolves a bare name through the search_path
+ * of its session, once per statement.)
  */
 #include "postgres.h"
 
@@ -28,6 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "ae_catalog.h"
 #include "ae_scorer.h"
 
 typedef enum TriggerAction
@@ -82,6 +92,26 @@ FindColumn(Relation rel, const char *name, const char *role)
 	return InvalidAttrNumber;
 }
 
+/* The trigger's model as schema.name (see above). */
+static const char *
+TriggerModel(const char *given, Relation rel)
+{
+	AeModelName mn;
+
+	ae_model_name_parse(given, &mn);
+	if (mn.qualified)
+		return ae_model_name_qualified(mn.schema, mn.name);
+
+	/*
+	 * A temporary table's schema holds no models; its triggers fire only in
+	 * the session that made it, so its search_path decides, once per
+	 * statement.
+	 */
+	if (RelationUsesLocalBuffers(rel))
+		return ae_catalog_qualify(given);
+	return ae_model_name_qualified(get_namespace_name(RelationGetNamespace(rel)), mn.name);
+}
+
 /* Check how the trigger was created and fired; fill st. */
 static void
 CheckTrigger(TriggerData *td, TriggerState *st)
@@ -117,7 +147,7 @@ CheckTrigger(TriggerData *td, TriggerState *st)
 				 errmsg("ae_score_trigger: unknown action \"%s\"", action_name),
 				 errhint("Valid actions are error, score, flag and reject.")));
 
-	st->model = args[0];
+	st->model = TriggerModel(args[0], rel);
 
 	/* input: an array column, or '*' */
 	if (strcmp(args[1], "*") == 0)

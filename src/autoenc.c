@@ -2,8 +2,14 @@
  * autoenc.c — module initialisation and settings.
  *
  * Everything SQL-facing lives in its own file (one concern per file); this
- * one only registers the GUCs and sizes OpenBLAS's thread pool when the
- * library is loaded into a backend.
+ * one defines every setting (the variables live beside the code that reads
+ * them), registers the cache's invalidation callbacks and sizes OpenBLAS's
+ * thread pool when the library is loaded into a backend.
+ *
+ * The two settings that bound what one call may take from the machine,
+ * autoenc.max_train_memory and autoenc.blas_threads, are PGC_SUSET: a limit
+ * that every role may raise limits nothing.  A superuser sets them per role
+ * or database (ALTER ROLE ... SET, ALTER DATABASE ... SET) or server-wide.
  */
 #include "postgres.h"
 
@@ -15,6 +21,8 @@
 #include "utils/memutils.h"
 
 #include "ae_blas.h"
+#include "ae_cache.h"
+#include "ae_scorer.h"
 #include "autoenc.h"
 
 PG_MODULE_MAGIC;
@@ -95,7 +103,7 @@ _PG_init(void)
 							"the other cores to other backends.",
 							&ae_blas_threads,
 							1, 1, 64,
-							PGC_USERSET, 0,
+							PGC_SUSET, 0,
 							NULL, AssignBlasThreads, NULL);
 
 	DefineCustomIntVariable("autoenc.max_train_memory",
@@ -103,8 +111,28 @@ _PG_init(void)
 							"Checked before anything is allocated.",
 							&ae_max_train_memory_kb,
 							1024 * 1024, 1024, MAX_KILOBYTES,
-							PGC_USERSET, GUC_UNIT_KB,
+							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("autoenc.model_cache_size",
+							"Number of models each backend keeps ready for scoring.",
+							"Least recently used models beyond this number are dropped; "
+							"models in use by running statements are always kept. "
+							"0 keeps a model only while a statement uses it.",
+							&ae_model_cache_size,
+							16, 0, 10000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("autoenc.scoring_kernel",
+							 "How scoring functions run the network on one row.",
+							 "fused: a small vectorised kernel made for one row at a time; "
+							 "blas: one OpenBLAS call per layer.  Both give the same "
+							 "results up to float32 rounding.",
+							 &ae_scoring_kernel,
+							 AE_KERNEL_FUSED, ae_scoring_kernel_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	ae_cache_init();
 

@@ -6,7 +6,7 @@
 
 #include "ae_core.h"
 
-#define AE_LIBRARY_VERSION "0.1.0"
+#define AE_LIBRARY_VERSION "0.2.0"
 
 /* settings (autoenc.c) */
 extern int	ae_blas_threads;
@@ -29,8 +29,5 @@ extern const AeAllocator ae_palloc_allocator;
  * Returns only when status is AE_OK.
  */
 extern void ae_check_status(AeStatus status, const char *errbuf, const char *what);
-
-/* scoring: the model cache's settings and invalidation callbacks (ae_cache.c) */
-extern void ae_cache_init(void);
 
 #endif							/* AUTOENC_H */

@@ -81,7 +81,7 @@ SELECT throws_ok($$SELECT ae_error('tap_acc_m', '{1,2}'::real[])$$, '42501',
                  'permission denied for model "tap_acc_m"',
                  'REVOKE of the role membership: denied at the next statement');
 SELECT throws_ok($$INSERT INTO tap_acc_rows (v) VALUES ('{1,2}')$$, '42501',
-                 'permission denied for model "tap_acc_m"', 'and by the scoring trigger');
+                 'permission denied for model "public.tap_acc_m"', 'and by the scoring trigger');
 RESET ROLE;
 
 GRANT tap_acc_team TO tap_acc_reader;

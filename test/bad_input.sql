@@ -62,6 +62,8 @@ CREATE SEQUENCE bi_seq;
 CREATE TABLE bi_secret AS SELECT x FROM bi_pts;
 REVOKE ALL ON bi_secret FROM PUBLIC;
 CREATE ROLE bi_nobody;
+-- it may create models in public, so that what it lacks is only the table
+GRANT CREATE ON SCHEMA public TO bi_nobody;
 -- a table for the trigger cases
 CREATE TABLE bi_trig (v real[], d float8[], t text, f float8, b boolean, i integer, s smallint,
                       r real[], g float8 GENERATED ALWAYS AS (f + 1) STORED);
@@ -166,8 +168,8 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('name', 'ae_grant of an unknown model', '42704', 'bi_none', $$SELECT ae_grant('bi_none', current_user::regrole)$$),
 ('name', 'ae_revoke of an unknown model', '42704', 'bi_none', $$SELECT ae_revoke('bi_none', current_user::regrole)$$),
 ('name', 'warm start from an unknown model', '42704', 'bi_none', $$SELECT ae_train('bi_none', 'bi_pts', 'x', warm_start => true)$$),
-('name', 'scoring with an empty model name', '42704', '""', $$SELECT ae_error('', '{1,2,3}'::real[])$$),
-('name', 'scoring with a 64-byte model name', '42704', 'does not exist', $$SELECT ae_error(repeat('x', 64), '{1,2,3}'::real[])$$),
+('name', 'scoring with an empty model name', '22023', 'empty', $$SELECT ae_error('', '{1,2,3}'::real[])$$),
+('name', 'scoring with a 64-byte model name', '42622', 'too long', $$SELECT ae_error(repeat('x', 64), '{1,2,3}'::real[])$$),
 ('name', 'a model name that differs only in case', '42704', 'BI_TINY', $$SELECT ae_error('BI_TINY', '{1,2,3}'::real[])$$),
 ('name', 'ae_train with a NULL model name', '22004', 'null', $$SELECT ae_train(NULL, 'bi_pts', 'x', epochs => 1)$$),
 ('name', 'ae_train with an empty model name', '22023', 'empty', $$SELECT ae_train('', 'bi_pts', 'x', epochs => 1)$$),

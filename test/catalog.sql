@@ -14,6 +14,8 @@ CREATE ROLE ae_tap_noinherit NOINHERIT IN ROLE ae_tap_owner;
 CREATE ROLE ae_tap_team;
 CREATE ROLE ae_tap_analyst IN ROLE ae_tap_team;
 CREATE ROLE ae_tap_stranger;
+-- models live in schemas: creating one needs CREATE on the schema
+GRANT CREATE ON SCHEMA public TO ae_tap_owner, ae_tap_stranger, ae_tap_team, ae_tap_analyst;
 
 -- Run a statement as a role.  An error propagates (and the subtransaction
 -- of throws_ok undoes the SET ROLE); success resets the role.
@@ -56,7 +58,7 @@ SELECT has_table('ae_model_grants', 'the grants table exists');
 SELECT has_table('ae_model_audit', 'the audit table exists');
 SELECT has_view('ae_models', 'the ae_models view exists');
 SELECT has_type('ae_model', 'the ae_model type exists');
-SELECT columns_are('ae_models', ARRAY['name', 'version', 'owner', 'n_inputs', 'code_width', 'layers',
+SELECT columns_are('ae_models', ARRAY['schema', 'name', 'version', 'owner', 'n_inputs', 'code_width', 'layers',
     'variant', 'normalization', 'rows', 'epochs', 'train_loss', 'val_loss', 'threshold', 'source',
     'columns', 'created', 'updated'], 'ae_models has the documented columns');
 SELECT has_trigger('ae_model_catalog', 'ae_model_catalog_invalidate', 'the catalog has its invalidation trigger');
@@ -167,16 +169,16 @@ SELECT is((SELECT count(*)::int FROM ae_model_grants g JOIN ae_model_catalog m O
 -- 6. the audit trail: who did what to which model, and when
 SELECT results_eq(
     $$SELECT action, model, role, detail, actor FROM ae_model_audit
-      WHERE model IN ('tap_m', 'tap_renamed') ORDER BY id$$,
-    $$VALUES ('grant', 'tap_m', 'ae_tap_team', NULL::text, 'ae_tap_owner'),
-             ('rename', 'tap_m', NULL, 'tap_renamed', 'ae_tap_deputy'),
-             ('rename', 'tap_renamed', NULL, 'tap_m', 'ae_tap_deputy'),
-             ('revoke', 'tap_m', 'ae_tap_team', NULL, 'ae_tap_owner')$$,
-    'grant, rename and revoke are audited with the acting role');
+      WHERE model IN ('public.tap_m', 'public.tap_renamed') ORDER BY id$$,
+    $$VALUES ('grant', 'public.tap_m', 'ae_tap_team', NULL::text, 'ae_tap_owner'),
+             ('rename', 'public.tap_m', NULL, 'public.tap_renamed', 'ae_tap_deputy'),
+             ('rename', 'public.tap_renamed', NULL, 'public.tap_m', 'ae_tap_deputy'),
+             ('revoke', 'public.tap_m', 'ae_tap_team', NULL, 'ae_tap_owner')$$,
+    'grant, rename and revoke are audited with the acting role, under the schema-qualified name');
 SELECT ok((SELECT bool_and(at = now() AND session_actor = session_user::text) FROM ae_model_audit
-           WHERE model IN ('tap_m', 'tap_renamed')),
+           WHERE model IN ('public.tap_m', 'public.tap_renamed')),
           'audit rows carry the transaction time and the session role');
-SELECT is((SELECT count(*)::int FROM ae_model_audit WHERE model = 'tap_m'
+SELECT is((SELECT count(*)::int FROM ae_model_audit WHERE model = 'public.tap_m'
            AND model_id = (SELECT id FROM ae_model_catalog WHERE name = 'tap_m')), 3,
           'audit rows point at the model''s id');
 
@@ -206,7 +208,7 @@ SELECT lives_ok($$SELECT pg_temp.as_role('ae_tap_owner', 'SELECT ae_drop(''tap_m
 SELECT is((SELECT count(*)::int FROM ae_model_grants), 0, 'the grants went with the model');
 SELECT throws_ok($$SELECT pg_temp.as_role('ae_tap_analyst', 'SELECT ae_history(''tap_m'')')$$, '42704',
                  'model "tap_m" does not exist', 'the dropped model is gone for everybody');
-SELECT is((SELECT actor FROM ae_model_audit WHERE action = 'drop' AND model = 'tap_m'), 'ae_tap_owner',
+SELECT is((SELECT actor FROM ae_model_audit WHERE action = 'drop' AND model = 'public.tap_m'), 'ae_tap_owner',
           'the drop is audited');
 SELECT lives_ok($$SELECT ae_drop('tap_other')$$, 'a superuser drops any model');
 

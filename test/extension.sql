@@ -5,9 +5,9 @@ CREATE EXTENSION IF NOT EXISTS autoenc;
 SELECT plan(7);
 
 SELECT has_extension('autoenc', 'autoenc is installed');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'autoenc'), '0.1.0',
-          'the catalog version is 0.1.0');
-SELECT is(ae_version(), '0.1.0', 'the library reports the same version');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'autoenc'), '0.2.0',
+          'the catalog version is 0.2.0');
+SELECT is(ae_version(), '0.2.0', 'the library reports the same version');
 SELECT has_function('ae_version', 'ae_version() exists');
 SELECT volatility_is('ae_version', 'immutable', 'ae_version() is immutable');
 SELECT lives_ok('ALTER EXTENSION autoenc UPDATE', 'updating at the current version is a no-op');

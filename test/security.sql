@@ -17,6 +17,8 @@ CREATE ROLE ae_sec_owner;
 CREATE ROLE ae_sec_stranger;
 CREATE ROLE ae_sec_team;
 CREATE ROLE ae_sec_analyst IN ROLE ae_sec_team;
+-- models live in schemas: creating one needs CREATE on the schema
+GRANT CREATE ON SCHEMA public TO ae_sec_owner, ae_sec_stranger, ae_sec_team, ae_sec_analyst;
 
 -- Run a statement as a role, with a search_path when one is given, and
 -- return the first column of a query as text.  An error propagates (the
@@ -91,8 +93,10 @@ GRANT SELECT ON sec_tripwire TO PUBLIC;
 CREATE TABLE sec_before AS SELECT ae_export('sec_m') AS m, (SELECT count(*) FROM ae_model_audit) AS audits;
 
 -- ------------------------------------------------------------ 1. no grant: no use, no management
+-- (the trigger names the model by its schema-qualified identity)
 SELECT throws_ok(format('SELECT pg_temp.as_role(%L, %L)', 'ae_sec_stranger', s), '42501',
-                 'permission denied for model "sec_m"', 'a stranger cannot: ' || s)
+                 format('permission denied for model "%s"', CASE WHEN s LIKE 'INSERT%' THEN 'public.sec_m' ELSE 'sec_m' END),
+                 'a stranger cannot: ' || s)
 FROM unnest(ARRAY[
     $$SELECT ae_encode('sec_m', x) FROM sec_pts LIMIT 1$$,
     $$SELECT ae_decode('sec_m', '{0,0}'::real[])$$,
@@ -189,9 +193,9 @@ FROM unnest(ARRAY['ae_sec_team', 'ae_sec_analyst']) AS r;
 SELECT is(pg_temp.visible_to('ae_sec_analyst'), '{}'::text[], 'ae_models no longer shows it');
 SELECT results_eq(
     $$SELECT action, model, role, actor, session_actor = session_user::text FROM ae_model_audit
-      WHERE model = 'sec_m' ORDER BY id$$,
-    $$VALUES ('grant', 'sec_m', 'ae_sec_team', 'ae_sec_owner', true),
-             ('revoke', 'sec_m', 'ae_sec_team', 'ae_sec_owner', true)$$,
+      WHERE model = 'public.sec_m' ORDER BY id$$,
+    $$VALUES ('grant', 'public.sec_m', 'ae_sec_team', 'ae_sec_owner', true),
+             ('revoke', 'public.sec_m', 'ae_sec_team', 'ae_sec_owner', true)$$,
     'the grant and the revoke are audited once each, with the acting role');
 SELECT is((SELECT count(*) FROM ae_model_audit) - (SELECT audits FROM sec_before), 2::bigint,
           'no refused call left an audit row');
@@ -262,7 +266,8 @@ SELECT set_eq(
     $$VALUES ('ae_version', 'i', 's'), ('ae_model_in', 'i', 's'), ('ae_model_out', 'i', 's'),
              ('ae_model_recv', 'i', 's'), ('ae_model_send', 'i', 's'), ('ae_model', 'i', 's'),
              ('ae_model_info', 'i', 's'), ('ae_model_variant', 'i', 's'),
-             ('ae_catalog_invalidate', 'v', 'u'),
+             ('ae_catalog_invalidate', 'v', 'u'), ('ae_ddl_command_start', 'v', 'u'), ('ae_sql_drop', 'v', 'u'),
+             ('ae_reassign_owned', 'v', 'u'),
              ('ae_save', 'v', 'u'), ('ae_load', 's', 'r'), ('ae_history', 's', 'r'),
              ('ae_drop', 'v', 'u'), ('ae_rename', 'v', 'u'), ('ae_grant', 'v', 'u'), ('ae_revoke', 'v', 'u'),
              ('ae_export', 's', 'r'), ('ae_import', 'v', 'u'),
@@ -368,8 +373,9 @@ SELECT is(pg_temp.as_role('ae_sec_owner', $$SELECT string_agg(name, ',' ORDER BY
           'sec_col_ok,sec_cols,sec_m,sec_path_f,sec_path_m,sec_path_n,sec_rls_m,sec_vis_m',
           'ae_models lists the owner''s real models');
 SELECT is((SELECT version FROM ae_models WHERE name = 'sec_path_m'), 2, 'the warm start stored version 2');
-SELECT results_eq($$SELECT action, detail FROM ae_model_audit WHERE model LIKE 'sec_path%' ORDER BY id$$,
-                  $$VALUES ('rename', 'sec_path_renamed'), ('grant', NULL), ('revoke', NULL), ('drop', NULL)$$,
+-- (new models went to the first schema of that path, as tables would)
+SELECT results_eq($$SELECT action, detail FROM ae_model_audit WHERE model LIKE 'sec_evil.sec_path%' ORDER BY id$$,
+                  $$VALUES ('rename', 'sec_evil.sec_path_renamed'), ('grant', NULL), ('revoke', NULL), ('drop', NULL)$$,
                   'the management calls on that search_path were audited as usual');
 -- the fake catalog fools nobody
 SELECT throws_ok(format('SELECT pg_temp.as_role(%L, %L, %L)', 'ae_sec_stranger', s, 'sec_evil, public, pg_catalog'),

@@ -211,6 +211,7 @@ SELECT is(tap_weights('tap_cancel'), (SELECT w FROM tap_cancel_before), 'and the
 
 -- ------------------------------------------------------------ privileges and row-level security
 CREATE ROLE tap_trainer;
+GRANT CREATE ON SCHEMA public TO tap_trainer;
 CREATE TABLE tap_secret (id int, owner_name text, x float8[]);
 INSERT INTO tap_secret SELECT id, CASE WHEN id <= 100 THEN 'tap_trainer' ELSE 'someone' END, x FROM tap_pts;
 ALTER TABLE tap_secret ENABLE ROW LEVEL SECURITY;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make taptest`: the Perl TAP tests in test/t/, on clusters of their own
+# made by PostgreSQL::Test::Cluster (Debian ships it with the server
+# headers), against the installed extension.  What PGXS's prove_installcheck
+# does, with a scratch directory the server's OS user may write: initdb
+# refuses root, so as root the tests run as user postgres.
+#   bash scripts/taptest.sh [test/t/NAME.pl ...]
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$AE_ROOT"
+
+pgxs=$(cd "$(dirname "$("$AE_PG_CONFIG" --pgxs)")/../.." && pwd)
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=(test/t/*.pl)
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/autoenc-tap.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+chmod 755 "$scratch"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$scratch"
+
+# TESTDIR: where tmp_check/ (clusters, logs) goes
+ae_as_pg env TESTDIR="$scratch" PATH="$AE_PG_BIN:$PATH" PGPORT="6$(id -u postgres | tail -c 5)" \
+    PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+    prove -I "$pgxs/src/test/perl" -I "$AE_ROOT/test/t" "${tests[@]/#/$AE_ROOT/}"
+rc=$?
+if [ $rc -ne 0 ] && [ -d "$scratch/tmp_check/log" ]; then
+    for f in "$scratch"/tmp_check/log/*; do
+        echo "---- $f"; tail -n 40 "$f"
+    done
+fi
+exit $rc
