@@ -339,19 +339,22 @@ ae_matrix_in_root() {
     ae_log "$AE_MATRIX_RELEASE (PostgreSQL $AE_PG_MAJOR): all suites passed"
 }
 
-# ae_matrix_deb: the package of this root's PostgreSQL, built from a clean
-# copy of the tree; checks it holds the extension for that version.
+# ae_matrix_deb: the package of this root's PostgreSQL, built with
+# pg_buildext from a clean copy of the tree (debian/control made for the
+# versions this root has, as Debian's own builds do); checks it holds the
+# extension where this PostgreSQL looks and depends on this PostgreSQL.
 ae_matrix_deb() {
-    local src=/build/deb/autoenc version pkg deb
+    local src=/build/deb/autoenc version debversion pkg deb
     version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" autoenc.control)
     pkg=postgresql-$AE_PG_MAJOR-autoenc
     rm -rf /build/deb && mkdir -p "$src"
-    git_files() { (cd "$AE_ROOT" && make -s clean >/dev/null 2>&1; tar --exclude=./results -cf - .); }
-    git_files | tar -C "$src" -xf - || return 1
+    make -s clean >/dev/null 2>&1
+    tar --exclude=./results -cf - . | tar -C "$src" -xf - || return 1
+    debversion=$(cd "$src" && dpkg-parsechangelog -S Version) || return 1
     (cd "$src" && pg_buildext updatecontrol && dpkg-buildpackage -us -uc -b -j2) \
         >/build/deb/build.log 2>&1 || { tail -n 60 /build/deb/build.log; return 1; }
-    deb=$(ls /build/deb/"${pkg}_${version}"-*_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
-    [ -n "$deb" ] || { echo "no ${pkg}_${version}-*.deb was built" >&2; ls /build/deb >&2; return 1; }
+    deb=$(ls /build/deb/"${pkg}_${debversion}"_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
+    [ -n "$deb" ] || { echo "no ${pkg}_${debversion}_*.deb was built" >&2; ls /build/deb >&2; return 1; }
     local f bad=0 listing
     listing=$(dpkg-deb -c "$deb")
     for f in "$("$AE_PG_CONFIG" --sharedir)/extension/autoenc.control" \

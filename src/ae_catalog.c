@@ -48,6 +48,7 @@
 #include <math.h>
 
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "autoenc.h"
 
 /* Where the catalog lives and who is asking. */
