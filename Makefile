@@ -8,9 +8,10 @@
 #   make taptest    the Perl TAP tests in test/t/ (clusters of their own)
 #   make test       everything, self-contained: installs Debian packages,
 #                   builds, starts a throwaway cluster, runs all suites
-#   make test-matrix  the unit, pg_regress, pgTAP and scoring suites against
-#                   PostgreSQL 13, 17 and 18, each in a cached minimal root
-#                   of the Debian release that packages it (needs root)
+#   make test-matrix  the unit, pg_regress, pgTAP, Perl TAP and scoring
+#                   suites against PostgreSQL 17 and 18, each in a cached
+#                   minimal root of the Debian release that packages it
+#                   (needs root; scripts/matrix.sh)
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
 #   make bench      benchmarks (bench/), printed as markdown tables
