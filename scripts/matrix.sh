@@ -17,8 +17,9 @@
 # does not ignore, uncommitted changes included) and a fresh build of it
 # (-Werror); then scripts/lib.sh's ae_run_core_suites runs the unit tests,
 # pg_regress, pgTAP and the scoring check against a throwaway cluster of that
-# release's PostgreSQL, exactly as scripts/test.sh does on the host.  In the
-# trixie root the Debian package is also built with dpkg-buildpackage.
+# release's PostgreSQL and the Perl TAP tests on clusters of their own,
+# exactly as scripts/test.sh does on the host.  In the trixie root the
+# Debian package is also built (pg_buildext, dpkg-buildpackage).
 #
 #   bash scripts/matrix.sh                  trixie and sid
 #   bash scripts/matrix.sh trixie bookworm  the releases named
@@ -300,18 +301,28 @@ ae_matrix_test() {
         | tar -C "$work/root/build/autoenc" -xf - || return 1
     local deb=0
     [ "$release" = "$AE_MATRIX_DEB_RELEASE" ] && deb=1
+    # In the background, waited for: a signal to this script is handled at
+    # once (bash runs a trap only after a foreground command has ended).
     timeout --kill-after=30 "$AE_MATRIX_TIMEOUT" \
         chroot "$work/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
         LC_ALL=C.UTF-8 TMPDIR=/tmp AE_PG_MAJOR="$major" AE_MATRIX_RELEASE="$release" \
         AE_MATRIX_DEB="$deb" FUZZ_SEED="${FUZZ_SEED:-}" \
-        bash /build/autoenc/scripts/matrix.sh --in-root
+        bash /build/autoenc/scripts/matrix.sh --in-root &
+    AE_MATRIX_CHILD=$!
+    wait "$AE_MATRIX_CHILD"
     rc=$?
+    AE_MATRIX_CHILD=
     [ $rc -eq 124 ] && echo "$release: timed out after ${AE_MATRIX_TIMEOUT}s" >&2
     ae_matrix_end_processes "$work/root"
     return $rc
 }
 
 ae_matrix_cleanup() {
+    if [ -n "${AE_MATRIX_CHILD:-}" ]; then
+        kill -TERM "$AE_MATRIX_CHILD" 2>/dev/null
+        wait "$AE_MATRIX_CHILD" 2>/dev/null
+        AE_MATRIX_CHILD=
+    fi
     [ -n "${AE_MATRIX_WORK:-}" ] && ae_matrix_end_processes "$AE_MATRIX_WORK/root"
     ae_matrix_unmount_all
     [ -n "${AE_MATRIX_WORK:-}" ] && ae_matrix_remove "$AE_MATRIX_WORK"
