@@ -101,22 +101,22 @@ Prepare(int argc, char **argv)
 			   *mix = malloc((size_t) rank * d * sizeof(float)),
 			   *params;
 	double	   *z = malloc(rank * sizeof(double));
-	AeRng		rng;
+	UnitNormal	rng;
 	AeArch		arch;
 	AeModel		model;
 	char		err[AE_ERRBUF_SIZE];
 
 	MakeArch(&arch, d, argc - 8, argv + 8);
-	ae_rng_seed(&rng, seed);
+	unit_normal_seed(&rng, seed);
 	for (int i = 0; i < rank * d; i++)
-		mix[i] = (float) (ae_rng_normal(&rng) / sqrt((double) rank));
+		mix[i] = (float) (unit_normal(&rng) / sqrt((double) rank));
 	for (size_t i = 0; i < n; i++)
 	{
 		for (int k = 0; k < rank; k++)
-			z[k] = ae_rng_normal(&rng);
+			z[k] = unit_normal(&rng);
 		for (int j = 0; j < d; j++)
 		{
-			double		s = 0.1 * ae_rng_normal(&rng);
+			double		s = 0.1 * unit_normal(&rng);
 
 			for (int k = 0; k < rank; k++)
 				s += z[k] * mix[k * d + j];

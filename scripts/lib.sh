@@ -29,12 +29,12 @@ ae_install_packages() {
 # root the same list).
 ae_base_packages() {
     printf '%s\n' build-essential pkg-config "postgresql-$1" "postgresql-server-dev-$1" \
-        libopenblas-dev "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl \
-        libipc-run-perl
+        libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+        "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 }
 mapfile -t AE_BASE_PACKAGES < <(ae_base_packages "$AE_PG_MAJOR")
-# The PyTorch cross-check of the training math.
-AE_TEST_PACKAGES=(python3 python3-numpy python3-torch)
+# The PyTorch cross-check of the training math, and of ONNX in and out.
+AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx)
 # make valgrind, make sanitize (gcc's ASan/UBSan runtimes come with gcc) and
 # make fuzz (libFuzzer is in clang's runtime package).
 AE_TOOL_PACKAGES=(valgrind clang libclang-rt-14-dev python3)
@@ -46,7 +46,34 @@ ae_build_install() {
 }
 
 AE_PG_CONFIG=/usr/lib/postgresql/$AE_PG_MAJOR/bin/pg_config
-AE_PG_BIN=/usr/lib/postgresql/$AE_PG_MAJOR/bin
+# a private installation (ae_private_install) may be given instead
+AE_PG_BIN=${AE_PG_BIN:-/usr/lib/postgresql/$AE_PG_MAJOR/bin}
+
+# ae_private_install SRC INST [MAKE_ARGS...]: autoenc built in SRC (with
+# MAKE_ARGS) and installed into INST, a private copy of the PostgreSQL
+# installation, so that the installation on the machine is never written
+# to.  Paths inside an installation are found relative to the postgres
+# binary, so a copy of bin/ beside links to lib/ and share/ is a complete
+# installation; DESTDIR puts autoenc into it.  Sets AE_PG_BIN to the copy's
+# server binaries (for ae_cluster_start).
+ae_private_install() {
+    local src=$1 inst=$2 bindir libdir sharedir
+    shift 2
+    bindir=$("$AE_PG_CONFIG" --bindir)
+    libdir=$("$AE_PG_CONFIG" --pkglibdir)
+    sharedir=$("$AE_PG_CONFIG" --sharedir)
+    make -C "$src" -s -j2 PG_CONFIG="$AE_PG_CONFIG" "$@" >/dev/null || return 1
+    rm -rf "$inst"
+    mkdir -p "$inst$(dirname "$bindir")" "$inst$(dirname "$sharedir")"
+    cp -a "$bindir" "$inst$bindir" || return 1
+    cp -as "$libdir" "$inst$libdir" || return 1
+    cp -as "$sharedir" "$inst$sharedir" || return 1
+    rm -f "$inst$libdir"/autoenc.so "$inst$sharedir"/extension/autoenc[-.]*
+    make -C "$src" -s PG_CONFIG="$AE_PG_CONFIG" "$@" DESTDIR="$inst" install >/dev/null \
+        || return 1
+    [ -f "$inst$libdir/autoenc.so" ] && [ ! -L "$inst$libdir/autoenc.so" ] || return 1
+    AE_PG_BIN=$inst$bindir
+}
 
 # Run a server program as an unprivileged OS user: initdb refuses root.
 ae_as_pg() {

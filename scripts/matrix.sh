@@ -336,6 +336,7 @@ ae_matrix_in_root() {
     trap 'exit 130' INT TERM
     ae_log "$AE_MATRIX_RELEASE: $("$AE_PG_CONFIG" --version), $(gcc --version | head -n 1)"
     failed=()
+    export AE_WERROR=1          # warnings are errors, as in scripts/test.sh
     ae_build_install || exit 1
     ae_run_core_suites
     ae_cluster_stop

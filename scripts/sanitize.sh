@@ -66,33 +66,14 @@ run_unit() {
 # build_extension: the sanitized autoenc.so, installed into a private copy of
 # the PostgreSQL installation; sets AE_PG_BIN to that copy's server binaries.
 build_extension() {
-    local tree=$SAN_OUT/tree inst=$SAN_OUT/install
-    local bindir libdir sharedir
-    bindir=$("$AE_PG_CONFIG" --bindir)
-    libdir=$("$AE_PG_CONFIG" --pkglibdir)
-    sharedir=$("$AE_PG_CONFIG" --sharedir)
+    local tree=$SAN_OUT/tree
 
     # The working tree as it is (committed or not), without build products.
     rm -rf "$tree" && mkdir -p "$tree"
     tar -c --exclude=./.git --exclude=./build --exclude=./results \
         --exclude='*.o' --exclude='*.so' --exclude='*.bc' . | tar -x -C "$tree" || return 1
     # with_llvm=no: no bitcode for JIT inlining (the server runs with jit=off)
-    make -C "$tree" -s -j2 PG_CONFIG="$AE_PG_CONFIG" with_llvm=no \
-        COPT="$SANITIZE_FLAGS" >/dev/null || return 1
-
-    # Paths inside a PostgreSQL installation are found relative to the
-    # postgres binary, so a copy of bin/ beside links to lib/ and share/
-    # is a complete installation; DESTDIR puts autoenc in it.
-    rm -rf "$inst"
-    mkdir -p "$inst$(dirname "$bindir")" "$inst$(dirname "$sharedir")"
-    cp -a "$bindir" "$inst$bindir" || return 1
-    cp -as "$libdir" "$inst$libdir" || return 1
-    cp -as "$sharedir" "$inst$sharedir" || return 1
-    rm -f "$inst$libdir"/autoenc.so "$inst$sharedir"/extension/autoenc[-.]*
-    make -C "$tree" -s PG_CONFIG="$AE_PG_CONFIG" with_llvm=no DESTDIR="$inst" install >/dev/null \
-        || return 1
-    [ -f "$inst$libdir/autoenc.so" ] && [ ! -L "$inst$libdir/autoenc.so" ] || return 1
-    AE_PG_BIN=$inst$bindir
+    ae_private_install "$tree" "$SAN_OUT/install" with_llvm=no COPT="$SANITIZE_FLAGS"
 }
 
 run_server() {

@@ -8,6 +8,8 @@
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+# warnings are errors here (a user building the release is not forced to)
+export AE_WERROR=1
 cd "$AE_ROOT"
 
 trap ae_cluster_stop EXIT INT TERM
@@ -22,6 +24,9 @@ make -s reference || failed+=(reference)
 # unit, pg_regress, pgTAP, Perl TAP, scoring check: what scripts/matrix.sh
 # runs on the other PostgreSQL versions too
 ae_run_core_suites || exit 1
+
+ae_log "ONNX check (PyTorch exports imported, autoenc exports checked by onnx and evaluated in NumPy)"
+PGDATABASE=autoenc_tap bash test/reference/onnx_check.sh || failed+=(onnx_check)
 
 # Last on this cluster: crash.t kills a backend, which resets every session.
 ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
@@ -39,8 +44,8 @@ if [ "${CI:-}" = true ]; then
     bash scripts/valgrind.sh || failed+=(valgrind)
     ae_log "ASan+UBSan: unit tests; pg_regress, pgTAP and ae_import fuzzing on a sanitized build (make sanitize)"
     bash scripts/sanitize.sh || failed+=(sanitize)
-    ae_log "libFuzzer: the model bundle reader for 60 s (make fuzz)"
-    bash test/fuzz/run.sh bundle 60 || failed+=(fuzz)
+    ae_log "libFuzzer: the model bundle reader and the ONNX reader for 60 s each (make fuzz)"
+    bash test/fuzz/run.sh bundle 60 onnx 60 || failed+=(fuzz)
 else
     ae_log "valgrind, sanitizers and fuzzing: run in CI (CI=true); here: make valgrind, make sanitize, make fuzz"
 fi

@@ -103,3 +103,23 @@ CREATE FUNCTION @extschema@.ae_reassign_owned(old_role regrole, new_role regrole
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION @extschema@.ae_reassign_owned(regrole, regrole) IS 'give every model owned by one role to another (as REASSIGN OWNED does for other objects)';
+
+-- section: ONNX
+
+CREATE FUNCTION @extschema@.ae_export_onnx(model pg_catalog.text) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_export_onnx'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION @extschema@.ae_export_onnx(pg_catalog.text) IS 'a stored model as an ONNX model (opset 17): outputs reconstruction, code, error';
+
+CREATE FUNCTION @extschema@.ae_import_onnx(
+    onnx pg_catalog.bytea,
+    name pg_catalog.text,
+    code_layer pg_catalog.int4 DEFAULT NULL,
+    calibration pg_catalog.text DEFAULT NULL,
+    contamination pg_catalog.float8 DEFAULT NULL,
+    columns pg_catalog.text[] DEFAULT NULL) RETURNS pg_catalog.int4
+    AS 'MODULE_PATHNAME', 'ae_import_onnx'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.ae_import_onnx(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.text[]) IS 'store a feed-forward autoencoder from an ONNX model; returns its version';

@@ -176,6 +176,31 @@ SELECT ae_import(ae_export('benign'), 'benign_copy');
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE ae_error('benign', w) = ae_error('benign_copy', w)) AS same_error
 FROM wdbc AS w;
+
+SELECT ae_import_onnx(ae_export_onnx('benign'), 'benign_onnx',
+                      columns => ARRAY(SELECT column_name::text
+                                       FROM information_schema.columns
+                                       WHERE table_name = 'wdbc' AND data_type = 'double precision'
+                                       ORDER BY ordinal_position),
+                      calibration => 'SELECT * FROM wdbc_normal');
+
+SELECT name, layers, round(threshold::numeric, 3) AS threshold
+FROM ae_models WHERE name IN ('benign', 'benign_onnx') ORDER BY name;
+
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE ae_error('benign', w) = ae_error('benign_onnx', w)) AS same_error
+FROM wdbc AS w;
+
+SELECT orig_class, count(*) AS rows,
+       count(*) FILTER (WHERE ae_is_anomaly('benign_onnx', w)) AS flagged
+FROM wdbc AS w WHERE split = 'test' GROUP BY orig_class ORDER BY orig_class;
+
+CREATE TABLE screened_onnx (LIKE wdbc);
+CREATE TRIGGER gate BEFORE INSERT ON screened_onnx
+    FOR EACH ROW EXECUTE FUNCTION ae_score_trigger('benign_onnx', '*', '', 'reject');
+INSERT INTO screened_onnx SELECT * FROM wdbc WHERE id = 20;
+INSERT INTO screened_onnx SELECT * FROM wdbc WHERE id = 462;
+SELECT id FROM screened_onnx;
 -- ---------------------------------------------------------------- end
 \cd ..
 \c :regress_db

@@ -17,6 +17,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -248,12 +249,18 @@ ae_fit_combinefn(PG_FUNCTION_ARGS)
 /* ---------------------------------------------------------------- serialisation */
 
 /*
- * The serialised state, in this order (native byte order: it only travels
- * from a parallel worker to its leader):
+ * The serialised state, in this order (written with pq_send*, so the
+ * integers are in network byte order; the rows are one block of native
+ * float4, since the state only travels from a parallel worker to its
+ * leader, the same binary on the same machine, and a conversion per
+ * element would cost a pass over up to a gigabyte):
  *   int32 d | int64 n | int64 n_seen | int64 n_skipped |
- *   int32 options length (0: none) | options (a jsonb varlena) | n × d float4
+ *   int32 options length in bytes (-1: none) | options as jsonb text |
+ *   n × d float4
+ * The reader trusts none of it: every count is checked against its range
+ * and against the bytes that are left before anything is allocated, and
+ * the options are parsed again from their text.
  */
-#define SER_HEADER (sizeof(int32) + 3 * sizeof(int64) + sizeof(int32))
 
 PG_FUNCTION_INFO_V1(ae_fit_serialfn);
 
@@ -261,48 +268,56 @@ Datum
 ae_fit_serialfn(PG_FUNCTION_ARGS)
 {
 	AeFitState *state;
-	Size		optlen;
+	StringInfoData buf;
+	char	   *options = NULL;
+	Size		optlen = 0;
 	Size		rowbytes;
-	Size		size;
-	bytea	   *result;
-	char	   *p;
-	int32		i32;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "ae_fit_serialfn called in non-aggregate context");
 	state = (AeFitState *) PG_GETARG_POINTER(0);
 
-	optlen = state->options ? VARSIZE(state->options) : 0;
+	if (state->options)
+	{
+		options = JsonbToCString(NULL, &state->options->root, VARSIZE(state->options));
+		optlen = strlen(options);
+	}
 	rowbytes = (Size) state->n * state->d * sizeof(float);
-	size = VARHDRSZ + SER_HEADER + optlen + rowbytes;
-	if (size > MaxAllocSize)
+	if (rowbytes + optlen + 64 > MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s: a parallel worker gathered more than 1 GB of rows", AE_FIT_WHAT),
 				 errhint("Run the aggregate without parallelism: SET max_parallel_workers_per_gather = 0.")));
 
-	result = palloc(size);
-	SET_VARSIZE(result, size);
-	p = VARDATA(result);
-	i32 = state->d;
-	memcpy(p, &i32, sizeof(int32));
-	p += sizeof(int32);
-	memcpy(p, &state->n, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(p, &state->n_seen, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(p, &state->n_skipped, sizeof(int64));
-	p += sizeof(int64);
-	i32 = (int32) optlen;
-	memcpy(p, &i32, sizeof(int32));
-	p += sizeof(int32);
-	if (optlen > 0)
-		memcpy(p, state->options, optlen);
-	p += optlen;
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, state->d);
+	pq_sendint64(&buf, state->n);
+	pq_sendint64(&buf, state->n_seen);
+	pq_sendint64(&buf, state->n_skipped);
+	if (options)
+	{
+		pq_sendint32(&buf, (int32) optlen);
+		pq_sendbytes(&buf, options, (int) optlen);
+	}
+	else
+		pq_sendint32(&buf, -1);
 	if (rowbytes > 0)
-		memcpy(p, state->rows, rowbytes);
+	{
+		/* one block: enlargeStringInfo takes an int, and the size is below 1 GB */
+		enlargeStringInfo(&buf, (int) rowbytes);
+		pq_sendbytes(&buf, (const char *) state->rows, (int) rowbytes);
+	}
 
-	PG_RETURN_BYTEA_P(result);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+static void
+BadState(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid ae_fit aggregate state"),
+			 errdetail("%s", detail)));
 }
 
 PG_FUNCTION_INFO_V1(ae_fit_deserialfn);
@@ -313,57 +328,76 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	MemoryContext old;
 	bytea	   *ser;
+	StringInfoData buf;
 	AeFitState *state;
-	const char *p;
-	Size		len;
 	int32		d;
 	int32		optlen;
 	int64		n;
-	Size		rowbytes;
+	int64		n_seen;
+	int64		n_skipped;
+	Jsonb	   *options = NULL;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "ae_fit_deserialfn called in non-aggregate context");
 	ser = PG_GETARG_BYTEA_PP(0);
-	p = VARDATA_ANY(ser);
-	len = VARSIZE_ANY_EXHDR(ser);
-	if (len < SER_HEADER)
-		elog(ERROR, "ae_fit state of %zu bytes is too short. Please report a bug.", len);
+
+	/*
+	 * A read-only view of the bytea, not a copy (PostgreSQL 16 calls this
+	 * initReadOnlyStringInfo): the rows may be close to a gigabyte.  The
+	 * pq_getmsg* readers check every read against len and raise an error
+	 * when the data run short.
+	 */
+	buf.data = VARDATA_ANY(ser);
+	buf.len = VARSIZE_ANY_EXHDR(ser);
+	buf.maxlen = 0;
+	buf.cursor = 0;
+
+	d = pq_getmsgint(&buf, 4);
+	n = pq_getmsgint64(&buf);
+	n_seen = pq_getmsgint64(&buf);
+	n_skipped = pq_getmsgint64(&buf);
+	optlen = pq_getmsgint(&buf, 4);
+	if (d < 0 || d > AE_MAX_WIDTH)
+		BadState(psprintf("The input width is %d; it must be between 0 and %d.", d, AE_MAX_WIDTH));
+	if (n < 0 || n_skipped < 0 || n_seen < 0 || n > n_seen || n_skipped > n_seen - n)
+		BadState(psprintf("The row counts " INT64_FORMAT ", " INT64_FORMAT " and " INT64_FORMAT " do not add up.",
+						  n, n_skipped, n_seen));
+	if (d == 0 && n > 0)
+		BadState("The state has rows but no input width.");
+	if (optlen < -1 || optlen > buf.len - buf.cursor)
+		BadState(psprintf("The options claim %d bytes; %d are left.", optlen, buf.len - buf.cursor));
+	if (optlen >= 0)
+	{
+		const char *text = pq_getmsgbytes(&buf, optlen);
+
+		/* parsed like any jsonb input: the text is not trusted either */
+		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(pnstrdup(text, optlen))));
+	}
+	/* what is left must be exactly n rows of d floats; divide, never multiply */
+	if (d > 0 && (buf.len - buf.cursor) / ((Size) d * sizeof(float)) != (Size) n)
+		BadState(psprintf("%d bytes of rows are left, not " INT64_FORMAT " rows of %d values.",
+						  buf.len - buf.cursor, n, d));
+	if ((Size) (buf.len - buf.cursor) != (Size) n * d * sizeof(float))
+		BadState("The rows end in a partial row.");
 
 	old = MemoryContextSwitchTo(aggcxt);
 	state = palloc0(sizeof(AeFitState));
-	memcpy(&d, p, sizeof(int32));
-	p += sizeof(int32);
-	memcpy(&n, p, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(&state->n_seen, p, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(&state->n_skipped, p, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(&optlen, p, sizeof(int32));
-	p += sizeof(int32);
-	rowbytes = (Size) n * d * sizeof(float);
-	if (d < 0 || n < 0 || optlen < 0 || len != SER_HEADER + optlen + rowbytes)
-		elog(ERROR, "ae_fit state is malformed. Please report a bug.");
-
-	if (optlen > 0)
-	{
-		/* copied out first: inside the bytea the jsonb may be misaligned */
-		Jsonb	   *options = palloc(optlen);
-
-		memcpy(options, p, optlen);
-		StateSetOptions(state, options);
-	}
-	else
-		StateSetOptions(state, NULL);
-	p += optlen;
+	StateSetOptions(state, options);
+	state->n_seen = n_seen;
+	state->n_skipped = n_skipped;
 	if (d > 0)
 		StateSetWidth(state, d);
 	if (n > 0)
 	{
+		Size		rowbytes = (Size) n * d * sizeof(float);
+
+		/* within autoenc.max_train_memory, or an error naming it */
 		StateReserve(state, n, aggcxt);
-		memcpy(state->rows, p, rowbytes);
+		memcpy(state->rows, pq_getmsgbytes(&buf, (int) rowbytes), rowbytes);
 		state->n = n;
 	}
+	pq_getmsgend(&buf);
 	MemoryContextSwitchTo(old);
 
 	PG_RETURN_POINTER(state);

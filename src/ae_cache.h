@@ -43,14 +43,14 @@
 #include "postgres.h"
 
 #include "ae_bundle.h"
+#include "ae_catalog.h"
 #include "ae_nn.h"
 
 /*
  * Entries are keyed by the model name as the caller wrote it (bare or
- * schema-qualified, quoted or not): the longest valid one is two quoted parts
- * of 63 doubled quotes and a dot (ae_model_name.c), plus the terminator.
+ * schema-qualified, quoted or not), terminator included.
  */
-#define AE_CACHE_NAME_MAX (2 * (2 * (NAMEDATALEN - 1) + 2) + 2)
+#define AE_CACHE_NAME_MAX (AE_MODEL_INPUT_MAX + 1)
 
 /* Roles per entry whose permission decision is remembered. */
 #define AE_CACHE_USERS 4

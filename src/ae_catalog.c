@@ -176,6 +176,19 @@ CatalogOpen(Catalog *cat)
 
 	cat->schema = quote_identifier(get_namespace_name(nsp));
 	cat->relid = CatalogRelid(nsp);
+
+	/*
+	 * This library reads the catalog of 0.2.0 and later.  Between installing
+	 * it and ALTER EXTENSION autoenc UPDATE an older catalog is refused
+	 * with a clear error, never misread.
+	 */
+	if (get_attnum(cat->relid, "schema") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the autoenc model catalog is older than the loaded library"),
+				 errdetail("The library is version %s; the catalog in schema \"%s\" predates models in schemas.",
+						   AE_LIBRARY_VERSION, get_namespace_name(nsp)),
+				 errhint("Run ALTER EXTENSION autoenc UPDATE.")));
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cat->relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", cat->relid);

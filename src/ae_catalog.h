@@ -39,6 +39,9 @@
 /* Each part of a model name: 1 to 63 bytes, like an SQL identifier. */
 #define AE_MODEL_NAME_MAX	(NAMEDATALEN - 1)
 
+/* The longest text that can be a valid name: two quoted parts of doubled quotes. */
+#define AE_MODEL_INPUT_MAX	(2 * (2 * AE_MODEL_NAME_MAX + 2) + 1)
+
 /* A model name as given, split (ae_model_name_parse). */
 typedef struct AeModelName
 {

@@ -163,6 +163,9 @@ ae_export(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int			version;
 	AeBundle   *bundle = ae_catalog_fetch(name, AE_ACCESS_OWN, &version);
+	AeModelName mn;
 
-	PG_RETURN_JSONB_P(BundleToJson(bundle, name, version));
+	/* the document carries the name without its schema: an import decides where */
+	ae_model_name_parse(name, &mn);
+	PG_RETURN_JSONB_P(BundleToJson(bundle, mn.name, version));
 }

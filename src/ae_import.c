@@ -23,6 +23,7 @@
 
 #include "ae_catalog.h"
 #include "ae_compat.h"
+#include "ae_names.h"
 #include "ae_json.h"
 #include "autoenc.h"
 
@@ -273,8 +274,12 @@ ReadLayerShapes(JsonbContainer *root, int n_inputs, LayerDoc *layers)
 		Require(layers[l].obj, "activation", &member, LayerPath(l, "activation"));
 		act = StringValue(&member, LayerPath(l, "activation"));
 		if (!ae_activation_parse(act, &layers[l].act))
-			DocError(INVALID, "layers[%d].activation \"%s\" is unknown; expected linear, sigmoid, tanh, relu, leaky_relu or elu",
-					 l, act);
+		{
+			char		names[256];
+
+			DocError(INVALID, "layers[%d].activation \"%s\" is unknown; expected %s",
+					 l, act, ae_name_list(ae_activation_names, names, sizeof(names)));
+		}
 		Require(layers[l].obj, "bias", &member, LayerPath(l, "bias"));
 		layers[l].bias = ArrayValue(&member, LayerPath(l, "bias"));
 		layers[l].out = ArraySize(layers[l].bias);
@@ -308,6 +313,47 @@ ReadArch(JsonbContainer *root, int n_inputs, const LayerDoc *layers, int L, AeAr
 		arch->code_layer = (int) IntValue(&v, "code_layer", 0, L - 2);
 	if (ae_arch_validate(arch, errbuf) != AE_OK)
 		DocError(INVALID, "%s", errbuf);
+}
+
+/*
+ * Every weight matrix present with the shape its layer needs (out rows of in
+ * values), checked before the parameters are allocated: the allocation is
+ * then bounded by what the document holds, not by what its biases claim (a
+ * small document with wide biases and no weights would otherwise reserve
+ * hundreds of megabytes before being refused).  In a tied model a decoder
+ * layer may leave its weight out (ReadWeights checks which may).
+ */
+static void
+CheckWeightShapes(const LayerDoc *layers, int L, int n_inputs, bool tied)
+{
+	for (int l = 0; l < L; l++)
+	{
+		int			out = layers[l].out;
+		int			in = l == 0 ? n_inputs : layers[l - 1].out;
+		char	   *path = LayerPath(l, "weight");
+		JsonbValue	v;
+		JsonbContainer *rows;
+
+		if (!Lookup(layers[l].obj, "weight", &v))
+		{
+			if (tied && l >= L / 2)
+				continue;
+			DocError(MALFORMED, "%s is missing", path);
+		}
+		rows = ArrayValue(&v, path);
+		if (ArraySize(rows) != out)
+			DocError(INVALID, "%s has %d rows; expected %d (the length of layers[%d].bias)",
+					 path, ArraySize(rows), out, l);
+		for (int i = 0; i < out; i++)
+		{
+			JsonbValue *rv = getIthJsonbValueFromContainer(rows, i);
+			JsonbContainer *r = ArrayValue(rv, psprintf("%s[%d]", path, i));
+
+			if (ArraySize(r) != in)
+				DocError(INVALID, "%s[%d] has %d values; expected %d", path, i, ArraySize(r), in);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* Weight rows of layer l into dst (out×in), or check them against the tied twin. */
@@ -390,8 +436,12 @@ ReadNormalization(JsonbContainer *root, AeBundle *b)
 			char	   *method = StringValue(&v, "normalization.method");
 
 			if (!ae_norm_parse(method, &b->norm_method))
-				DocError(INVALID, "normalization.method \"%s\" is unknown; expected none, zscore or minmax",
-						 method);
+			{
+				char		names[128];
+
+				DocError(INVALID, "normalization.method \"%s\" is unknown; expected %s",
+						 method, ae_name_list(ae_norm_names, names, sizeof(names)));
+			}
 		}
 		has_offset = ReadVector(norm, "offset", "normalization.offset", b->norm_offset, d);
 		has_scale = ReadVector(norm, "scale", "normalization.scale", b->norm_scale, d);
@@ -588,13 +638,14 @@ ParseDocument(Jsonb *doc, AeBundle *b)
 	L = ReadLayerShapes(root, n_inputs, layers);
 	ReadArch(root, n_inputs, layers, L, &b->arch);
 
-	/* the size is known before anything large is allocated */
+	/* the size is known, and held by the document, before anything large is allocated */
 	n_params = ae_arch_param_count(&b->arch);
 	if (n_params > AE_IMPORT_MAX_PARAMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("invalid model document: the model has %zu parameters; ae_import accepts at most %d",
 						n_params, AE_IMPORT_MAX_PARAMS)));
+	CheckWeightShapes(layers, L, n_inputs, b->arch.tied);
 	b->params = palloc(n_params * sizeof(float));
 	if (ae_model_bind(&m, &b->arch, b->params, errbuf) != AE_OK)
 		DocError(INVALID, "%s", errbuf);

@@ -21,9 +21,6 @@
 
 #include "ae_catalog.h"
 
-/* The longest input that can be a valid name: two quoted parts of quotes. */
-#define AE_MODEL_INPUT_MAX (2 * (2 * AE_MODEL_NAME_MAX + 2) + 1)
-
 const char *
 ae_model_name_display(const char *given)
 {

@@ -4,10 +4,15 @@
  * and the JSON text stored with the model.
  *
  * Every option may be NULL (SQL NULL or JSON null), which means "use the
- * default"; the defaults live here only.
+ * default".  The default values come from ae_defaults.h, which the core's
+ * own defaults use too; the table below only says which default each
+ * option takes.  Choice options take their names from the core's tables
+ * (ae_names.h), so a value is matched there by one rule: ASCII case is
+ * ignored, and the model stores the canonical lower-case name.
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -20,6 +25,8 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
+#include "ae_defaults.h"
+#include "ae_names.h"
 #include "ae_nn.h"
 #include "ae_norm.h"
 #include "ae_optim.h"
@@ -32,129 +39,103 @@ typedef enum AeOptionKind
 	AE_KIND_INT8,				/* int64, range [min, max] */
 	AE_KIND_REAL,				/* double, range per min/max/open flags */
 	AE_KIND_BOOL,
-	AE_KIND_CHOICE,				/* int holding one of choices[].value */
+	AE_KIND_CHOICE,				/* int holding a value of choices[] */
 	AE_KIND_WIDTHS				/* hidden: int[] of layer widths */
 } AeOptionKind;
-
-typedef struct AeChoice
-{
-	const char *name;
-	int			value;
-} AeChoice;
 
 typedef struct AeOptionDef
 {
 	const char *name;
 	AeOptionKind kind;
 	size_t		offset;			/* of the value in AeTrainOptions */
+	double		dflt;			/* the default (a sentinel where it is resolved later) */
 	double		min;
 	double		max;			/* INFINITY: no upper bound */
 	bool		min_open;		/* min itself is not allowed */
 	bool		max_open;
-	const AeChoice *choices;	/* AE_KIND_CHOICE, terminated by a NULL name */
-	bool		nullable_default;	/* NULL is shown as null in the JSON (max_rows, code_layer) */
+	const AeName *choices;		/* AE_KIND_CHOICE: the core's name table */
+	unsigned	allowed;		/* AE_KIND_CHOICE: bit v set when value v is allowed; 0: all */
+	bool		nullable_default;	/* the default is shown as null in the JSON (max_rows, code_layer) */
 } AeOptionDef;
 
-static const AeChoice Activations[] = {
-	{"linear", AE_ACT_LINEAR}, {"sigmoid", AE_ACT_SIGMOID}, {"tanh", AE_ACT_TANH},
-	{"relu", AE_ACT_RELU}, {"leaky_relu", AE_ACT_LEAKY_RELU}, {"elu", AE_ACT_ELU},
-	{NULL, 0}
-};
-static const AeChoice OutputActivations[] = {
-	{"linear", AE_ACT_LINEAR}, {"sigmoid", AE_ACT_SIGMOID}, {NULL, 0}
-};
-static const AeChoice Losses[] = {
-	{"mse", AE_LOSS_MSE}, {"bce", AE_LOSS_BCE}, {NULL, 0}
-};
-static const AeChoice Optimizers[] = {
-	{"sgd", AE_OPT_SGD}, {"momentum", AE_OPT_MOMENTUM}, {"adam", AE_OPT_ADAM},
-	{"adamw", AE_OPT_ADAMW}, {NULL, 0}
-};
-static const AeChoice Normalizations[] = {
-	{"none", AE_NORM_NONE}, {"zscore", AE_NORM_ZSCORE}, {"minmax", AE_NORM_MINMAX}, {NULL, 0}
-};
-static const AeChoice Noises[] = {
-	{"none", AE_NOISE_NONE}, {"gaussian", AE_NOISE_GAUSSIAN}, {"mask", AE_NOISE_MASK}, {NULL, 0}
-};
-
 #define OFF(field) offsetof(AeTrainOptions, field)
-#define INT_OPT(n, f, lo, hi) {n, AE_KIND_INT, OFF(f), lo, hi, false, false, NULL, false}
-#define REAL_OPT(n, f, lo, hi, lo_open, hi_open) {n, AE_KIND_REAL, OFF(f), lo, hi, lo_open, hi_open, NULL, false}
-#define BOOL_OPT(n, f) {n, AE_KIND_BOOL, OFF(f), 0, 0, false, false, NULL, false}
-#define CHOICE_OPT(n, f, c) {n, AE_KIND_CHOICE, OFF(f), 0, 0, false, false, c, false}
+#define INT_OPT(n, f, d, lo, hi) {n, AE_KIND_INT, OFF(f), d, lo, hi, false, false, NULL, 0, false}
+#define REAL_OPT(n, f, d, lo, hi, lo_open, hi_open) {n, AE_KIND_REAL, OFF(f), d, lo, hi, lo_open, hi_open, NULL, 0, false}
+#define BOOL_OPT(n, f, d) {n, AE_KIND_BOOL, OFF(f), d, 0, 0, false, false, NULL, 0, false}
+#define CHOICE_OPT(n, f, d, c, allowed) {n, AE_KIND_CHOICE, OFF(f), d, 0, 0, false, false, c, allowed, false}
 
-/* In AeOptionId order, which is also ae_train()'s argument order. */
+/*
+ * In AeOptionId order, which is also ae_train()'s argument order.
+ * Resolved later by AeTrainerResolve: hidden (from the input width),
+ * code_layer -1 (the narrowest layer), learning_rate 0 and weight_decay -1
+ * (the optimizer's defaults), and with loss bce the output activation and
+ * the normalisation.
+ */
 static const AeOptionDef Options[AE_N_OPTIONS] = {
-	[AE_OPTION_HIDDEN] = {"hidden", AE_KIND_WIDTHS, OFF(n_hidden), 1, AE_MAX_WIDTH, false, false, NULL, false},
-	[AE_OPTION_ACTIVATION] = CHOICE_OPT("activation", activation, Activations),
-	[AE_OPTION_OUTPUT_ACTIVATION] = CHOICE_OPT("output_activation", output_activation, OutputActivations),
-	[AE_OPTION_CODE_LAYER] = {"code_layer", AE_KIND_INT, OFF(code_layer), 0, AE_MAX_HIDDEN - 1, false, false, NULL, true},
-	[AE_OPTION_TIED_WEIGHTS] = BOOL_OPT("tied_weights", tied_weights),
-	[AE_OPTION_LOSS] = CHOICE_OPT("loss", loss, Losses),
-	[AE_OPTION_OPTIMIZER] = CHOICE_OPT("optimizer", optimizer, Optimizers),
-	[AE_OPTION_LEARNING_RATE] = REAL_OPT("learning_rate", learning_rate, 0, 10, true, false),
-	[AE_OPTION_MOMENTUM] = REAL_OPT("momentum", momentum, 0, 1, false, true),
-	[AE_OPTION_NESTEROV] = BOOL_OPT("nesterov", nesterov),
-	[AE_OPTION_WEIGHT_DECAY] = REAL_OPT("weight_decay", weight_decay, 0, INFINITY, false, false),
-	[AE_OPTION_CLIP_NORM] = REAL_OPT("clip_norm", clip_norm, 0, INFINITY, false, false),
-	[AE_OPTION_LR_DECAY] = REAL_OPT("lr_decay", lr_decay, 0, 1, true, false),
-	[AE_OPTION_BATCH_SIZE] = INT_OPT("batch_size", batch_size, 1, 65536),
-	[AE_OPTION_EPOCHS] = INT_OPT("epochs", epochs, 1, 100000),
-	[AE_OPTION_SHUFFLE] = BOOL_OPT("shuffle", shuffle),
-	[AE_OPTION_NORMALIZE] = CHOICE_OPT("normalize", normalize, Normalizations),
-	[AE_OPTION_NOISE] = CHOICE_OPT("noise", noise, Noises),
-	[AE_OPTION_NOISE_LEVEL] = REAL_OPT("noise_level", noise_level, 0, 1, true, true),
-	[AE_OPTION_L1_ACTIVITY] = REAL_OPT("l1_activity", l1_activity, 0, INFINITY, false, false),
-	[AE_OPTION_SPARSITY_TARGET] = REAL_OPT("sparsity_target", sparsity_target, 0, 1, true, true),
-	[AE_OPTION_SPARSITY_WEIGHT] = REAL_OPT("sparsity_weight", sparsity_weight, 0, INFINITY, false, false),
-	[AE_OPTION_CONTRACTIVE] = REAL_OPT("contractive", contractive, 0, INFINITY, false, false),
-	[AE_OPTION_CONTRACTIVE_SAMPLES] = INT_OPT("contractive_samples", contractive_samples, 0, 65536),
-	[AE_OPTION_VALIDATION_FRACTION] = REAL_OPT("validation_fraction", validation_fraction, 0, 0.9, false, false),
-	[AE_OPTION_PATIENCE] = INT_OPT("patience", patience, 0, 100000),
-	[AE_OPTION_CONTAMINATION] = REAL_OPT("contamination", contamination, 0, 0.5, true, false),
-	[AE_OPTION_SEED] = {"seed", AE_KIND_INT8, OFF(seed), (double) PG_INT64_MIN, (double) PG_INT64_MAX, false, false, NULL, false},
-	[AE_OPTION_MAX_ROWS] = {"max_rows", AE_KIND_INT8, OFF(max_rows), 1, (double) PG_INT64_MAX, false, false, NULL, true},
-	[AE_OPTION_SKIP_INVALID] = BOOL_OPT("skip_invalid", skip_invalid),
-	[AE_OPTION_WARM_START] = BOOL_OPT("warm_start", warm_start),
-	[AE_OPTION_VERBOSE] = BOOL_OPT("verbose", verbose),
+	[AE_OPTION_HIDDEN] = {"hidden", AE_KIND_WIDTHS, OFF(n_hidden), 0, 1, AE_MAX_WIDTH, false, false, NULL, 0, false},
+	[AE_OPTION_ACTIVATION] = CHOICE_OPT("activation", activation, AE_DEFAULT_ACTIVATION, ae_activation_names, 0),
+	[AE_OPTION_OUTPUT_ACTIVATION] = CHOICE_OPT("output_activation", output_activation, AE_DEFAULT_OUTPUT_ACTIVATION,
+											   ae_activation_names, (1u << AE_ACT_LINEAR) | (1u << AE_ACT_SIGMOID)),
+	[AE_OPTION_CODE_LAYER] = {"code_layer", AE_KIND_INT, OFF(code_layer), -1, 0, AE_MAX_HIDDEN - 1, false, false, NULL, 0, true},
+	[AE_OPTION_TIED_WEIGHTS] = BOOL_OPT("tied_weights", tied_weights, false),
+	[AE_OPTION_LOSS] = CHOICE_OPT("loss", loss, AE_DEFAULT_LOSS, ae_loss_names, 0),
+	[AE_OPTION_OPTIMIZER] = CHOICE_OPT("optimizer", optimizer, AE_DEFAULT_OPTIMIZER, ae_optimizer_names, 0),
+	[AE_OPTION_LEARNING_RATE] = REAL_OPT("learning_rate", learning_rate, 0, 0, 10, true, false),
+	[AE_OPTION_MOMENTUM] = REAL_OPT("momentum", momentum, AE_DEFAULT_MOMENTUM, 0, 1, false, true),
+	[AE_OPTION_NESTEROV] = BOOL_OPT("nesterov", nesterov, false),
+	[AE_OPTION_WEIGHT_DECAY] = REAL_OPT("weight_decay", weight_decay, -1, 0, INFINITY, false, false),
+	[AE_OPTION_CLIP_NORM] = REAL_OPT("clip_norm", clip_norm, 0, 0, INFINITY, false, false),
+	[AE_OPTION_LR_DECAY] = REAL_OPT("lr_decay", lr_decay, AE_DEFAULT_LR_DECAY, 0, 1, true, false),
+	[AE_OPTION_BATCH_SIZE] = INT_OPT("batch_size", batch_size, AE_DEFAULT_BATCH_SIZE, 1, AE_MAX_BATCH_SIZE),
+	[AE_OPTION_EPOCHS] = INT_OPT("epochs", epochs, AE_DEFAULT_EPOCHS, 1, AE_MAX_EPOCHS),
+	[AE_OPTION_SHUFFLE] = BOOL_OPT("shuffle", shuffle, AE_DEFAULT_SHUFFLE),
+	[AE_OPTION_NORMALIZE] = CHOICE_OPT("normalize", normalize, AE_DEFAULT_NORMALIZE, ae_norm_names, 0),
+	[AE_OPTION_NOISE] = CHOICE_OPT("noise", noise, AE_DEFAULT_NOISE, ae_noise_names, 0),
+	[AE_OPTION_NOISE_LEVEL] = REAL_OPT("noise_level", noise_level, AE_DEFAULT_NOISE_LEVEL, 0, 1, true, true),
+	[AE_OPTION_L1_ACTIVITY] = REAL_OPT("l1_activity", l1_activity, 0, 0, INFINITY, false, false),
+	[AE_OPTION_SPARSITY_TARGET] = REAL_OPT("sparsity_target", sparsity_target, AE_DEFAULT_SPARSITY_TARGET, 0, 1, true, true),
+	[AE_OPTION_SPARSITY_WEIGHT] = REAL_OPT("sparsity_weight", sparsity_weight, 0, 0, INFINITY, false, false),
+	[AE_OPTION_CONTRACTIVE] = REAL_OPT("contractive", contractive, 0, 0, INFINITY, false, false),
+	[AE_OPTION_CONTRACTIVE_SAMPLES] = INT_OPT("contractive_samples", contractive_samples, 0, 0, AE_MAX_CONTRACTIVE_SAMPLES),
+	[AE_OPTION_VALIDATION_FRACTION] = REAL_OPT("validation_fraction", validation_fraction, AE_DEFAULT_VALIDATION_FRACTION, 0, 0.9, false, false),
+	[AE_OPTION_PATIENCE] = INT_OPT("patience", patience, AE_DEFAULT_PATIENCE, 0, AE_MAX_PATIENCE),
+	[AE_OPTION_CONTAMINATION] = REAL_OPT("contamination", contamination, AE_DEFAULT_CONTAMINATION, 0, 0.5, true, false),
+	[AE_OPTION_SEED] = {"seed", AE_KIND_INT8, OFF(seed), AE_DEFAULT_SEED, (double) PG_INT64_MIN, (double) PG_INT64_MAX, false, false, NULL, 0, false},
+	[AE_OPTION_MAX_ROWS] = {"max_rows", AE_KIND_INT8, OFF(max_rows), 0, 1, (double) PG_INT64_MAX, false, false, NULL, 0, true},
+	[AE_OPTION_SKIP_INVALID] = BOOL_OPT("skip_invalid", skip_invalid, false),
+	[AE_OPTION_WARM_START] = BOOL_OPT("warm_start", warm_start, false),
+	[AE_OPTION_VERBOSE] = BOOL_OPT("verbose", verbose, false),
 };
 
 void
 AeOptionsDefaults(AeTrainOptions *opts)
 {
 	memset(opts, 0, sizeof(*opts));
-	opts->n_hidden = 0;			/* derived from the input width */
-	opts->activation = AE_ACT_RELU;
-	opts->output_activation = AE_ACT_LINEAR;	/* sigmoid for loss bce */
-	opts->code_layer = -1;		/* the narrowest hidden layer */
-	opts->tied_weights = false;
-	opts->loss = AE_LOSS_MSE;
-	opts->optimizer = AE_OPT_ADAM;
-	opts->learning_rate = 0;	/* the optimizer's default */
-	opts->momentum = 0.9;
-	opts->nesterov = false;
-	opts->weight_decay = -1;	/* the optimizer's default */
-	opts->clip_norm = 0;
-	opts->lr_decay = 1;
-	opts->batch_size = 32;
-	opts->epochs = 50;
-	opts->shuffle = true;
-	opts->normalize = AE_NORM_ZSCORE;	/* minmax for loss bce */
-	opts->noise = AE_NOISE_NONE;
-	opts->noise_level = 0.1;
-	opts->l1_activity = 0;
-	opts->sparsity_target = 0.05;
-	opts->sparsity_weight = 0;
-	opts->contractive = 0;
-	opts->contractive_samples = 0;	/* exact */
-	opts->validation_fraction = 0.1;
-	opts->patience = 10;
-	opts->contamination = 0.05;
-	opts->seed = 42;
-	opts->max_rows = 0;
-	opts->skip_invalid = false;
-	opts->warm_start = false;
-	opts->verbose = false;
+	for (int i = 0; i < AE_N_OPTIONS; i++)
+	{
+		const AeOptionDef *def = &Options[i];
+		char	   *field = (char *) opts + def->offset;
+
+		switch (def->kind)
+		{
+			case AE_KIND_INT:
+			case AE_KIND_CHOICE:
+				*(int *) field = (int) def->dflt;
+				break;
+			case AE_KIND_INT8:
+				*(int64 *) field = (int64) def->dflt;
+				break;
+			case AE_KIND_REAL:
+				*(double *) field = def->dflt;
+				break;
+			case AE_KIND_BOOL:
+				*(bool *) field = def->dflt != 0;
+				break;
+			case AE_KIND_WIDTHS:
+				*(int *) field = 0; /* derived from the input width */
+				break;
+		}
+	}
 }
 
 const char *
@@ -198,6 +179,20 @@ RangeText(const AeOptionDef *def)
 }
 
 static void
+RangeError(const AeOptionDef *def, double v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" must be %s, got %s",
+					def->name, RangeText(def), FormatReal(v))));
+}
+
+/*
+ * The core takes reals as float: a finite double beyond float's range
+ * (an unbounded option such as weight_decay = 1e300) is rejected here with
+ * the type's limit, rather than becoming infinity in the conversion.
+ */
+static void
 CheckReal(const AeOptionDef *def, double v)
 {
 	bool		ok = isfinite(v);
@@ -207,10 +202,13 @@ CheckReal(const AeOptionDef *def, double v)
 	if (ok && !isinf(def->max))
 		ok = def->max_open ? v < def->max : v <= def->max;
 	if (!ok)
+		RangeError(def, v);
+	if (fabs(v) > FLT_MAX)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be %s, got %s",
-						def->name, RangeText(def), FormatReal(v))));
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("option \"%s\" is out of range for type real, got %s",
+						def->name, FormatReal(v)),
+				 errdetail("The largest value allowed is %s.", FormatReal(FLT_MAX))));
 }
 
 static void
@@ -220,44 +218,50 @@ CheckInteger(const AeOptionDef *def, double v)
 	bool		too_big = def->kind == AE_KIND_INT8 ? v >= 9223372036854775808.0 : v > def->max;
 
 	if (!isfinite(v) || v != floor(v) || v < def->min || too_big)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be %s, got %s",
-						def->name, RangeText(def), FormatReal(v))));
+		RangeError(def, v);
 }
 
+static bool
+ChoiceAllowed(const AeOptionDef *def, int value)
+{
+	return def->allowed == 0 || (value >= 0 && value < 32 && (def->allowed & (1u << value)) != 0);
+}
+
+/* The allowed names, comma-separated, in the table's order. */
 static char *
-ChoiceList(const AeChoice *choices)
+ChoiceList(const AeOptionDef *def)
 {
 	StringInfoData s;
 
 	initStringInfo(&s);
-	for (const AeChoice *c = choices; c->name; c++)
-		appendStringInfo(&s, "%s%s", c == choices ? "" : ", ", c->name);
+	for (const AeName *c = def->choices; c->name; c++)
+		if (ChoiceAllowed(def, c->value))
+			appendStringInfo(&s, "%s%s", s.len ? ", " : "", c->name);
 	return s.data;
 }
 
+/* By the rule of ae_names.h: ASCII case ignored. */
 static int
 ParseChoice(const AeOptionDef *def, const char *name)
 {
-	for (const AeChoice *c = def->choices; c->name; c++)
-		if (strcmp(c->name, name) == 0)
-			return c->value;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for option \"%s\": \"%s\"", def->name, name),
-			 errdetail("Valid values are %s.", ChoiceList(def->choices))));
-	return 0;					/* keep compiler quiet */
+	int			value;
+
+	if (!ae_name_parse(def->choices, name, &value) || !ChoiceAllowed(def, value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, name),
+				 errdetail("Valid values are %s.", ChoiceList(def))));
+	return value;
 }
 
 static const char *
 ChoiceName(const AeOptionDef *def, int value)
 {
-	for (const AeChoice *c = def->choices; c->name; c++)
-		if (c->value == value)
-			return c->name;
-	elog(ERROR, "option \"%s\" holds unknown value %d. Please report a bug.", def->name, value);
-	return NULL;
+	const char *name = ae_name_of(def->choices, value);
+
+	if (name == NULL)
+		elog(ERROR, "option \"%s\" holds unknown value %d. Please report a bug.", def->name, value);
+	return name;
 }
 
 static void
@@ -364,6 +368,38 @@ JsonNumber(const AeOptionDef *def, const JsonbValue *v)
 											  NumericGetDatum(v->val.numeric)));
 }
 
+static inline Datum
+NumericFromInt64(int64 v)
+{
+	return NumericGetDatum(int64_to_numeric(v));
+}
+
+/*
+ * An integer option from a JSON number, range-checked on the exact value
+ * before any conversion: a double cannot tell 2^63 - 1 from 2^63, and a
+ * number outside the option's range (or the C type's) must never reach a
+ * cast.  The message shows the number as a double, like the other checks.
+ */
+static int64
+JsonInteger(const AeOptionDef *def, const JsonbValue *v)
+{
+	double		num = JsonNumber(def, v);
+	Datum		n = NumericGetDatum(v->val.numeric);
+	int64		lo = def->min <= (double) PG_INT64_MIN ? PG_INT64_MIN : (int64) def->min;
+	int64		hi = def->max >= (double) PG_INT64_MAX ? PG_INT64_MAX : (int64) def->max;
+	bool		ok;
+
+	ok = DatumGetBool(DirectFunctionCall2(numeric_ge, n, NumericFromInt64(lo))) &&
+		DatumGetBool(DirectFunctionCall2(numeric_le, n, NumericFromInt64(hi)));
+	/* integral: equal to itself truncated to 0 decimals */
+	if (ok)
+		ok = DatumGetBool(DirectFunctionCall2(numeric_eq, n,
+											  DirectFunctionCall2(numeric_trunc, n, Int32GetDatum(0))));
+	if (!ok)
+		RangeError(def, num);
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, n));
+}
+
 static void
 SetWidthsFromJson(const AeOptionDef *def, AeTrainOptions *opts, const JsonbValue *v)
 {
@@ -408,24 +444,10 @@ SetFromJson(const AeOptionDef *def, AeTrainOptions *opts, const JsonbValue *v)
 	switch (def->kind)
 	{
 		case AE_KIND_INT:
-			num = JsonNumber(def, v);
-			/* 2^63 as a double may stand for 2^63 - 1, which is a bigint */
-			if (!(num == 9223372036854775808.0 &&
-				  DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(v->val.numeric),
-												   NumericGetDatum(int64_to_numeric(PG_INT64_MAX))))))
-				CheckInteger(def, num);
-			*(int *) field = (int) num;
+			*(int *) field = (int) JsonInteger(def, v);
 			break;
 		case AE_KIND_INT8:
-			num = JsonNumber(def, v);
-			/* 2^63 as a double may stand for 2^63 - 1, which is a bigint */
-			if (!(num == 9223372036854775808.0 &&
-				  DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(v->val.numeric),
-												   NumericGetDatum(int64_to_numeric(PG_INT64_MAX))))))
-				CheckInteger(def, num);
-			/* exact conversion: a double cannot hold every bigint */
-			*(int64 *) field = DatumGetInt64(DirectFunctionCall1(numeric_int8,
-																 NumericGetDatum(v->val.numeric)));
+			*(int64 *) field = JsonInteger(def, v);
 			break;
 		case AE_KIND_REAL:
 			num = JsonNumber(def, v);

@@ -44,16 +44,6 @@ const struct config_enum_entry ae_scoring_kernel_options[] = {
 	{NULL, 0, false}
 };
 
-/* NaN or ±Infinity: the exponent bits all set (no branch, no FP latency chain) */
-static inline bool
-NotFinite(float v)
-{
-	uint32		u;
-
-	memcpy(&u, &v, sizeof(u));
-	return (~u & 0x7f800000) == 0;
-}
-
 /* ---------------------------------------------------------------- binding */
 
 static void
@@ -283,8 +273,9 @@ LoadValue(AeScorer *s, int j, double v, bool row, AeMissing missing)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s is out of range once normalised", InputLabel(s, j, row, buf, sizeof(buf))),
-				 errdetail("(%g - %g) / %g overflows single precision.",
-						   v, (double) m->norm_offset[j], (double) m->norm_scale[j])));
+				 /* not the model's normalisation: a grantee may score, not export */
+				 errdetail("The value %g, normalised with the model's statistics, overflows single precision.",
+						   v)));
 	s->xn[j] = z;
 	s->present[j] = true;
 	return true;
@@ -642,11 +633,7 @@ ReportNonFinite(const AeScorer *s)
 static void
 CheckFinite(const AeScorer *s, const float *v, int n)
 {
-	bool		bad = false;
-
-	for (int j = 0; j < n; j++)
-		bad |= NotFinite(v[j]);
-	if (unlikely(bad))
+	if (unlikely(!ae_all_finite(v, (size_t) n)))
 		ReportNonFinite(s);
 }
 

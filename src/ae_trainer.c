@@ -14,7 +14,10 @@
  *      anomaly threshold
  *
  * The caller runs this in a memory context of its own and deletes it
- * afterwards; nothing here frees memory by hand.
+ * afterwards, which frees everything on error too.  The few pfree calls
+ * here release large scratch buffers (sort permutation, error batches)
+ * as soon as a step is done, so that they do not stay allocated beside the
+ * next step's and push the peak past the memory budget's estimate.
  */
 #include "postgres.h"
 
@@ -24,6 +27,7 @@
 #include "portability/instr_time.h"
 #include "utils/memutils.h"
 
+#include "ae_defaults.h"
 #include "ae_nn.h"
 #include "ae_norm.h"
 #include "ae_optim.h"
@@ -161,26 +165,14 @@ AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
 	}
 	ae_check_status(ae_arch_validate(arch, errbuf), errbuf, what);
 
-	/* the optimizer's defaults (torch.optim's) */
+	/* the optimizer's defaults (torch.optim's), from the one table */
 	if (!opts->set[AE_OPTION_LEARNING_RATE])
-		opts->learning_rate =
-			(opts->optimizer == AE_OPT_ADAM || opts->optimizer == AE_OPT_ADAMW) ? 0.001 : 0.01;
+		opts->learning_rate = AE_DEFAULT_LEARNING_RATE(opts->optimizer);
 	if (!opts->set[AE_OPTION_WEIGHT_DECAY])
-		opts->weight_decay = opts->optimizer == AE_OPT_ADAMW ? 0.01 : 0.0;
+		opts->weight_decay = AE_DEFAULT_WEIGHT_DECAY(opts->optimizer);
 }
 
 /* ---------------------------------------------------------------- memory budget */
-
-/* Widest layer including the input. */
-static int
-WidestLayer(const AeArch *arch)
-{
-	int			w = arch->n_inputs;
-
-	for (int i = 0; i < arch->n_hidden; i++)
-		w = Max(w, arch->hidden[i]);
-	return w;
-}
 
 /*
  * What a training needs besides its rows: the parameters, their gradient,
@@ -201,7 +193,7 @@ AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch)
 		units += arch->hidden[i];
 	bytes = 7.0 * params * sizeof(float);
 	bytes += batch * units * 4.0 * sizeof(float) * (opts->contractive > 0 ? 3.0 : 1.0);
-	bytes += batch * WidestLayer(arch) * 2.0 * sizeof(float);
+	bytes += batch * ae_arch_widest(arch) * 2.0 * sizeof(float);
 	bytes += (double) opts->epochs * sizeof(AeEpochStats);	/* history */
 	bytes += 64 * 1024;			/* bookkeeping, configuration text */
 	return bytes > (double) SIZE_MAX / 2 ? SIZE_MAX / 2 : (Size) bytes;
@@ -385,9 +377,8 @@ ProgressCallback(void *arg, int epoch, int batch, int n_batches, const AeEpochSt
 static void
 FillTrainConfig(AeTrainConfig *cfg, const AeTrainOptions *opts)
 {
+	/* every field is set below; the defaults fill what SQL does not expose (betas, eps) */
 	ae_train_config_defaults(cfg);
-
-	ae_objective_defaults(&cfg->objective);
 	cfg->objective.loss = (AeLoss) opts->loss;
 	cfg->objective.l1_activity = (float) opts->l1_activity;
 	cfg->objective.sparsity_weight = (float) opts->sparsity_weight;
@@ -441,6 +432,24 @@ RowErrors(const AeModel *model, const float *X, int64 n, int d)
 	return errors;
 }
 
+void
+AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64 n, int d,
+				   double contamination)
+{
+	float	   *errors = RowErrors(model, X, n, d);
+	double		probs[AE_BUNDLE_N_QUANTILES + 1];
+	double		q[AE_BUNDLE_N_QUANTILES + 1];
+
+	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
+		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
+	probs[AE_BUNDLE_N_QUANTILES] = 1.0 - contamination;
+	ae_quantiles(errors, (size_t) n, probs, AE_BUNDLE_N_QUANTILES + 1, q);
+	memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
+	bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
+	bundle->contamination = contamination;
+	pfree(errors);
+}
+
 AeBundle *
 AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 			 const char *columns, int n_columns, Size columns_len,
@@ -454,9 +463,6 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	AeStatus	st;
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 	float	   *params;
-	float	   *errors;
-	double		probs[AE_BUNDLE_N_QUANTILES + 1];
-	double		q[AE_BUNDLE_N_QUANTILES + 1];
 
 	if (n < 2)
 		ereport(ERROR,
@@ -535,14 +541,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	ae_check_status(st, errbuf, what);
 
 	/* the training-error distribution and the anomaly threshold */
-	errors = RowErrors(&model, X, n, d);
-	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
-		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
-	probs[AE_BUNDLE_N_QUANTILES] = 1.0 - opts->contamination;
-	ae_quantiles(errors, (size_t) n, probs, AE_BUNDLE_N_QUANTILES + 1, q);
-	memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
-	bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
-	bundle->contamination = opts->contamination;
+	AeTrainerCalibrate(bundle, &model, X, n, d, opts->contamination);
 
 	bundle->arch = *arch;
 	bundle->params = params;

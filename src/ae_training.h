@@ -168,6 +168,15 @@ extern AeBundle *AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X
 							  const AeBundle *warm, const char *what,
 							  AeTrainerReport *report);
 
+/*
+ * The error distribution of n normalised rows X (n × d) under model: the
+ * bundle's 101 quantiles, its threshold (the 1 - contamination quantile)
+ * and contamination.  Training runs it on the training rows, ae_import_onnx
+ * on its calibration rows.
+ */
+extern void AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X,
+							   int64 n, int d, double contamination);
+
 /* Sort the n rows of X (n × d) into the canonical order, in place. */
 extern void AeTrainerSortRows(float *X, int64 n, int d);
 

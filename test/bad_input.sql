@@ -319,7 +319,7 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('option', 'negative patience', '22023', 'patience', $$SELECT ae_train('bi_e', 'bi_pts', 'x', patience => -1)$$),
 ('option', 'max_rows 0', '22023', 'max_rows', $$SELECT ae_train('bi_e', 'bi_pts', 'x', max_rows => 0)$$),
 ('option', 'an unknown activation', '22023', 'swish', $$SELECT ae_train('bi_e', 'bi_pts', 'x', activation => 'swish')$$),
-('option', 'an activation in another case', '22023', 'Relu', $$SELECT ae_train('bi_e', 'bi_pts', 'x', activation => 'Relu')$$),
+('option', 'an activation with a blank', '22023', 'relu ', $$SELECT ae_train('bi_e', 'bi_pts', 'x', activation => 'relu ')$$),
 ('option', 'an empty activation', '22023', 'activation', $$SELECT ae_train('bi_e', 'bi_pts', 'x', activation => '')$$),
 ('option', 'an output activation other than linear or sigmoid', '22023', 'output_activation', $$SELECT ae_train('bi_e', 'bi_pts', 'x', output_activation => 'tanh')$$),
 ('option', 'an unknown loss', '22023', 'mae', $$SELECT ae_train('bi_e', 'bi_pts', 'x', loss => 'mae')$$),

@@ -271,6 +271,7 @@ SELECT set_eq(
              ('ae_save', 'v', 'u'), ('ae_load', 's', 'r'), ('ae_history', 's', 'r'),
              ('ae_drop', 'v', 'u'), ('ae_rename', 'v', 'u'), ('ae_grant', 'v', 'u'), ('ae_revoke', 'v', 'u'),
              ('ae_export', 's', 'r'), ('ae_import', 'v', 'u'),
+             ('ae_export_onnx', 's', 'r'), ('ae_import_onnx', 'v', 'u'),
              ('ae_train', 'v', 'u'),
              ('ae_fit_transfn', 'v', 's'), ('ae_fit_combinefn', 'v', 's'), ('ae_fit_serialfn', 'v', 's'),
              ('ae_fit_deserialfn', 'v', 's'), ('ae_fit_finalfn', 'v', 's'), ('ae_fit', 'i', 's'),

@@ -9,7 +9,7 @@
  * auto-vectoriser leaves these loops scalar, and libm's expf and tanhf are
  * calls that cannot be vectorised at all (a scalar tanhf alone costs more
  * than all the GEMMs of a small network).  So the kernels are written on
- * GCC/Clang vector extensions in ae_act_kernels.h, compiled twice:
+ * GCC/Clang vector extensions (ae_simd.h) in ae_act_kernels.h, compiled twice:
  * four-float vectors that every 64-bit target has (SSE2 is baseline
  * x86-64, NEON on arm64), and on x86-64 also eight-float vectors with FMA
  * for CPUs that have AVX2, chosen once at run time.  Each is deterministic;
@@ -28,7 +28,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 128-bit vectors: the portable variant */
+#include "ae_simd.h"
+
+/* 128-bit vectors: the portable variant (width 4 comes with ae_simd.h) */
 #define KVL 4
 #define KATTR
 #define K(name) name##4
@@ -43,6 +45,7 @@
 #define KVL 8
 #define KATTR __attribute__((target("avx2,fma")))
 #define K(name) name##8
+AE_SIMD_WIDTH(8, KATTR)
 #include "ae_act_kernels.h"
 #undef KVL
 #undef KATTR

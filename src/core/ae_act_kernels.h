@@ -7,66 +7,19 @@
  *   KVL       floats per vector
  *   KATTR     attributes of every function here (a target ISA, or nothing)
  *   K(name)   name with the width's suffix
+ * and has instantiated AE_SIMD_WIDTH(KVL, KATTR) (ae_simd.h), whose types
+ * and helpers K(AeVf), K(AeLoad), ... the kernels use.
  *
  * Shapes: B rows × n units, row-major; bias and db have n entries.
  * Vectors never cross a function boundary that is not inlined, so no
  * calling convention depends on the width.
  */
 
-#define Vf			K(Vf)
-#define Vi			K(Vi)
-
-typedef float Vf __attribute__((vector_size(KVL * 4)));
-typedef int32_t Vi __attribute__((vector_size(KVL * 4)));
+/* the width's vector types and helpers, from AE_SIMD_WIDTH (ae_simd.h) */
+#define Vf			K(AeVf)
+#define Vi			K(AeVi)
 
 #define KFN			KATTR static inline __attribute__((always_inline))
-
-/* ---------------------------------------------------------------- helpers */
-
-KFN Vf
-K(Load) (const float *p)
-{
-	Vf			v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-KFN void
-K(Store) (float *p, Vf v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-/* The first k (< KVL) floats; the other lanes are zero. */
-KFN Vf
-K(LoadPart) (const float *p, int k)
-{
-	Vf			v = {0};
-
-	memcpy(&v, p, sizeof(float) * k);
-	return v;
-}
-
-KFN void
-K(StorePart) (float *p, Vf v, int k)
-{
-	memcpy(p, &v, sizeof(float) * k);
-}
-
-/* mask ? a : b, lane by lane (mask lanes are all ones or all zeros) */
-KFN Vf
-K(Select) (Vi mask, Vf a, Vf b)
-{
-	return (Vf) (((Vi) a & mask) | ((Vi) b & ~mask));
-}
-
-/* |t| carrying the sign of s */
-KFN Vf
-K(CopySign) (Vf t, Vf s)
-{
-	return (Vf) (((Vi) t & 0x7fffffff) | ((Vi) s & (int32_t) 0x80000000));
-}
 
 /* ---------------------------------------------------------------- exp, expm1 */
 
@@ -115,8 +68,8 @@ K(Exp) (Vf x)
 	Vf			r,
 				p;
 
-	x = K(Select) (x > 88.5f, (Vf) {0} + 88.5f, x);
-	x = K(Select) (x < -104.0f, (Vf) {0} - 104.0f, x);
+	x = K(AeSelect) (x > 88.5f, (Vf) {0} + 88.5f, x);
+	x = K(AeSelect) (x < -104.0f, (Vf) {0} - 104.0f, x);
 	r = K(ReduceLn2) (x, &n);
 	p = K(ExpPoly) (r) * r * r + r + 1.0f;
 	half = n >> 1;
@@ -136,8 +89,8 @@ K(ExpM1Neg) (Vf x)
 				q,
 				scale;
 
-	x = K(Select) (x > 0.0f, (Vf) {0}, x);
-	x = K(Select) (x < -87.0f, (Vf) {0} - 87.0f, x);
+	x = K(AeSelect) (x > 0.0f, (Vf) {0}, x);
+	x = K(AeSelect) (x < -87.0f, (Vf) {0} - 87.0f, x);
 	r = K(ReduceLn2) (x, &n);
 	q = K(ExpPoly) (r) * r * r + r;
 	scale = (Vf) ((n + 127) << 23);
@@ -159,7 +112,7 @@ K(Sigmoid) (Vf x)
 	Vf			e = K(Exp) ((Vf) ((Vi) x | (int32_t) 0x80000000));
 	Vf			s = 1.0f / (1.0f + e);
 
-	return K(Select) (x < 0.0f, e * s, s);
+	return K(AeSelect) (x < 0.0f, e * s, s);
 }
 
 KFN Vf
@@ -172,26 +125,26 @@ K(Tanh) (Vf x)
 	 */
 	Vf			m = K(ExpM1Neg) ((Vf) ((Vi) (x + x) | (int32_t) 0x80000000));
 
-	return K(CopySign) (-m / (2.0f + m), x);
+	return K(AeCopySign) (-m / (2.0f + m), x);
 }
 
 KFN Vf
 K(Relu) (Vf x)
 {
 	/* tested as x < 0, not x > 0, so that NaN stays NaN as in torch */
-	return K(Select) (x < 0.0f, (Vf) {0}, x);
+	return K(AeSelect) (x < 0.0f, (Vf) {0}, x);
 }
 
 KFN Vf
 K(LeakyRelu) (Vf x)
 {
-	return K(Select) (x > 0.0f, x, x * AE_LEAKY_SLOPE);
+	return K(AeSelect) (x > 0.0f, x, x * AE_LEAKY_SLOPE);
 }
 
 KFN Vf
 K(Elu) (Vf x)
 {
-	return K(Select) (x > 0.0f, x, AE_ELU_ALPHA * K(ExpM1Neg) (x));
+	return K(AeSelect) (x > 0.0f, x, AE_ELU_ALPHA * K(ExpM1Neg) (x));
 }
 
 /* ∂loss/∂z = ∂loss/∂a ⊙ f'(z), f' from a (see ae_act.h) */
@@ -219,20 +172,20 @@ KFN Vf
 K(ReluBack) (Vf d, Vf a)
 {
 	/* a > 0 exactly when z > 0; the derivative at 0 is 0, as in torch */
-	return K(Select) (a > 0.0f, d, (Vf) {0});
+	return K(AeSelect) (a > 0.0f, d, (Vf) {0});
 }
 
 KFN Vf
 K(LeakyReluBack) (Vf d, Vf a)
 {
-	return K(Select) (a > 0.0f, d, d * AE_LEAKY_SLOPE);
+	return K(AeSelect) (a > 0.0f, d, d * AE_LEAKY_SLOPE);
 }
 
 KFN Vf
 K(EluBack) (Vf d, Vf a)
 {
 	/* below zero f'(z) = α eᶻ = a + α */
-	return K(Select) (a > 0.0f, d, d * (a + AE_ELU_ALPHA));
+	return K(AeSelect) (a > 0.0f, d, d * (a + AE_ELU_ALPHA));
 }
 
 /* ---------------------------------------------------------------- layer passes */
@@ -247,10 +200,10 @@ K(EluBack) (Vf d, Vf a)
 		float	   *row = za + (size_t) r * n; \
 		int			j = 0; \
 		for (; j + KVL <= n; j += KVL) \
-			K(Store) (row + j, fn(K(Load) (row + j) + K(Load) (bias + j))); \
+			K(AeStore) (row + j, fn(K(AeLoad) (row + j) + K(AeLoad) (bias + j))); \
 		if (j < n) \
-			K(StorePart) (row + j, fn(K(LoadPart) (row + j, n - j) + \
-									  K(LoadPart) (bias + j, n - j)), n - j); \
+			K(AeStorePart) (row + j, fn(K(AeLoadPart) (row + j, n - j) + \
+									  K(AeLoadPart) (bias + j, n - j)), n - j); \
 	}
 
 KATTR static void
@@ -289,18 +242,18 @@ K(Forward) (AeActivation act, float *za, const float *bias, int B, int n)
 		int			j = 0; \
 		for (; j + KVL <= n; j += KVL) \
 		{ \
-			Vf			g = fn(K(Load) (dr + j), K(Load) (ar + j)); \
-			K(Store) (dr + j, g); \
+			Vf			g = fn(K(AeLoad) (dr + j), K(AeLoad) (ar + j)); \
+			K(AeStore) (dr + j, g); \
 			if (db) \
-				K(Store) (db + j, K(Load) (db + j) + g); \
+				K(AeStore) (db + j, K(AeLoad) (db + j) + g); \
 		} \
 		if (j < n) \
 		{ \
 			int			k = n - j; \
-			Vf			g = fn(K(LoadPart) (dr + j, k), K(LoadPart) (ar + j, k)); \
-			K(StorePart) (dr + j, g, k); \
+			Vf			g = fn(K(AeLoadPart) (dr + j, k), K(AeLoadPart) (ar + j, k)); \
+			K(AeStorePart) (dr + j, g, k); \
 			if (db) \
-				K(StorePart) (db + j, K(LoadPart) (db + j, k) + g, k); \
+				K(AeStorePart) (db + j, K(AeLoadPart) (db + j, k) + g, k); \
 		} \
 	}
 

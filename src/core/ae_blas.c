@@ -22,43 +22,6 @@ ae_gemm(bool transA, bool transB, int M, int N, int K,
 				M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void
-ae_gemv(bool transA, int M, int N, float alpha, const float *A, int lda,
-		const float *x, float beta, float *y)
-{
-	/*
-	 * CBLAS takes the stored shape (rows × cols of A as laid out); with
-	 * transA the stored matrix is N×M and y has M entries.
-	 */
-	if (transA)
-		cblas_sgemv(CblasRowMajor, CblasTrans, N, M, alpha, A, lda, x, 1, beta, y, 1);
-	else
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, M, N, alpha, A, lda, x, 1, beta, y, 1);
-}
-
-void
-ae_gemm_naive(bool transA, bool transB, int M, int N, int K,
-			  float alpha, const float *A, int lda,
-			  const float *B, int ldb,
-			  float beta, float *C, int ldc)
-{
-	for (int i = 0; i < M; i++)
-		for (int j = 0; j < N; j++)
-		{
-			double		acc = 0.0;
-
-			for (int k = 0; k < K; k++)
-			{
-				float		a = transA ? A[k * lda + i] : A[i * lda + k];
-				float		b = transB ? B[j * ldb + k] : B[k * ldb + j];
-
-				acc += (double) a * b;
-			}
-			/* beta == 0 must ignore C entirely (it may hold NaN garbage) */
-			C[i * ldc + j] = (float) (alpha * acc + (beta == 0.0f ? 0.0 : (double) beta * C[i * ldc + j]));
-		}
-}
-
 /*
  * With one thread, OpenBLAS's pool is stopped as well.  The library's
  * constructor starts one thread per core when it is loaded, and an idle
@@ -86,10 +49,4 @@ ae_blas_set_threads(int n)
 	}
 	if (shutdown_pool != NULL)
 		shutdown_pool();
-}
-
-int
-ae_blas_get_threads(void)
-{
-	return openblas_get_num_threads();
 }

@@ -2,8 +2,8 @@
  * ae_blas.h — the only door from the core to BLAS.
  *
  * Every matrix product of autoenc goes through these wrappers, so that thread
- * control, the row-major convention and a naive reference kernel (for tests)
- * live in one place.  All matrices are row-major float32.
+ * control and the row-major convention live in one place.  (The naive
+ * reference product the tests compare against is theirs: test_blas.c.)  All matrices are row-major float32.
  */
 #ifndef AE_BLAS_H
 #define AE_BLAS_H
@@ -20,21 +20,10 @@ void		ae_gemm(bool transA, bool transB, int M, int N, int K,
 					const float *B, int ldb,
 					float beta, float *C, int ldc);
 
-/* y[M] = alpha · op(A) · x + beta · y, A stored M×N row-major (N×M when transA). */
-void		ae_gemv(bool transA, int M, int N, float alpha, const float *A, int lda,
-					const float *x, float beta, float *y);
-
-/* The same product as ae_gemm with a triple loop in double: tests compare against it. */
-void		ae_gemm_naive(bool transA, bool transB, int M, int N, int K,
-						  float alpha, const float *A, int lda,
-						  const float *B, int ldb,
-						  float beta, float *C, int ldc);
-
 /*
  * Cap OpenBLAS's thread pool (1 = deterministic, single-threaded, and the
  * pool's idle threads stopped).
  */
 void		ae_blas_set_threads(int n);
-int			ae_blas_get_threads(void);
 
 #endif							/* AE_BLAS_H */

@@ -59,7 +59,7 @@
  * estimate.
  *
  * Tied weights need no special case: an encoder W is stored once and its
- * decoder use accumulates into the same gradient slots in ae_loss.c.
+ * decoder use accumulates into the same gradient slots in ae_layer_backward (ae_nn.c).
  */
 #include <math.h>
 #include <string.h>
@@ -71,17 +71,6 @@
 
 /* floats of tangent scratch per chunk: 16 MB */
 #define AE_CONTRACTIVE_BUDGET ((size_t) 1 << 22)
-
-#define AE_ALIGN_FLOATS 16
-
-static float *
-Carve(float **cursor, size_t n)
-{
-	float	   *p = *cursor;
-
-	*cursor += (n + AE_ALIGN_FLOATS - 1) / AE_ALIGN_FLOATS * AE_ALIGN_FLOATS;
-	return p;
-}
 
 /* ---------------------------------------------------------------- elementwise helpers */
 
@@ -95,8 +84,8 @@ ScaleRows(float *out, const float *in, const float *f, int K, int h)
 		float	   *dst = out + (size_t) v * h;
 		int			j = 0;
 
-		for (; j + AE_VL <= h; j += AE_VL)
-			StoreV(dst + j, LoadV(src + j) * LoadV(f + j));
+		for (; j + 4 <= h; j += 4)
+			AeStore4(dst + j, AeLoad4(src + j) * AeLoad4(f + j));
 		for (; j < h; j++)
 			dst[j] = src[j] * f[j];
 	}
@@ -108,13 +97,13 @@ ScaledRowDots(float *e, const float *f, const float *G, const float *U, int K, i
 {
 	int			j = 0;
 
-	for (; j + AE_VL <= h; j += AE_VL)
+	for (; j + 4 <= h; j += 4)
 	{
-		AeVf		acc = VF(0.0f);
+		AeVf4		acc = AE_SPLAT(AeVf4, 0.0f);
 
 		for (int v = 0; v < K; v++)
-			acc += LoadV(G + (size_t) v * h + j) * LoadV(U + (size_t) v * h + j);
-		StoreV(e + j, acc * LoadV(f + j));
+			acc += AeLoad4(G + (size_t) v * h + j) * AeLoad4(U + (size_t) v * h + j);
+		AeStore4(e + j, acc * AeLoad4(f + j));
 	}
 	for (; j < h; j++)
 	{
@@ -133,17 +122,17 @@ SumSquares(const float *a, size_t n)
 	double		sum = 0.0;
 	size_t		i = 0;
 
-	for (; i + 4 * AE_VL <= n; i += 4 * AE_VL)
+	for (; i + 4 * 4 <= n; i += 4 * 4)
 	{
-		AeVf		acc = VF(0.0f);
+		AeVf4		acc = AE_SPLAT(AeVf4, 0.0f);
 
 		for (int k = 0; k < 4; k++)
 		{
-			AeVf		x = LoadV(a + i + k * AE_VL);
+			AeVf4		x = AeLoad4(a + i + k * 4);
 
 			acc += x * x;
 		}
-		sum += SumV(acc);
+		sum += AeSum4(acc);
 	}
 	for (; i < n; i++)
 		sum += (double) a[i] * a[i];
@@ -154,11 +143,11 @@ SumSquares(const float *a, size_t n)
 static void
 ScaleCopy(float *y, const float *x, float s, size_t n)
 {
-	AeVf		vs = VF(s);
+	AeVf4		vs = AE_SPLAT(AeVf4, s);
 	size_t		i = 0;
 
-	for (; i + AE_VL <= n; i += AE_VL)
-		StoreV(y + i, LoadV(x + i) * vs);
+	for (; i + 4 <= n; i += 4)
+		AeStore4(y + i, AeLoad4(x + i) * vs);
 	for (; i < n; i++)
 		y[i] = x[i] * s;
 }
@@ -168,8 +157,8 @@ AddInto(float *y, const float *x, size_t n)
 {
 	size_t		i = 0;
 
-	for (; i + AE_VL <= n; i += AE_VL)
-		StoreV(y + i, LoadV(y + i) + LoadV(x + i));
+	for (; i + 4 <= n; i += 4)
+		AeStore4(y + i, AeLoad4(y + i) + AeLoad4(x + i));
 	for (; i < n; i++)
 		y[i] += x[i];
 }
@@ -258,21 +247,21 @@ ae_contractive_layout(const AeModel *model, int samples, int max_batch,
 
 		if ((size_t) h > max_h)
 			max_h = h;
-		p = Carve(&cur, (size_t) max_batch * h);
+		p = ae_carve(&cur, (size_t) max_batch * h);
 		if (ws)
 			ws->c_extra[l] = p;
-		p = Carve(&cur, (size_t) rows * h);
+		p = ae_carve(&cur, (size_t) rows * h);
 		if (ws)
 			ws->c_d1[l] = p;
-		p = Carve(&cur, (size_t) rows * h);
+		p = ae_carve(&cur, (size_t) rows * h);
 		if (ws)
 			ws->c_d2[l] = p;
 		if (K > 0)
 		{
-			p = Carve(&cur, (size_t) rows * K * h);
+			p = ae_carve(&cur, (size_t) rows * K * h);
 			if (ws)
 				ws->c_U[l] = p;
-			p = Carve(&cur, (size_t) rows * K * h);
+			p = ae_carve(&cur, (size_t) rows * K * h);
 			if (ws)
 				ws->c_T[l] = p;
 		}
@@ -281,22 +270,22 @@ ae_contractive_layout(const AeModel *model, int samples, int max_batch,
 	{
 		for (int i = 0; i < 2; i++)
 		{
-			p = Carve(&cur, (size_t) rows * K * max_h);
+			p = ae_carve(&cur, (size_t) rows * K * max_h);
 			if (ws)
 				ws->c_G[i] = p;
 		}
 		if (samples > 0)
 		{
-			p = Carve(&cur, (size_t) rows * K * d);
+			p = ae_carve(&cur, (size_t) rows * K * d);
 			if (ws)
 				ws->c_V = p;
 		}
 		else
 		{
-			p = Carve(&cur, (size_t) d * model->dims[1]);
+			p = ae_carve(&cur, (size_t) d * model->dims[1]);
 			if (ws)
 				ws->c_W0T = p;
-			p = Carve(&cur, (size_t) d * model->dims[1]);
+			p = ae_carve(&cur, (size_t) d * model->dims[1]);
 			if (ws)
 				ws->c_acc0 = p;
 		}
@@ -304,7 +293,7 @@ ae_contractive_layout(const AeModel *model, int samples, int max_batch,
 	else
 	{
 		/* the closed form: s_j and Σ_b f'(z_bj)² of the single layer */
-		p = Carve(&cur, (size_t) 2 * model->dims[1]);
+		p = ae_carve(&cur, (size_t) 2 * model->dims[1]);
 		if (ws)
 			ws->c_acc0 = p;
 	}

@@ -25,3 +25,22 @@ ae_status_string(AeStatus status)
 	}
 	return "unknown status";
 }
+
+bool
+ae_all_finite(const float *x, size_t n)
+{
+	size_t		i = 0;
+
+	/* blocks of 4096: an early exit now and then, no branch per element */
+	while (i < n)
+	{
+		size_t		end = n - i < 4096 ? n : i + 4096;
+		uint32_t	bad = 0;
+
+		for (; i < end; i++)
+			bad |= (uint32_t) ae_float_nonfinite(x[i]);
+		if (bad)
+			return false;
+	}
+	return true;
+}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum AeStatus
 {
@@ -53,6 +54,32 @@ ae_free(const AeAllocator *al, void *ptr)
 	if (ptr)
 		al->free(al->ctx, ptr);
 }
+
+/*
+ * The one non-finite test of the core: a float is NaN or ±Infinity exactly
+ * when its exponent bits are all set.  A bit test, not isfinite(), so that
+ * loops OR-ing it over many values (vector lanes included, with
+ * AE_FLOAT_EXP_MASK) stay free of branches and floating-point compares.
+ */
+#define AE_FLOAT_EXP_MASK UINT32_C(0x7f800000)
+
+static inline bool
+ae_float_bits_nonfinite(uint32_t bits)
+{
+	return (~bits & AE_FLOAT_EXP_MASK) == 0;
+}
+
+static inline bool
+ae_float_nonfinite(float v)
+{
+	uint32_t	bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	return ae_float_bits_nonfinite(bits);
+}
+
+/* True when none of x[0..n) is NaN or infinite; one branch-free pass per block. */
+bool		ae_all_finite(const float *x, size_t n);
 
 /* Error text buffers passed into validation functions have at least this size. */
 #define AE_ERRBUF_SIZE 256

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ae_act.h"
+#include "ae_simd.h"
 
 size_t
 ae_infer_packed_size(const AeModel *model)
@@ -58,12 +59,7 @@ ae_infer_pack(const AeModel *model, float *packed)
 size_t
 ae_infer_scratch_size(const AeModel *model)
 {
-	int			widest = 0;
-
-	for (int l = 1; l < model->n_layers; l++)
-		if (model->dims[l] > widest)
-			widest = model->dims[l];
-	return 2 * (size_t) widest;
+	return 2 * (size_t) ae_arch_widest(&model->arch);
 }
 
 /* ---------------------------------------------------------------- kernel */
@@ -106,17 +102,6 @@ typedef void (*RowFn) (const AeModel *, const float *, int, int, const float *, 
 #ifdef AE_HAVE_VECTOR_EXT
 
 /*
- * Vector types: VEC_LANES floats.  The _u twins have float alignment, to
- * load and store stretches of P and z that are not vector-aligned.  Vectors
- * never cross a function boundary (that would depend on the target's
- * calling convention).
- */
-typedef float v4sf __attribute__((vector_size(16)));
-typedef float v4sf_u __attribute__((vector_size(16), aligned(4), may_alias));
-typedef float v8sf __attribute__((vector_size(32)));
-typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));
-
-/*
  * z (n_out) = in (n_in) · P (n_in × n_out) with vectors of LANES floats:
  * blocks of 4·LANES outputs, then blocks of LANES, then the last few outputs
  * one by one.  A multiply-add waits for the previous one into the same
@@ -125,8 +110,8 @@ typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));
  * inputs by residue mod 4 (LANES blocks), added at the end.  So the sum over
  * inputs is in a different order from the GEMM's, equal up to rounding.
  */
-#define DEFINE_LAYER_KERNEL(NAME, VT, VTU, LANES) \
-static AE_ALWAYS_INLINE void \
+#define DEFINE_LAYER_KERNEL(NAME, ATTR, LANES) \
+ATTR static AE_ALWAYS_INLINE void \
 NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 	 float *restrict z) \
 { \
@@ -134,8 +119,8 @@ NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 	\
 	for (; j + 4 * (LANES) <= n_out; j += 4 * (LANES)) \
 	{ \
-		VT			a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
-		VT			b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}; \
+		AeVf##LANES	a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
+		AeVf##LANES	b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}; \
 		const float *p = P + j; \
 		int			i = 0; \
 		\
@@ -145,46 +130,46 @@ NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 			float		y = in[i + 1]; \
 			const float *q = p + n_out; \
 			\
-			a0 += x * *(const VTU *) p; \
-			a1 += x * *(const VTU *) (p + (LANES)); \
-			a2 += x * *(const VTU *) (p + 2 * (LANES)); \
-			a3 += x * *(const VTU *) (p + 3 * (LANES)); \
-			b0 += y * *(const VTU *) q; \
-			b1 += y * *(const VTU *) (q + (LANES)); \
-			b2 += y * *(const VTU *) (q + 2 * (LANES)); \
-			b3 += y * *(const VTU *) (q + 3 * (LANES)); \
+			a0 += x * AeLoad##LANES(p); \
+			a1 += x * AeLoad##LANES(p + (LANES)); \
+			a2 += x * AeLoad##LANES(p + 2 * (LANES)); \
+			a3 += x * AeLoad##LANES(p + 3 * (LANES)); \
+			b0 += y * AeLoad##LANES(q); \
+			b1 += y * AeLoad##LANES(q + (LANES)); \
+			b2 += y * AeLoad##LANES(q + 2 * (LANES)); \
+			b3 += y * AeLoad##LANES(q + 3 * (LANES)); \
 		} \
 		if (i < n_in) \
 		{ \
 			float		x = in[i]; \
 			\
-			a0 += x * *(const VTU *) p; \
-			a1 += x * *(const VTU *) (p + (LANES)); \
-			a2 += x * *(const VTU *) (p + 2 * (LANES)); \
-			a3 += x * *(const VTU *) (p + 3 * (LANES)); \
+			a0 += x * AeLoad##LANES(p); \
+			a1 += x * AeLoad##LANES(p + (LANES)); \
+			a2 += x * AeLoad##LANES(p + 2 * (LANES)); \
+			a3 += x * AeLoad##LANES(p + 3 * (LANES)); \
 		} \
-		*(VTU *) (z + j) = a0 + b0; \
-		*(VTU *) (z + j + (LANES)) = a1 + b1; \
-		*(VTU *) (z + j + 2 * (LANES)) = a2 + b2; \
-		*(VTU *) (z + j + 3 * (LANES)) = a3 + b3; \
+		AeStore##LANES(z + j, a0 + b0); \
+		AeStore##LANES(z + j + (LANES), a1 + b1); \
+		AeStore##LANES(z + j + 2 * (LANES), a2 + b2); \
+		AeStore##LANES(z + j + 3 * (LANES), a3 + b3); \
 	} \
 	for (; j + (LANES) <= n_out; j += (LANES)) \
 	{ \
-		VT			a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
+		AeVf##LANES	a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
 		const float *p = P + j; \
 		size_t		stride = n_out; \
 		int			i = 0; \
 		\
 		for (; i + 4 <= n_in; i += 4, p += 4 * stride) \
 		{ \
-			a0 += in[i] * *(const VTU *) p; \
-			a1 += in[i + 1] * *(const VTU *) (p + stride); \
-			a2 += in[i + 2] * *(const VTU *) (p + 2 * stride); \
-			a3 += in[i + 3] * *(const VTU *) (p + 3 * stride); \
+			a0 += in[i] * AeLoad##LANES(p); \
+			a1 += in[i + 1] * AeLoad##LANES(p + stride); \
+			a2 += in[i + 2] * AeLoad##LANES(p + 2 * stride); \
+			a3 += in[i + 3] * AeLoad##LANES(p + 3 * stride); \
 		} \
 		for (; i < n_in; i++, p += stride) \
-			a0 += in[i] * *(const VTU *) p; \
-		*(VTU *) (z + j) = (a0 + a1) + (a2 + a3); \
+			a0 += in[i] * AeLoad##LANES(p); \
+		AeStore##LANES(z + j, (a0 + a1) + (a2 + a3)); \
 	} \
 	for (; j < n_out; j++) \
 	{ \
@@ -197,49 +182,40 @@ NAME(const float *restrict in, int n_in, const float *restrict P, int n_out, \
 	} \
 }
 
-DEFINE_LAYER_KERNEL(LayerKernel4, v4sf, v4sf_u, 4)
-DEFINE_LAYER_KERNEL(LayerKernel8, v8sf, v8sf_u, 8)
+DEFINE_LAYER_KERNEL(LayerKernel4, , 4)
 
 /*
  * z = (x - offset) / scale with vectors of LANES floats; returns true when
  * every z is finite (exponent bits not all set).  Division, not a
  * multiplication by a reciprocal: the same rounding as ae_norm_apply.
  */
-#define DEFINE_NORMALIZE(NAME, VT, VTU, VI, LANES) \
-static AE_ALWAYS_INLINE bool \
+#define DEFINE_NORMALIZE(NAME, ATTR, LANES) \
+ATTR static AE_ALWAYS_INLINE bool \
 NAME(const float *restrict x, const float *restrict offset, const float *restrict scale, \
 	 float *restrict z, int n) \
 { \
-	VI			bad = {0}; \
+	AeVi##LANES	bad = {0}; \
 	uint32_t	bad_tail = 0; \
 	int			j = 0; \
 	\
 	for (; j + (LANES) <= n; j += (LANES)) \
 	{ \
-		VT			v = (*(const VTU *) (x + j) - *(const VTU *) (offset + j)) / *(const VTU *) (scale + j); \
+		AeVf##LANES	v = (AeLoad##LANES(x + j) - AeLoad##LANES(offset + j)) / AeLoad##LANES(scale + j); \
 		\
-		*(VTU *) (z + j) = v; \
-		bad |= (~(VI) v & 0x7f800000) == 0; \
+		AeStore##LANES(z + j, v); \
+		bad |= (~(AeVi##LANES) v & AE_FLOAT_EXP_MASK) == 0; \
 	} \
 	for (; j < n; j++) \
 	{ \
-		uint32_t	u; \
-		\
 		z[j] = (x[j] - offset[j]) / scale[j]; \
-		memcpy(&u, &z[j], sizeof(u)); \
-		bad_tail |= (~u & 0x7f800000) == 0; \
+		bad_tail |= ae_float_nonfinite(z[j]); \
 	} \
 	for (int k = 0; k < (LANES); k++) \
 		bad_tail |= bad[k] != 0; \
 	return bad_tail == 0; \
 }
 
-typedef int32_t v4si __attribute__((vector_size(16)));
-typedef int32_t v8si __attribute__((vector_size(32)));
-typedef double v4df __attribute__((vector_size(32)));
-
-DEFINE_NORMALIZE(Normalize4, v4sf, v4sf_u, v4si, 4)
-DEFINE_NORMALIZE(Normalize8, v8sf, v8sf_u, v8si, 8)
+DEFINE_NORMALIZE(Normalize4, , 4)
 
 /* 128-bit vectors: SSE2 on x86-64, NEON on arm64, generic code elsewhere */
 static void
@@ -280,6 +256,11 @@ SqDiffSumPortable(const float *a, const float *b, int n)
 
 #if defined(__x86_64__)
 #define AE_HAVE_AVX2_VARIANT 1
+#define AE_AVX2 __attribute__((target("avx2,fma")))
+
+AE_SIMD_WIDTH(8, AE_AVX2)
+DEFINE_LAYER_KERNEL(LayerKernel8, AE_AVX2, 8)
+DEFINE_NORMALIZE(Normalize8, AE_AVX2, 8)
 
 /* 256-bit vectors with fused multiply-add */
 __attribute__((target("avx2,fma")))
@@ -302,17 +283,17 @@ __attribute__((target("avx2,fma")))
 static double
 SqDiffSumAvx2(const float *a, const float *b, int n)
 {
-	v4df		acc0 = {0},
+	AeVd4		acc0 = {0},
 				acc1 = {0};
 	double		tail = 0.0;
 	int			j = 0;
 
 	for (; j + 8 <= n; j += 8)
 	{
-		v4sf		e0 = *(const v4sf_u *) (a + j) - *(const v4sf_u *) (b + j);
-		v4sf		e1 = *(const v4sf_u *) (a + j + 4) - *(const v4sf_u *) (b + j + 4);
-		v4df		d0 = __builtin_convertvector(e0, v4df);
-		v4df		d1 = __builtin_convertvector(e1, v4df);
+		AeVf4		e0 = AeLoad4(a + j) - AeLoad4(b + j);
+		AeVf4		e1 = AeLoad4(a + j + 4) - AeLoad4(b + j + 4);
+		AeVd4		d0 = __builtin_convertvector(e0, AeVd4);
+		AeVd4		d1 = __builtin_convertvector(e1, AeVd4);
 
 		acc0 += d0 * d0;
 		acc1 += d1 * d1;

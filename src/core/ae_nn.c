@@ -1,9 +1,14 @@
 /*
  * ae_nn.c — the network itself: architecture checks, the parameter layout,
- * weight initialisation and the inference forward pass.
+ * weight initialisation, one weight layer's forward and backward pass, and
+ * the inference forward pass.
  *
- * Training (losses, regularisers, backward) lives in ae_loss.c and
- * ae_contractive.c; activation functions in ae_act.c.
+ * The batch objective that chains the layers' passes is ae_objective.c;
+ * losses and regularisers are ae_loss.c and ae_contractive.c, activation
+ * functions ae_act.c.
+ *
+ * Shape legend: B rows of a batch; for weight layer l, I = dims[l] inputs
+ * and O = dims[l+1] outputs; d the input (= output) width.
  */
 #include "ae_nn.h"
 
@@ -13,43 +18,15 @@
 
 #include "ae_act.h"
 #include "ae_blas.h"
+#include "ae_names.h"
 #include "ae_nn_int.h"
+#include "ae_simd.h"
 
-static const char *const ActivationNames[] = {
-	[AE_ACT_LINEAR] = "linear",
-	[AE_ACT_SIGMOID] = "sigmoid",
-	[AE_ACT_TANH] = "tanh",
-	[AE_ACT_RELU] = "relu",
-	[AE_ACT_LEAKY_RELU] = "leaky_relu",
-	[AE_ACT_ELU] = "elu",
-};
-
-#define AE_N_ACTIVATIONS ((int) (sizeof(ActivationNames) / sizeof(ActivationNames[0])))
-
-const char *
-ae_activation_name(AeActivation act)
-{
-	if ((int) act < 0 || (int) act >= AE_N_ACTIVATIONS)
-		return "unknown";
-	return ActivationNames[act];
-}
-
-bool
-ae_activation_parse(const char *name, AeActivation *act)
-{
-	for (int i = 0; i < AE_N_ACTIVATIONS; i++)
-		if (strcmp(name, ActivationNames[i]) == 0)
-		{
-			*act = (AeActivation) i;
-			return true;
-		}
-	return false;
-}
-
+/* the activations the name table knows are the valid ones */
 static inline bool
 ActivationValid(AeActivation act)
 {
-	return (int) act >= 0 && (int) act < AE_N_ACTIVATIONS;
+	return ae_name_of(ae_activation_names, (int) act) != NULL;
 }
 
 /* ---------------------------------------------------------------- architecture */
@@ -81,10 +58,6 @@ ae_arch_make(AeArch *arch, int n_inputs, int n_hidden, const int *hidden,
 			ties[n_ties++] = i;
 	arch->code_layer = n_ties > 0 ? ties[(n_ties - 1) / 2] : 0;
 }
-
-/* snprintf into a buffer that may be NULL */
-#define AE_ERR(errbuf, ...) \
-	do { if (errbuf) snprintf((errbuf), AE_ERRBUF_SIZE, __VA_ARGS__); } while (0)
 
 AeStatus
 ae_arch_validate(const AeArch *arch, char *errbuf)
@@ -152,6 +125,17 @@ ae_arch_validate(const AeArch *arch, char *errbuf)
 		}
 	}
 	return AE_OK;
+}
+
+int
+ae_arch_widest(const AeArch *arch)
+{
+	int			w = arch->n_inputs;
+
+	for (int i = 0; i < arch->n_hidden && i < AE_MAX_HIDDEN; i++)
+		if (arch->hidden[i] > w)
+			w = arch->hidden[i];
+	return w;
 }
 
 size_t
@@ -259,17 +243,17 @@ ae_model_init_weights(AeModel *model, uint64_t seed)
 	}
 }
 
-/* ---------------------------------------------------------------- forward */
+/* ---------------------------------------------------------------- one layer: forward / backward */
 
 /*
- * One weight layer on a batch: out = f(in Wᵀ + b), one GEMM then one fused
- * bias + activation pass.  A tied decoder layer's weight is its twin's W
- * transposed, so the product is in W instead of in Wᵀ.
+ * Weight layer l on a batch, forward: out = f(in Wᵀ + b), one GEMM then one
+ * fused bias + activation pass.  A tied decoder layer's weight is its
+ * twin's W transposed, so the product is in W instead of in Wᵀ.
  */
 void
 ae_layer_forward(const AeModel *model, int l, const float *in, int B, float *out)
 {
-	/* in: (B, dims[l]), out: (B, dims[l+1]), W: (dims[l+1], dims[l]) or tied (dims[l], dims[l+1]) */
+	/* in: (B, I), out: (B, O), W: (O, I) or tied (I, O), b: (O);  I = dims[l], O = dims[l+1] */
 	int			n_in = model->dims[l];
 	int			n_out = model->dims[l + 1];
 
@@ -282,16 +266,77 @@ ae_layer_forward(const AeModel *model, int l, const float *in, int B, float *out
 	ae_act_forward(model->act[l], out, model->b[l], B, n_out);
 }
 
+/* d (B×n) += extra (B×n) and db (n) += its column sums */
+static void
+AddWithColumnSums(float *d, const float *extra, float *db, int B, int n)
+{
+	for (int b = 0; b < B; b++)
+	{
+		float	   *dr = d + (size_t) b * n;
+		const float *er = extra + (size_t) b * n;
+		int			j = 0;
+
+		for (; j + 4 <= n; j += 4)
+		{
+			AeVf4		e = AeLoad4(er + j);
+
+			AeStore4(dr + j, AeLoad4(dr + j) + e);
+			AeStore4(db + j, AeLoad4(db + j) + e);
+		}
+		for (; j < n; j++)
+		{
+			dr[j] += er[j];
+			db[j] += er[j];
+		}
+	}
+}
+
+/*
+ * Weight layer l on a batch, backward.  dout holds ∂loss/∂out on entry and
+ * ∂loss/∂z (z = in Wᵀ + b) on return: the activation's derivative comes
+ * from out itself (ae_act.h), so forward needs to keep nothing else.
+ * dz_extra, when not NULL, is a further ∂loss/∂z (the contractive
+ * penalty's) added after that step.  The layer's dW and db accumulate (+=)
+ * into grad at the layer's offsets — a tied layer's dW into its encoder
+ * twin's — and din, when not NULL, receives ∂loss/∂in (overwritten).
+ */
+void
+ae_layer_backward(const AeModel *model, int l, const float *in, const float *out, int B,
+				  float *dout, const float *dz_extra, float *grad, float *din)
+{
+	/* in, din: (B, I), out, dout, dz_extra: (B, O), dW: (O, I) or tied (I, O), db: (O) */
+	int			L = model->n_layers;
+	int			n_in = model->dims[l];
+	int			n_out = model->dims[l + 1];
+	float	   *dW = grad + (model->W_tied[l] ? model->W_off[L - 1 - l] : model->W_off[l]);
+	float	   *db = grad + model->b_off[l];
+
+	/* dz = dout ⊙ f'(z), in place;  db += Σ_b dz */
+	ae_act_backward(model->act[l], dout, out, db, B, n_out);
+	if (dz_extra)
+		AddWithColumnSums(dout, dz_extra, db, B, n_out);
+	/* dW (O, I) += dzᵀ in;  tied: dW_twin (I, O) += inᵀ dz */
+	if (model->W_tied[l])
+		ae_gemm(true, false, n_in, n_out, B, 1.0f, in, n_in, dout, n_out, 1.0f, dW, n_out);
+	else
+		ae_gemm(true, false, n_out, n_in, B, 1.0f, dout, n_out, in, n_in, 1.0f, dW, n_in);
+	/* din (B, I) = dz W, or dz Wᵀ through a tied layer */
+	if (din)
+	{
+		if (model->W_tied[l])
+			ae_gemm(false, true, B, n_in, n_out, 1.0f, dout, n_out, model->W[l], n_out,
+					0.0f, din, n_in);
+		else
+			ae_gemm(false, false, B, n_in, n_out, 1.0f, dout, n_out, model->W[l], n_in,
+					0.0f, din, n_in);
+	}
+}
+
 size_t
 ae_forward_scratch_size(const AeModel *model, int B)
 {
-	int			widest = 0;
-
-	/* two ping-pong buffers wide enough for any intermediate layer */
-	for (int l = 1; l < model->n_layers; l++)
-		if (model->dims[l] > widest)
-			widest = model->dims[l];
-	return 2 * (size_t) B * widest;
+	/* two ping-pong buffers wide enough for any layer */
+	return 2 * (size_t) B * ae_arch_widest(&model->arch);
 }
 
 void

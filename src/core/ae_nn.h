@@ -76,6 +76,12 @@ void		ae_arch_make(AeArch *arch, int n_inputs, int n_hidden, const int *hidden,
  */
 AeStatus	ae_arch_validate(const AeArch *arch, char *errbuf);
 
+/*
+ * The widest layer, the input included: every row of activations, deltas
+ * or scratch fits in this many floats.
+ */
+int			ae_arch_widest(const AeArch *arch);
+
 /* Number of floats of the parameter buffer (tied decoder layers own only biases). */
 size_t		ae_arch_param_count(const AeArch *arch);
 
@@ -220,8 +226,12 @@ ae_code_width(const AeModel *model)
 	return model->dims[model->arch.code_layer + 1];
 }
 
+/*
+ * The canonical name ("unknown" for a value outside the enumeration), and
+ * the parse of a user's spelling by the rule of ae_names.h (ASCII case
+ * ignored); false if unknown.  Defined in ae_names.c over its table.
+ */
 const char *ae_activation_name(AeActivation act);
-/* Parses "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu"; false if unknown. */
 bool		ae_activation_parse(const char *name, AeActivation *act);
 
 #endif							/* AE_NN_H */

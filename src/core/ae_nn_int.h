@@ -1,11 +1,21 @@
 /*
  * ae_nn_int.h — internals shared by the files of the network (ae_nn.c,
- * ae_loss.c, ae_contractive.c).  Not part of the core's interface.
+ * ae_objective.c, ae_loss.c, ae_workspace.c, ae_contractive.c).  Not part
+ * of the core's interface.
+ *
+ * Shape legend: B rows, d input width, h code width; for weight layer l,
+ * I = dims[l] inputs and O = dims[l+1] outputs.
  */
 #ifndef AE_NN_INT_H
 #define AE_NN_INT_H
 
+#include <stdio.h>
+
 #include "ae_nn.h"
+
+/* A validation message into errbuf (AE_ERRBUF_SIZE bytes), which may be NULL. */
+#define AE_ERR(errbuf, ...) \
+	do { if (errbuf) snprintf((errbuf), AE_ERRBUF_SIZE, __VA_ARGS__); } while (0)
 
 /*
  * Scratch of forward/backward.  One allocation carved into buffers; every
@@ -36,8 +46,54 @@ struct AeWorkspace
 	float	   *c_acc0;			/* (d, dims[1]) Σ_b of ∂penalty/∂U_0, exact deep case */
 };
 
-/* out (B×dims[l+1]) = f_l(in (B×dims[l]) W_lᵀ + b_l); W_l transposed for tied layers. */
+/* 64-byte aligned sub-buffers keep every row block on its own cache lines */
+#define AE_ALIGN_FLOATS 16
+
+/* The next n floats from *cursor, which moves on to the next aligned block. */
+static inline float *
+ae_carve(float **cursor, size_t n)
+{
+	float	   *p = *cursor;
+
+	*cursor += (n + AE_ALIGN_FLOATS - 1) / AE_ALIGN_FLOATS * AE_ALIGN_FLOATS;
+	return p;
+}
+
+/* ---------------------------------------------------------------- one weight layer (ae_nn.c) */
+
+/* forward: out (B, O) = f_l(in (B, I) W_lᵀ + b_l); W_l transposed for tied layers */
 void		ae_layer_forward(const AeModel *model, int l, const float *in, int B, float *out);
+
+/*
+ * backward of the same layer: dout (B, O) holds ∂loss/∂out and becomes
+ * ∂loss/∂z; dz_extra (B, O) or NULL is added to it; dW and db accumulate
+ * into grad; din (B, I) or NULL receives ∂loss/∂in.
+ */
+void		ae_layer_backward(const AeModel *model, int l, const float *in, const float *out, int B,
+							  float *dout, const float *dz_extra, float *grad, float *din);
+
+/* ---------------------------------------------------------------- losses (ae_loss.c) */
+
+/*
+ * Reconstruction loss (mse or bce) of xhat against x (n = B·d floats
+ * each); when dxhat is not NULL, ∂loss/∂x̂ (n) written in the same pass.
+ */
+double		ae_recon_loss(AeLoss loss, const float *xhat, const float *x, size_t n, float *dxhat);
+
+/* λ·(1/B)Σ|a| over the code activations a (n = B·h floats). */
+double		ae_l1_penalty(float lambda, const float *a, size_t n, int B);
+
+/* β·Σ_j KL(ρ‖ρ̂_j) of the code activations a (B, h); kl_grad (h) or NULL gets ∂KL/∂a_bj. */
+double		ae_kl_penalty(float beta, float rho, const float *a, int B, int h, float *kl_grad);
+
+/*
+ * backward of both sparsity terms: d (B, h) += l1_scale·sign(a) + kl_grad
+ * (broadcast over rows; NULL: no KL term).
+ */
+void		ae_code_penalty_backward(float *d, const float *a, int B, int h, float l1_scale,
+									 const float *kl_grad);
+
+/* ---------------------------------------------------------------- contractive penalty (ae_contractive.c) */
 
 /* Floats of contractive scratch for a model; fills the sizes into ws when not NULL. */
 size_t		ae_contractive_layout(const AeModel *model, int samples, int max_batch,

@@ -1,5 +1,7 @@
 /*
- * ae_norm.c — per-column normalisation (fit / apply / invert) and quantiles.
+ * ae_norm.c — per-column normalisation (fit / apply) and quantiles.  The
+ * way back to original units is the scorer's (ae_scorer_denormalise), which
+ * checks each value as it goes.
  *
  * Sums run in double: a float accumulator over a million rows loses the
  * low digits of the mean, and the variance with them.
@@ -7,36 +9,6 @@
 #include "ae_norm.h"
 
 #include <math.h>
-#include <strings.h>
-
-const char *
-ae_norm_name(AeNormMethod method)
-{
-	switch (method)
-	{
-		case AE_NORM_NONE:
-			return "none";
-		case AE_NORM_ZSCORE:
-			return "zscore";
-		case AE_NORM_MINMAX:
-			return "minmax";
-	}
-	return "unknown";
-}
-
-bool
-ae_norm_parse(const char *name, AeNormMethod *method)
-{
-	static const AeNormMethod methods[] = {AE_NORM_NONE, AE_NORM_ZSCORE, AE_NORM_MINMAX};
-
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcasecmp(name, ae_norm_name(methods[i])) == 0)
-		{
-			*method = methods[i];
-			return true;
-		}
-	return false;
-}
 
 void
 ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
@@ -104,18 +76,6 @@ ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d
 
 		for (int j = 0; j < d; j++)
 			row[j] = (row[j] - offset[j]) / scale[j];
-	}
-}
-
-void
-ae_norm_invert(const float *offset, const float *scale, float *X, size_t n, int d)
-{
-	for (size_t i = 0; i < n; i++)
-	{
-		float	   *row = X + i * d;
-
-		for (int j = 0; j < d; j++)
-			row[j] = row[j] * scale[j] + offset[j];
 	}
 }
 

@@ -17,6 +17,7 @@ typedef enum AeNormMethod
 	AE_NORM_MINMAX				/* offset min, scale max - min */
 } AeNormMethod;
 
+/* Name and parse by the rule of ae_names.h (defined in ae_names.c). */
 const char *ae_norm_name(AeNormMethod method);
 bool		ae_norm_parse(const char *name, AeNormMethod *method);
 
@@ -24,7 +25,6 @@ bool		ae_norm_parse(const char *name, AeNormMethod *method);
 void		ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 						float *offset, float *scale);
 void		ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d);
-void		ae_norm_invert(const float *offset, const float *scale, float *X, size_t n, int d);
 
 /*
  * Quantiles of n values (sorted in place), linear interpolation between

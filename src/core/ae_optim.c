@@ -11,30 +11,29 @@
  */
 #include "ae_optim.h"
 
+#include "ae_defaults.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "ae_simd.h"
 
 void
 ae_optim_defaults(AeOptimConfig *cfg, AeOptimizerKind kind)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->kind = kind;
-	cfg->learning_rate = (kind == AE_OPT_ADAM || kind == AE_OPT_ADAMW) ? 1e-3f : 1e-2f;
-	cfg->momentum = 0.9f;
+	cfg->learning_rate = (float) AE_DEFAULT_LEARNING_RATE(kind);
+	cfg->momentum = (float) AE_DEFAULT_MOMENTUM;
 	cfg->nesterov = false;
-	cfg->beta1 = 0.9f;
-	cfg->beta2 = 0.999f;
-	cfg->eps = 1e-8f;
+	cfg->beta1 = (float) AE_DEFAULT_BETA1;
+	cfg->beta2 = (float) AE_DEFAULT_BETA2;
+	cfg->eps = (float) AE_DEFAULT_EPS;
 	/* torch.optim.AdamW defaults to 1e-2; the coupled kinds to 0 */
-	cfg->weight_decay = (kind == AE_OPT_ADAMW) ? 1e-2f : 0.0f;
+	cfg->weight_decay = (float) AE_DEFAULT_WEIGHT_DECAY(kind);
 	cfg->clip_norm = 0.0f;
-	cfg->lr_decay = 1.0f;
+	cfg->lr_decay = (float) AE_DEFAULT_LR_DECAY;
 }
 
 AeStatus
@@ -73,37 +72,6 @@ ae_optim_validate(const AeOptimConfig *cfg, char *errbuf)
 			   (double) cfg->lr_decay);
 	return AE_OK;
 #undef AE_BAD
-}
-
-const char *
-ae_optimizer_name(AeOptimizerKind kind)
-{
-	switch (kind)
-	{
-		case AE_OPT_SGD:
-			return "sgd";
-		case AE_OPT_MOMENTUM:
-			return "momentum";
-		case AE_OPT_ADAM:
-			return "adam";
-		case AE_OPT_ADAMW:
-			return "adamw";
-	}
-	return "unknown";
-}
-
-bool
-ae_optimizer_parse(const char *name, AeOptimizerKind *kind)
-{
-	static const AeOptimizerKind kinds[] = {AE_OPT_SGD, AE_OPT_MOMENTUM, AE_OPT_ADAM, AE_OPT_ADAMW};
-
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcasecmp(name, ae_optimizer_name(kinds[i])) == 0)
-		{
-			*kind = kinds[i];
-			return true;
-		}
-	return false;
 }
 
 AeStatus
@@ -186,9 +154,10 @@ typedef struct AdamConsts
  * Weight Decay Regularization", ICLR 2019, Algorithm 2: the decay shrinks
  * the weights and never enters the moments.
  *
- * The SSE loop performs the very same IEEE operations in the same order as
- * the scalar one (no reciprocal approximations, no fused multiply-add), so
- * both give bit-identical parameters; it only does four at a time.  The
+ * The vector loop performs the very same IEEE operations in the same order
+ * as the scalar one (no reciprocal approximations, no fused multiply-add:
+ * the baseline target has none to contract into), so both give
+ * bit-identical parameters; it only does four at a time.  The
  * square root and the two divisions are most of the cost of a step.
  */
 static void
@@ -197,37 +166,35 @@ AdamUpdate(const AdamConsts *k, float *restrict p, const float *restrict g,
 {
 	size_t		i = 0;
 
-#if defined(__SSE2__)
-	const __m128 clip = _mm_set1_ps(k->clip),
-				cwd = _mm_set1_ps(k->coupled_wd),
-				shrink = _mm_set1_ps(k->shrink),
-				b1 = _mm_set1_ps(k->b1),
-				one_b1 = _mm_set1_ps(k->one_b1),
-				b2 = _mm_set1_ps(k->b2),
-				one_b2 = _mm_set1_ps(k->one_b2),
-				bc2_sqrt = _mm_set1_ps(k->bc2_sqrt),
-				eps = _mm_set1_ps(k->eps),
-				step_size = _mm_set1_ps(k->step_size);
+	const AeVf4 clip = AE_SPLAT(AeVf4, k->clip),
+				cwd = AE_SPLAT(AeVf4, k->coupled_wd),
+				shrink = AE_SPLAT(AeVf4, k->shrink),
+				b1 = AE_SPLAT(AeVf4, k->b1),
+				one_b1 = AE_SPLAT(AeVf4, k->one_b1),
+				b2 = AE_SPLAT(AeVf4, k->b2),
+				one_b2 = AE_SPLAT(AeVf4, k->one_b2),
+				bc2_sqrt = AE_SPLAT(AeVf4, k->bc2_sqrt),
+				eps = AE_SPLAT(AeVf4, k->eps),
+				step_size = AE_SPLAT(AeVf4, k->step_size);
 
 	for (; i + 4 <= n; i += 4)
 	{
-		__m128		gi = _mm_mul_ps(_mm_loadu_ps(g + i), clip);
-		__m128		pi = _mm_loadu_ps(p + i);
-		__m128		mi,
+		AeVf4		gi = AeLoad4(g + i) * clip;
+		AeVf4		pi = AeLoad4(p + i);
+		AeVf4		mi,
 					vi,
 					denom;
 
-		gi = _mm_add_ps(gi, _mm_mul_ps(cwd, pi));
-		pi = _mm_mul_ps(pi, shrink);
-		mi = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(one_b1, gi));
-		vi = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(one_b2, gi), gi));
-		denom = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vi), bc2_sqrt), eps);
-		pi = _mm_sub_ps(pi, _mm_mul_ps(step_size, _mm_div_ps(mi, denom)));
-		_mm_storeu_ps(m + i, mi);
-		_mm_storeu_ps(v + i, vi);
-		_mm_storeu_ps(p + i, pi);
+		gi = gi + cwd * pi;
+		pi = pi * shrink;
+		mi = b1 * AeLoad4(m + i) + one_b1 * gi;
+		vi = b2 * AeLoad4(v + i) + (one_b2 * gi) * gi;
+		denom = AeSqrt4(vi) / bc2_sqrt + eps;
+		pi = pi - step_size * (mi / denom);
+		AeStore4(m + i, mi);
+		AeStore4(v + i, vi);
+		AeStore4(p + i, pi);
 	}
-#endif
 	for (; i < n; i++)
 	{
 		float		gi = g[i] * k->clip;

@@ -31,7 +31,7 @@ typedef struct AeOptimConfig
 } AeOptimConfig;
 
 /*
- * Defaults for kind, torch's: learning rate 0.001 for adam/adamw, 0.01 for
+ * Defaults for kind (values in ae_defaults.h), torch's: learning rate 0.001 for adam/adamw, 0.01 for
  * sgd/momentum; momentum 0.9, no Nesterov; betas 0.9/0.999, eps 1e-8;
  * weight_decay 0.01 for adamw, 0 otherwise; no clipping; lr_decay 1.
  * ae_optim_validate accepts learning_rate > 0, momentum/beta1/beta2 in
@@ -40,8 +40,8 @@ typedef struct AeOptimConfig
  */
 void		ae_optim_defaults(AeOptimConfig *cfg, AeOptimizerKind kind);
 AeStatus	ae_optim_validate(const AeOptimConfig *cfg, char *errbuf);
+/* The canonical name (ae_names.c; parse with ae_name_parse(ae_optimizer_names, ...)). */
 const char *ae_optimizer_name(AeOptimizerKind kind);
-bool		ae_optimizer_parse(const char *name, AeOptimizerKind *kind);
 
 /* Optimiser state: moment buffers are allocated only when the kind needs them. */
 typedef struct AeOptimizer

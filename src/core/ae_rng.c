@@ -5,7 +5,6 @@
 
 #include <math.h>
 
-#define AE_TWO_PI 6.283185307179586476925286766559
 
 static uint64_t
 SplitMix64(uint64_t *state)
@@ -31,8 +30,6 @@ ae_rng_seed(AeRng *rng, uint64_t seed)
 	/* splitmix64 never yields an all-zero xoshiro state from any seed */
 	for (int i = 0; i < 4; i++)
 		rng->s[i] = SplitMix64(&st);
-	rng->has_spare = 0;
-	rng->spare = 0.0;
 }
 
 uint64_t
@@ -68,27 +65,6 @@ ae_rng_below(AeRng *rng, uint64_t n)
 		r = ae_rng_next(rng);
 	while (r >= limit);
 	return r % n;
-}
-
-double
-ae_rng_normal(AeRng *rng)
-{
-	double		u1,
-				u2,
-				radius;
-
-	if (rng->has_spare)
-	{
-		rng->has_spare = 0;
-		return rng->spare;
-	}
-	/* u1 in (0, 1]: log(0) must never happen */
-	u1 = 1.0 - ae_rng_uniform(rng);
-	u2 = ae_rng_uniform(rng);
-	radius = sqrt(-2.0 * log(u1));
-	rng->spare = radius * sin(AE_TWO_PI * u2);
-	rng->has_spare = 1;
-	return radius * cos(AE_TWO_PI * u2);
 }
 
 void

@@ -14,9 +14,6 @@
 typedef struct AeRng
 {
 	uint64_t	s[4];
-	/* Box–Muller produces normals in pairs; the spare one is kept here. */
-	int			has_spare;
-	double		spare;
 } AeRng;
 
 void		ae_rng_seed(AeRng *rng, uint64_t seed);
@@ -25,8 +22,6 @@ uint64_t	ae_rng_next(AeRng *rng);
 double		ae_rng_uniform(AeRng *rng);
 /* Uniform integer in [0, n), unbiased (rejection sampling); n > 0. */
 uint64_t	ae_rng_below(AeRng *rng, uint64_t n);
-/* Standard normal N(0, 1). */
-double		ae_rng_normal(AeRng *rng);
 /*
  * n standard normals as floats, by the ziggurat method (Marsaglia & Tsang,
  * 2000; 256 layers): one draw and one comparison for 99% of the samples,

@@ -2,6 +2,10 @@
  * ae_train.c — the training loop: split, shuffle, minibatches, denoising
  * corruption, optimiser steps, validation, early stopping, history.
  *
+ * ae_train reads as its steps: CheckData, AllocRun, SplitRows, RunEpochs
+ * (each epoch: TrainBatch per batch, EndEpoch after the last), Finish,
+ * FreeRun.  One TrainRun holds what they share.
+ *
  * Everything a batch needs is allocated before the first epoch; the inner
  * loop gathers the batch's rows into one contiguous buffer (a memcpy per
  * row), corrupts a copy for denoising, and hands both to the network and the
@@ -20,9 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Largest batch accepted: far past any useful size, small enough for int arithmetic. */
-#define AE_TRAIN_MAX_BATCH	65536
-#define AE_TRAIN_MAX_EPOCHS 1000000
+#include "ae_defaults.h"
+
 
 void
 ae_train_config_defaults(AeTrainConfig *cfg)
@@ -30,12 +33,12 @@ ae_train_config_defaults(AeTrainConfig *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	ae_objective_defaults(&cfg->objective);
 	ae_optim_defaults(&cfg->optim, AE_OPT_ADAM);
-	cfg->batch_size = 64;
-	cfg->epochs = 100;
-	cfg->shuffle = true;
-	cfg->validation_fraction = 0.1f;
-	cfg->patience = 10;
-	cfg->seed = 42;
+	cfg->batch_size = AE_DEFAULT_BATCH_SIZE;
+	cfg->epochs = AE_DEFAULT_EPOCHS;
+	cfg->shuffle = AE_DEFAULT_SHUFFLE;
+	cfg->validation_fraction = (float) AE_DEFAULT_VALIDATION_FRACTION;
+	cfg->patience = AE_DEFAULT_PATIENCE;
+	cfg->seed = AE_DEFAULT_SEED;
 }
 
 AeStatus
@@ -43,16 +46,16 @@ ae_train_config_validate(const AeTrainConfig *cfg, const AeModel *model, char *e
 {
 	AeStatus	st;
 
-	if (cfg->batch_size < 1 || cfg->batch_size > AE_TRAIN_MAX_BATCH)
+	if (cfg->batch_size < 1 || cfg->batch_size > AE_MAX_BATCH_SIZE)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE, "batch_size must be between 1 and %d, got %d",
-				 AE_TRAIN_MAX_BATCH, cfg->batch_size);
+				 AE_MAX_BATCH_SIZE, cfg->batch_size);
 		return AE_ERR_CONFIG;
 	}
-	if (cfg->epochs < 1 || cfg->epochs > AE_TRAIN_MAX_EPOCHS)
+	if (cfg->epochs < 1 || cfg->epochs > AE_MAX_EPOCHS)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE, "epochs must be between 1 and %d, got %d",
-				 AE_TRAIN_MAX_EPOCHS, cfg->epochs);
+				 AE_MAX_EPOCHS, cfg->epochs);
 		return AE_ERR_CONFIG;
 	}
 	if (!(cfg->validation_fraction >= 0.0f && cfg->validation_fraction < 1.0f))
@@ -62,11 +65,11 @@ ae_train_config_validate(const AeTrainConfig *cfg, const AeModel *model, char *e
 				 (double) cfg->validation_fraction);
 		return AE_ERR_CONFIG;
 	}
-	if (cfg->patience < 0)
+	if (cfg->patience < 0 || cfg->patience > AE_MAX_PATIENCE)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE,
-				 "patience must be >= 0 (0 disables early stopping), got %d",
-				 cfg->patience);
+				 "patience must be between 0 (no early stopping) and %d, got %d",
+				 AE_MAX_PATIENCE, cfg->patience);
 		return AE_ERR_CONFIG;
 	}
 	st = ae_optim_validate(&cfg->optim, errbuf);
@@ -84,36 +87,6 @@ Now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-/*
- * True when none of x[0..n) is NaN or infinite.  A float is non-finite
- * exactly when its exponent bits are all ones; OR-ing that test over blocks
- * keeps the loop free of branches, so one pass over the data costs little
- * more than reading it.
- */
-static bool
-AllFinite(const float *x, size_t n)
-{
-	const uint32_t exp_mask = UINT32_C(0x7f800000);
-	size_t		i = 0;
-
-	while (i < n)
-	{
-		size_t		end = n - i < 4096 ? n : i + 4096;
-		uint32_t	bad = 0;
-
-		for (; i < end; i++)
-		{
-			uint32_t	bits;
-
-			memcpy(&bits, &x[i], sizeof(bits));
-			bad |= (uint32_t) ((bits & exp_mask) == exp_mask);
-		}
-		if (bad)
-			return false;
-	}
-	return true;
 }
 
 /* Rows ahead whose cache lines Gather requests before copying. */
@@ -180,46 +153,47 @@ ValidationLoss(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 	return isfinite(*loss) ? AE_OK : AE_ERR_NONFINITE;
 }
 
-AeStatus
-ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
-		 const AeAllocator *al, AeBatchCallback cb, void *cb_arg,
-		 AeTrainResult *result, char *errbuf)
+/* ---------------------------------------------------------------- one training run */
+
+/* Everything one call of ae_train holds, allocated up front by AllocRun. */
+typedef struct TrainRun
 {
-	const AeObjective *obj = &cfg->objective;
-	const int	d = model->dims[0];
-	const size_t np = model->n_params;
-	const bool	noisy = obj->noise != AE_NOISE_NONE;
-	AeStatus	st;
-	AeOptimizer opt;
-	bool		opt_made = false;
-	AeWorkspace *ws = NULL,
-			   *ws_val = NULL;
-	uint32_t   *idx = NULL;
-	uint8_t    *is_val = NULL;
-	float	   *x_target = NULL,
-			   *x_input = NULL,
-			   *grad = NULL,
-			   *best = NULL;
-	AeEpochStats *history = NULL;
-	AeRng		seeder,
-				rng_split,
+	AeModel    *model;
+	const AeTrainConfig *cfg;
+	const float *X;				/* n × d, the caller's */
+	size_t		n;
+	int			d;
+	size_t		n_train;		/* idx[0..n_train) train, idx[n_train..n) validate */
+	size_t		n_val;
+	int			bs;				/* batch rows: batch_size, or fewer rows when there are fewer */
+	int			n_batches;
+	const AeAllocator *al;
+	char	   *errbuf;
+
+	AeRng		rng_split,
 				rng_shuffle,
 				rng_noise;
-	size_t		n_val,
-				n_train;
-	int			bs,
-				n_batches,
-				best_epoch = 0,
-				epoch;
-	double		best_score = INFINITY;
 
-	memset(result, 0, sizeof(*result));
-	result->train_loss = NAN;
-	result->val_loss = NAN;
+	uint32_t   *idx;			/* (n) row numbers */
+	float	   *x_target;		/* (bs, d) the gathered batch */
+	float	   *x_input;		/* (bs, d) its corrupted copy, denoising only */
+	float	   *grad;			/* (n_params) */
+	float	   *best;			/* (n_params) best epoch's weights, early stopping only */
+	AeEpochStats *history;		/* (epochs) */
+	AeWorkspace *ws;
+	AeWorkspace *ws_val;		/* ws, or one without the contractive buffers */
+	AeOptimizer opt;
+	bool		opt_made;
 
-	st = ae_train_config_validate(cfg, model, errbuf);
-	if (st != AE_OK)
-		return st;
+	int			best_epoch;
+	double		best_score;
+	int			epochs_run;
+} TrainRun;
+
+/* The input checks: row count, and every value finite (naming the first that is not). */
+static AeStatus
+CheckData(const float *X, size_t n, int d, char *errbuf)
+{
 	if (n == 0)
 	{
 		snprintf(errbuf, AE_ERRBUF_SIZE, "no rows to train on");
@@ -231,7 +205,7 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 				 n, (unsigned) UINT32_MAX);
 		return AE_ERR_DATA;
 	}
-	if (!AllFinite(X, n * (size_t) d))
+	if (!ae_all_finite(X, n * (size_t) d))
 	{
 		size_t		i = 0;
 
@@ -242,225 +216,328 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 				 i / d + 1, (int) (i % d) + 1);
 		return AE_ERR_DATA;
 	}
+	return AE_OK;
+}
 
-	/* the last share of a seeded permutation validates; at least one row trains */
-	n_val = (size_t) floor((double) n * (double) cfg->validation_fraction);
-	if (n_val >= n)
-		n_val = n - 1;
-	n_train = n - n_val;
-	bs = cfg->batch_size < (long) n_train ? cfg->batch_size : (int) n_train;
-	n_batches = (int) ((n_train + bs - 1) / bs);
+/* One allocation of AllocRun; on failure errbuf names what could not be had. */
+static void *
+RunAlloc(TrainRun *r, size_t bytes, const char *what)
+{
+	void	   *p = ae_alloc(r->al, bytes);
 
-	ae_rng_seed(&seeder, cfg->seed);
-	ae_rng_seed(&rng_split, ae_rng_next(&seeder));
-	ae_rng_seed(&rng_shuffle, ae_rng_next(&seeder));
-	ae_rng_seed(&rng_noise, ae_rng_next(&seeder));
+	if (p == NULL)
+		snprintf(r->errbuf, AE_ERRBUF_SIZE, "out of memory allocating the %s (%zu bytes)", what, bytes);
+	return p;
+}
 
-	/* ------------------------------------------------ allocations, all up front */
-#define AE_TRY_ALLOC(ptr, bytes) \
-	do { (ptr) = ae_alloc(al, (bytes)); if ((ptr) == NULL) { st = AE_ERR_NOMEM; goto done; } } while (0)
+/*
+ * Every buffer of the run, before the first batch (see "Memory" in
+ * ae_train.h).  On AE_ERR_NOMEM errbuf says which; FreeRun releases
+ * whatever was allocated.
+ */
+static AeStatus
+AllocRun(TrainRun *r)
+{
+	const AeObjective *obj = &r->cfg->objective;
+	size_t		np = r->model->n_params > 0 ? r->model->n_params : 1;
+	size_t		batch_bytes = (size_t) r->bs * r->d * sizeof(float);
+	AeStatus	st;
 
-	AE_TRY_ALLOC(idx, n * sizeof(uint32_t));
-	AE_TRY_ALLOC(x_target, (size_t) bs * d * sizeof(float));
-	if (noisy)
-		AE_TRY_ALLOC(x_input, (size_t) bs * d * sizeof(float));
-	AE_TRY_ALLOC(grad, (np > 0 ? np : 1) * sizeof(float));
-	if (cfg->patience > 0)
-		AE_TRY_ALLOC(best, (np > 0 ? np : 1) * sizeof(float));
-	AE_TRY_ALLOC(history, (size_t) cfg->epochs * sizeof(AeEpochStats));
-	ws = ae_workspace_create(model, obj, bs, al);
-	if (ws == NULL)
+	if ((r->idx = RunAlloc(r, r->n * sizeof(uint32_t), "row index")) == NULL ||
+		(r->x_target = RunAlloc(r, batch_bytes, "batch buffer")) == NULL ||
+		(obj->noise != AE_NOISE_NONE &&
+		 (r->x_input = RunAlloc(r, batch_bytes, "corrupted batch buffer")) == NULL) ||
+		(r->grad = RunAlloc(r, np * sizeof(float), "gradient")) == NULL ||
+		(r->cfg->patience > 0 &&
+		 (r->best = RunAlloc(r, np * sizeof(float), "copy of the best weights")) == NULL) ||
+		(r->history = RunAlloc(r, (size_t) r->cfg->epochs * sizeof(AeEpochStats), "history")) == NULL)
+		return AE_ERR_NOMEM;
+	r->ws = ae_workspace_create(r->model, obj, r->bs, r->al);
+	if (r->ws == NULL)
 	{
-		st = AE_ERR_NOMEM;
-		goto done;
+		snprintf(r->errbuf, AE_ERRBUF_SIZE, "out of memory allocating the network workspace");
+		return AE_ERR_NOMEM;
 	}
 	/* validation skips the contractive penalty, and a workspace fits one setting */
-	ws_val = ws;
-	if (n_val > 0 && obj->contractive > 0.0f)
+	r->ws_val = r->ws;
+	if (r->n_val > 0 && obj->contractive > 0.0f)
 	{
-		ws_val = ae_workspace_create(model, NULL, bs, al);
-		if (ws_val == NULL)
+		r->ws_val = ae_workspace_create(r->model, NULL, r->bs, r->al);
+		if (r->ws_val == NULL)
 		{
-			st = AE_ERR_NOMEM;
-			goto done;
+			snprintf(r->errbuf, AE_ERRBUF_SIZE, "out of memory allocating the validation workspace");
+			return AE_ERR_NOMEM;
 		}
 	}
-	st = ae_optim_create(&opt, &cfg->optim, np, al);
+	st = ae_optim_create(&r->opt, &r->cfg->optim, r->model->n_params, r->al);
 	if (st != AE_OK)
-		goto done;
-	opt_made = true;
-#undef AE_TRY_ALLOC
+	{
+		snprintf(r->errbuf, AE_ERRBUF_SIZE, "out of memory allocating the optimizer state");
+		return st;
+	}
+	r->opt_made = true;
+	return AE_OK;
+}
+
+static void
+FreeRun(TrainRun *r)
+{
+	const AeAllocator *al = r->al;
+
+	if (r->opt_made)
+		ae_optim_destroy(&r->opt, al);
+	if (r->ws_val && r->ws_val != r->ws)
+		ae_workspace_destroy(r->ws_val, al);
+	if (r->ws)
+		ae_workspace_destroy(r->ws, al);
+	ae_free(al, r->history);
+	ae_free(al, r->best);
+	ae_free(al, r->grad);
+	ae_free(al, r->x_input);
+	ae_free(al, r->x_target);
+	ae_free(al, r->idx);
+}
+
+/*
+ * The split: the last n_val rows of one seeded permutation validate.  Both
+ * sides are then put back in table order: without shuffle the training
+ * rows are seen in the order given, and validation gathers read memory
+ * forwards.
+ */
+static AeStatus
+SplitRows(TrainRun *r)
+{
+	uint32_t   *idx = r->idx;
+	uint8_t    *is_val;
+	size_t		t = 0,
+				v = r->n_train;
+
+	for (size_t i = 0; i < r->n; i++)
+		idx[i] = (uint32_t) i;
+	if (r->n_val == 0)
+		return AE_OK;
+	ae_rng_shuffle(&r->rng_split, idx, (uint32_t) r->n);
+	is_val = RunAlloc(r, r->n, "validation split");
+	if (is_val == NULL)
+		return AE_ERR_NOMEM;
+	memset(is_val, 0, r->n);
+	for (size_t i = r->n_train; i < r->n; i++)
+		is_val[idx[i]] = 1;
+	for (size_t i = 0; i < r->n; i++)
+	{
+		if (is_val[i])
+			idx[v++] = (uint32_t) i;
+		else
+			idx[t++] = (uint32_t) i;
+	}
+	ae_free(r->al, is_val);
+	return AE_OK;
+}
+
+/*
+ * Batch number batch (0-based) of the epoch: gather its rows (the clean
+ * target), corrupt a copy for denoising, loss and gradient, one optimiser
+ * step.  Adds the batch's row-weighted loss to *loss_sum.
+ */
+static AeStatus
+TrainBatch(TrainRun *r, int epoch, int batch, double *loss_sum)
+{
+	const AeObjective *obj = &r->cfg->objective;
+	size_t		start = (size_t) batch * r->bs;
+	int			B = (int) (r->n_train - start < (size_t) r->bs ? r->n_train - start : (size_t) r->bs);
+	const uint32_t *idx = r->idx + start;
+	const float *x_tgt = r->x_target;
+	const float *x_in;
+	AeLossParts parts;
+	AeStatus	st;
 
 	/*
-	 * Split.  Both sides are then put back in table order: without shuffle
-	 * the training rows are seen in the order given, and validation gathers
-	 * read memory forwards.
+	 * Without shuffle the training rows are in increasing order, so a batch
+	 * whose first and last rows are B - 1 apart is a contiguous block of X
+	 * and needs no copy.
 	 */
-	for (size_t i = 0; i < n; i++)
-		idx[i] = (uint32_t) i;
-	if (n_val > 0)
+	if (!r->cfg->shuffle && idx[B - 1] - idx[0] == (uint32_t) (B - 1))
+		x_tgt = r->X + (size_t) idx[0] * r->d;
+	else
+		Gather(r->X, r->d, idx, B, r->x_target);
+	x_in = x_tgt;
+	if (obj->noise != AE_NOISE_NONE)
 	{
-		size_t		t = 0,
-					v = n_train;
-
-		ae_rng_shuffle(&rng_split, idx, (uint32_t) n);
-		is_val = ae_alloc(al, n);
-		if (is_val == NULL)
-		{
-			st = AE_ERR_NOMEM;
-			goto done;
-		}
-		memset(is_val, 0, n);
-		for (size_t i = n_train; i < n; i++)
-			is_val[idx[i]] = 1;
-		for (size_t i = 0; i < n; i++)
-		{
-			if (is_val[i])
-				idx[v++] = (uint32_t) i;
-			else
-				idx[t++] = (uint32_t) i;
-		}
-		ae_free(al, is_val);
-		is_val = NULL;
+		/* fresh noise every batch; the target stays clean */
+		ae_corrupt(obj, &r->rng_noise, x_tgt, r->x_input, (size_t) B * r->d);
+		x_in = r->x_input;
 	}
+	st = ae_loss_grad(r->model, r->ws, obj, x_in, x_tgt, B, r->grad, &parts, &r->rng_noise);
+	if (st == AE_OK && !isfinite(parts.total))
+		st = AE_ERR_NONFINITE;
+	if (st == AE_ERR_NONFINITE)
+		snprintf(r->errbuf, AE_ERRBUF_SIZE,
+				 "the training loss became non-finite in epoch %d, batch %d of %d; "
+				 "a lower learning_rate or a clip_norm may help",
+				 epoch, batch + 1, r->n_batches);
+	else if (st != AE_OK)
+		snprintf(r->errbuf, AE_ERRBUF_SIZE, "%s in epoch %d, batch %d of %d",
+				 ae_status_string(st), epoch, batch + 1, r->n_batches);
+	if (st != AE_OK)
+		return st;
+	ae_optim_step(&r->opt, r->model->params, r->grad, NULL);
+	*loss_sum += parts.total * B;
+	return AE_OK;
+}
 
-	/* ------------------------------------------------------------ epochs */
-	for (epoch = 1; epoch <= cfg->epochs; epoch++)
+/*
+ * After the last batch of an epoch: its statistics, the validation loss,
+ * and early stopping, which watches the validation loss (the training loss
+ * when nothing was held out); only a strict improvement resets the
+ * patience.  *stop is set when the patience ran out.
+ */
+static AeStatus
+EndEpoch(TrainRun *r, int epoch, double t0, double loss_sum, bool *stop)
+{
+	AeEpochStats *stats = &r->history[epoch - 1];
+	double		score;
+
+	stats->epoch = epoch;
+	stats->train_loss = loss_sum / (double) r->n_train;
+	stats->val_loss = NAN;
+	if (r->n_val > 0)
 	{
-		AeEpochStats *stats = &history[epoch - 1];
+		AeStatus	st = ValidationLoss(r->model, r->ws_val, &r->cfg->objective, r->X,
+										r->idx + r->n_train, r->n_val, r->bs, r->x_target,
+										&r->rng_noise, &stats->val_loss);
+
+		if (st == AE_ERR_NONFINITE)
+			snprintf(r->errbuf, AE_ERRBUF_SIZE,
+					 "the validation loss became non-finite after epoch %d; "
+					 "a lower learning_rate or a clip_norm may help", epoch);
+		else if (st != AE_OK)
+			snprintf(r->errbuf, AE_ERRBUF_SIZE, "%s while validating after epoch %d",
+					 ae_status_string(st), epoch);
+		if (st != AE_OK)
+			return st;
+	}
+	stats->seconds = Now() - t0;
+	r->epochs_run = epoch;
+
+	score = r->n_val > 0 ? stats->val_loss : stats->train_loss;
+	if (score < r->best_score)
+	{
+		r->best_score = score;
+		r->best_epoch = epoch;
+		if (r->best)
+			memcpy(r->best, r->model->params, r->model->n_params * sizeof(float));
+	}
+	else if (r->cfg->patience > 0 && epoch - r->best_epoch >= r->cfg->patience)
+		*stop = true;
+	return AE_OK;
+}
+
+/* The epochs: shuffle, batches (the callback after each), end of epoch, lr decay. */
+static AeStatus
+RunEpochs(TrainRun *r, AeBatchCallback cb, void *cb_arg)
+{
+	for (int epoch = 1; epoch <= r->cfg->epochs; epoch++)
+	{
 		double		t0 = Now(),
-					loss_sum = 0.0,
-					score;
+					loss_sum = 0.0;
 		bool		stop = false;
 
-		if (cfg->shuffle)
-			ae_rng_shuffle(&rng_shuffle, idx, (uint32_t) n_train);
-
-		for (int batch = 0; batch < n_batches; batch++)
+		if (r->cfg->shuffle)
+			ae_rng_shuffle(&r->rng_shuffle, r->idx, (uint32_t) r->n_train);
+		for (int batch = 0; batch < r->n_batches; batch++)
 		{
-			size_t		start = (size_t) batch * bs;
-			int			B = (int) (n_train - start < (size_t) bs ? n_train - start : (size_t) bs);
-			const float *x_tgt = x_target;
-			const float *x_in;
-			AeLossParts parts;
-			bool		last = batch == n_batches - 1;
+			bool		last = batch == r->n_batches - 1;
+			AeStatus	st = TrainBatch(r, epoch, batch, &loss_sum);
 
-			/*
-			 * Without shuffle the training rows are in increasing order, so
-			 * a batch whose first and last rows are B - 1 apart is a
-			 * contiguous block of X and needs no copy.
-			 */
-			if (!cfg->shuffle && idx[start + B - 1] - idx[start] == (uint32_t) (B - 1))
-				x_tgt = X + (size_t) idx[start] * d;
-			else
-				Gather(X, d, idx + start, B, x_target);
-			x_in = x_tgt;
-			if (noisy)
-			{
-				/* fresh noise every batch; the target stays clean */
-				ae_corrupt(obj, &rng_noise, x_tgt, x_input, (size_t) B * d);
-				x_in = x_input;
-			}
-			st = ae_loss_grad(model, ws, obj, x_in, x_tgt, B, grad, &parts, &rng_noise);
-			if (st == AE_OK && !isfinite(parts.total))
-				st = AE_ERR_NONFINITE;
+			if (st == AE_OK && last)
+				st = EndEpoch(r, epoch, t0, loss_sum, &stop);
 			if (st != AE_OK)
+				return st;
+			if (cb && !cb(cb_arg, epoch, batch + 1, r->n_batches, last ? &r->history[epoch - 1] : NULL))
 			{
-				if (st == AE_ERR_NONFINITE)
-					snprintf(errbuf, AE_ERRBUF_SIZE,
-							 "the training loss became non-finite in epoch %d, batch %d of %d; "
-							 "a lower learning_rate or a clip_norm may help",
-							 epoch, batch + 1, n_batches);
-				else
-					snprintf(errbuf, AE_ERRBUF_SIZE, "%s in epoch %d, batch %d of %d",
-							 ae_status_string(st), epoch, batch + 1, n_batches);
-				goto done;
-			}
-			ae_optim_step(&opt, model->params, grad, NULL);
-			loss_sum += parts.total * B;
-
-			if (last)
-			{
-				stats->epoch = epoch;
-				stats->train_loss = loss_sum / (double) n_train;
-				stats->val_loss = NAN;
-				if (n_val > 0)
-				{
-					st = ValidationLoss(model, ws_val, obj, X, idx + n_train, n_val, bs,
-										x_target, &rng_noise, &stats->val_loss);
-					if (st == AE_ERR_NONFINITE)
-						snprintf(errbuf, AE_ERRBUF_SIZE,
-								 "the validation loss became non-finite after epoch %d; "
-								 "a lower learning_rate or a clip_norm may help", epoch);
-					else if (st != AE_OK)
-						snprintf(errbuf, AE_ERRBUF_SIZE, "%s while validating after epoch %d",
-								 ae_status_string(st), epoch);
-					if (st != AE_OK)
-						goto done;
-				}
-				stats->seconds = Now() - t0;
-				result->epochs_run = epoch;
-
-				/*
-				 * Early stopping watches the validation loss, or the
-				 * training loss when nothing was held out.  Only a strict
-				 * improvement resets the patience.
-				 */
-				score = n_val > 0 ? stats->val_loss : stats->train_loss;
-				if (score < best_score)
-				{
-					best_score = score;
-					best_epoch = epoch;
-					if (best)
-						memcpy(best, model->params, np * sizeof(float));
-				}
-				else if (cfg->patience > 0 && epoch - best_epoch >= cfg->patience)
-					stop = true;
-			}
-
-			if (cb && !cb(cb_arg, epoch, batch + 1, n_batches, last ? stats : NULL))
-			{
-				snprintf(errbuf, AE_ERRBUF_SIZE, "training was canceled in epoch %d, batch %d of %d",
-						 epoch, batch + 1, n_batches);
-				st = AE_ERR_CANCELED;
-				goto done;
+				snprintf(r->errbuf, AE_ERRBUF_SIZE, "training was canceled in epoch %d, batch %d of %d",
+						 epoch, batch + 1, r->n_batches);
+				return AE_ERR_CANCELED;
 			}
 		}
-		ae_optim_epoch_end(&opt);
+		ae_optim_epoch_end(&r->opt);
 		if (stop)
 			break;
 	}
+	return AE_OK;
+}
 
-	/*
-	 * With early stopping on, the best epoch's weights are kept whether the
-	 * patience ran out or the epochs did; without it, the last epoch's.
-	 */
-	if (best && best_epoch != result->epochs_run)
-		memcpy(model->params, best, np * sizeof(float));
-	else if (!best)
-		best_epoch = result->epochs_run;
-	result->best_epoch = best_epoch;
-	result->n_train = n_train;
-	result->n_val = n_val;
-	result->train_loss = history[best_epoch - 1].train_loss;
-	result->val_loss = history[best_epoch - 1].val_loss;
-	result->history = history;
-	history = NULL;
-	st = AE_OK;
+/*
+ * The result: with early stopping on, the best epoch's weights are kept
+ * whether the patience ran out or the epochs did; without it, the last
+ * epoch's.  The history moves to the result.
+ */
+static void
+Finish(TrainRun *r, AeTrainResult *result)
+{
+	if (r->best && r->best_epoch != r->epochs_run)
+		memcpy(r->model->params, r->best, r->model->n_params * sizeof(float));
+	else if (!r->best)
+		r->best_epoch = r->epochs_run;
+	result->epochs_run = r->epochs_run;
+	result->best_epoch = r->best_epoch;
+	result->n_train = r->n_train;
+	result->n_val = r->n_val;
+	result->train_loss = r->history[r->best_epoch - 1].train_loss;
+	result->val_loss = r->history[r->best_epoch - 1].val_loss;
+	result->history = r->history;
+	r->history = NULL;
+}
 
-done:
-	if (opt_made)
-		ae_optim_destroy(&opt, al);
-	if (ws_val && ws_val != ws)
-		ae_workspace_destroy(ws_val, al);
-	if (ws)
-		ae_workspace_destroy(ws, al);
-	ae_free(al, history);
-	ae_free(al, best);
-	ae_free(al, grad);
-	ae_free(al, x_input);
-	ae_free(al, x_target);
-	ae_free(al, is_val);
-	ae_free(al, idx);
+AeStatus
+ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
+		 const AeAllocator *al, AeBatchCallback cb, void *cb_arg,
+		 AeTrainResult *result, char *errbuf)
+{
+	TrainRun	r;
+	AeRng		seeder;
+	AeStatus	st;
+
+	memset(result, 0, sizeof(*result));
+	result->train_loss = NAN;
+	result->val_loss = NAN;
+
+	st = ae_train_config_validate(cfg, model, errbuf);
+	if (st == AE_OK)
+		st = CheckData(X, n, model->dims[0], errbuf);
+	if (st != AE_OK)
+		return st;
+
+	memset(&r, 0, sizeof(r));
+	r.model = model;
+	r.cfg = cfg;
+	r.X = X;
+	r.n = n;
+	r.d = model->dims[0];
+	r.al = al;
+	r.errbuf = errbuf;
+	r.best_score = INFINITY;
+	/* the last share of a seeded permutation validates; at least one row trains */
+	r.n_val = (size_t) floor((double) n * (double) cfg->validation_fraction);
+	if (r.n_val >= n)
+		r.n_val = n - 1;
+	r.n_train = n - r.n_val;
+	r.bs = cfg->batch_size < (long) r.n_train ? cfg->batch_size : (int) r.n_train;
+	r.n_batches = (int) ((r.n_train + r.bs - 1) / r.bs);
+
+	/* three independent streams, so that one option does not shift another's draws */
+	ae_rng_seed(&seeder, cfg->seed);
+	ae_rng_seed(&r.rng_split, ae_rng_next(&seeder));
+	ae_rng_seed(&r.rng_shuffle, ae_rng_next(&seeder));
+	ae_rng_seed(&r.rng_noise, ae_rng_next(&seeder));
+
+	st = AllocRun(&r);
+	if (st == AE_OK)
+		st = SplitRows(&r);
+	if (st == AE_OK)
+		st = RunEpochs(&r, cb, cb_arg);
+	if (st == AE_OK)
+		Finish(&r, result);
+	FreeRun(&r);
 	return st;
 }

@@ -6,11 +6,13 @@
  * corruption per batch, a per-epoch history and a callback after every batch
  * through which the SQL layer checks for cancel and reports progress.
  *
- * Defaults (ae_train_config_defaults): the objective's own defaults
+ * Defaults (ae_train_config_defaults, values in ae_defaults.h, the same
+ * ones ae_train() and ae_fit use): the objective's own defaults
  * (ae_objective_defaults), Adam with torch's settings (learning_rate 0.001,
  * betas 0.9/0.999, eps 1e-8, no weight decay, no clipping, lr_decay 1),
- * batch_size 64, epochs 100, shuffle true, validation_fraction 0.1,
- * patience 10, seed 42.
+ * batch_size 32, epochs 50, shuffle true, validation_fraction 0.1,
+ * patience 10, seed 42.  batch_size is at most 65536, epochs at most
+ * 100000 (AE_MAX_BATCH_SIZE, AE_MAX_EPOCHS).
  *
  * What ae_train does, precisely:
  *   - Split: one permutation of the n rows drawn from the seed; its last
@@ -41,7 +43,8 @@
  *     (1-based); a non-finite training loss → AE_ERR_NONFINITE naming the
  *     epoch and batch; a non-finite validation loss → AE_ERR_NONFINITE naming
  *     the epoch; the callback returning false → AE_ERR_CANCELED with the
- *     weights as they were at that batch.
+ *     weights as they were at that batch; an allocation failing →
+ *     AE_ERR_NOMEM naming the buffer.  errbuf is written on every error.
  *   - Memory: everything (row index, batch buffers, gradient, best-weights
  *     copy, optimiser moments, network workspace — and a second one without
  *     the contractive buffers for validation when that penalty is on —,

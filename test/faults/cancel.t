@@ -16,6 +16,7 @@ TRAINER=faults_cancel_trainer
 qdb postgres "DROP ROLE IF EXISTS $TRAINER; CREATE ROLE $TRAINER" >/dev/null 2>&1 || bail "cannot create role $TRAINER"
 trap '_t_cleanup; qdb postgres "DROP ROLE IF EXISTS $TRAINER" >/dev/null 2>&1' EXIT
 q "GRANT SELECT ON d64, probe TO $TRAINER;
+   GRANT CREATE ON SCHEMA public TO $TRAINER;
    UPDATE ae_model_catalog SET owner = '$TRAINER' WHERE name = 'm';
    -- what the trainer sees: who it is, its search_path, the model
    CREATE FUNCTION own_view() RETURNS text LANGUAGE sql AS \$\$

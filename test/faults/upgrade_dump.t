@@ -16,10 +16,8 @@ qdb postgres "DROP ROLE IF EXISTS $READER; CREATE ROLE $READER" >/dev/null 2>&1 
     || bail "cannot create role $READER"
 trap '_t_cleanup; qdb postgres "DROP ROLE IF EXISTS $READER" >/dev/null 2>&1' EXIT
 
-# models DB: the fixture, with functions every version has: arrays trained
-# with ae_train, named columns, an import, ae_fit + ae_save, a grant, a
-# rename and a drop (the audit)
-models() {
+# tables DB: the training tables
+tables() {
     qdb "$1" "
     CREATE TABLE d64 AS
         SELECT g AS id, ARRAY(SELECT (sin(g * 0.013 * k) + 0.1 * cos(g * k))::real
@@ -28,6 +26,15 @@ models() {
     CREATE TABLE t3 AS
         SELECT g AS id, sin(g)::real AS a, cos(g * 0.5)::float8 AS b, round((g % 17)::numeric / 3, 4) AS c
         FROM generate_series(1, 3000) g;
+    " >/dev/null
+}
+
+# models DB: the fixture, with functions every version has: arrays trained
+# with ae_train, named columns, an import, ae_fit + ae_save, a grant, a
+# rename and a drop (the audit)
+models() {
+    tables "$1"
+    qdb "$1" "
     SELECT version FROM ae_train('m64', 'd64', 'x', epochs => 3);
     SELECT version FROM ae_train('m64', 'd64', 'x', epochs => 2, seed => 5);
     SELECT version FROM ae_train('cols', 't3', NULL, '{a,b,c}', epochs => 5);
@@ -57,6 +64,30 @@ state() {
     "
 }
 
+# copy_catalog FROM TO: the catalog rows of database FROM (at the default
+# version) into the older catalog of TO, as the library of that version
+# stored them: the model format is the same, so are the rows, less the
+# columns the older catalog lacks (models lived in the extension's schema).
+# The library installed is the current one, and it refuses an older catalog
+# until ALTER EXTENSION UPDATE: this is how an older catalog full of models
+# is had here.
+CATALOG_COLS="id, name, version, owner, created, updated, source, columns, config, n_inputs, code_width,
+              layers, normalization, n_rows, epochs, train_loss, val_loss, threshold, bundle"
+AUDIT_COLS="id, at, actor, session_actor, action, model_id, model, role, detail"
+copy_catalog() {
+    "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$1" -c "COPY (SELECT $CATALOG_COLS FROM ae_model_catalog ORDER BY id) TO STDOUT" \
+        | "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$2" -c "COPY ae_model_catalog ($CATALOG_COLS) FROM STDIN" || return 1
+    "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$1" -c "COPY ae_model_grants TO STDOUT" \
+        | "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$2" -c "COPY ae_model_grants FROM STDIN" || return 1
+    "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$1" \
+        -c "COPY (SELECT id, at, actor, session_actor, action, model_id, split_part(model, '.', 2), role,
+                         nullif(split_part(detail, '.', 2), '')
+                  FROM ae_model_audit ORDER BY id) TO STDOUT" \
+        | "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$2" -c "COPY ae_model_audit ($AUDIT_COLS) FROM STDIN" || return 1
+    qdb "$2" "SELECT setval('ae_model_catalog_id_seq', (SELECT max(id) FROM ae_model_catalog));
+              SELECT setval('ae_model_audit_id_seq', (SELECT max(id) FROM ae_model_audit))" >/dev/null
+}
+
 # ---------------------------------------------------------------- upgrade
 default=$(qdb postgres "SELECT default_version FROM pg_available_extensions WHERE name = 'autoenc'")
 versions=$(qdb postgres "SELECT version FROM pg_available_extension_versions WHERE name = 'autoenc'
@@ -76,9 +107,20 @@ for v in $versions; do
     fresh_db "$DB"
     q "CREATE EXTENSION autoenc VERSION '$v'" >/dev/null
     is "$(q "SELECT extversion FROM pg_extension WHERE extname = 'autoenc'")" "$v" "$v: CREATE EXTENSION autoenc VERSION '$v'"
-    models "$DB"
-    ok $? "$v: models stored"
-    before=$(state "$DB")
+    if [ "$v" = "$default" ]; then
+        models "$DB"
+        ok $? "$v: models stored"
+        before=$(state "$DB")
+    else
+        fresh_db faults_upgrade_models
+        qdb faults_upgrade_models "CREATE EXTENSION autoenc" >/dev/null
+        models faults_upgrade_models
+        before=$(state faults_upgrade_models)
+        tables "$DB" && copy_catalog faults_upgrade_models "$DB"
+        ok $? "$v: models stored (as the $v library stored them)"
+        like "$(q "SELECT ae_error('m64', x) FROM d64 LIMIT 1" 2>&1)" "older than the loaded library" \
+             "$v: before the update the library refuses the older catalog, clearly"
+    fi
     like "$before" '^cols\|3000\|[0-9a-f]{32}$' "$v: the state includes every row's scores"
     if [ "$v" != "$default" ]; then
         isnt "$(q "SELECT coalesce(path, '') FROM pg_extension_update_paths('autoenc')

@@ -23,31 +23,10 @@
 
 #include "ae_bundle.h"
 #include "ae_infer.h"
+#include "counting_alloc.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static long live_blocks;
-
-static void *
-CountingAlloc(void *ctx, size_t size)
-{
-	void	   *p = malloc(size);
-
-	(void) ctx;
-	if (p)
-		live_blocks++;
-	return p;
-}
-
-static void
-CountingFree(void *ctx, void *ptr)
-{
-	(void) ctx;
-	live_blocks--;
-	free(ptr);
-}
-
-static const AeAllocator counting = {CountingAlloc, CountingFree, NULL};
 
 #define CHECK(cond) \
 	do { \

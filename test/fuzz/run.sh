@@ -7,11 +7,14 @@
 #                     failures kept in test/fuzz/regress/bundle/ (run first,
 #                     one by one: each is a regression case).  The corpus
 #                     grows in build/fuzz/corpus/bundle/ between local runs.
+#   onnx [SECONDS]    libFuzzer on the ONNX reader, test/fuzz/fuzz_onnx.c,
+#                     the same way; seeds: models written by ae_onnx_write
+#                     (test/fuzz/gen_onnx.c) and test/fuzz/regress/onnx/.
 #   import [COUNT]    COUNT (default 2000) mutated documents into ae_import
 #                     on a throwaway cluster (test/fuzz/fuzz_import.py;
 #                     `make sanitize` runs it against its ASan+UBSan build).
-# Default: both.  A crash input is left in build/fuzz/artifacts/; add it to
-# test/fuzz/regress/bundle/ once the bug is fixed.
+# Default: all three.  A crash input is left in build/fuzz/artifacts/<name>/;
+# add it to test/fuzz/regress/<name>/ once the bug is fixed.
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$AE_ROOT"
@@ -20,26 +23,28 @@ OUT=$AE_ROOT/build/fuzz
 steps=()
 while [ $# -gt 0 ]; do
     case $1 in
-        bundle | import)
+        bundle | onnx | import)
             if [[ ${2:-} =~ ^[0-9]+$ ]]; then steps+=("$1:$2"); shift; else steps+=("$1:"); fi ;;
-        *) echo "usage: $0 [bundle [SECONDS]] [import [COUNT]]" >&2; exit 2 ;;
+        *) echo "usage: $0 [bundle [SECONDS]] [onnx [SECONDS]] [import [COUNT]]" >&2; exit 2 ;;
     esac
     shift
 done
-[ ${#steps[@]} -eq 0 ] && steps=(bundle: import:)
+[ ${#steps[@]} -eq 0 ] && steps=(bundle: onnx: import:)
 
-fuzz_bundle() {
-    local seconds=${1:-60} start=$SECONDS rc=0 log=$OUT/bundle.log
-    ae_log "libFuzzer: the model bundle reader for $seconds s"
+# fuzz_libfuzzer NAME SEEDGEN SECONDS: build/fuzz/fuzz_NAME for SECONDS,
+# seeded by build/fuzz-seeds/SEEDGEN and test/fuzz/regress/NAME/.
+fuzz_libfuzzer() {
+    local name=$1 gen=$2 seconds=${3:-60} start=$SECONDS rc=0 log=$OUT/$1.log
+    local fuzzer=build/fuzz/fuzz_$1 regress=test/fuzz/regress/$1
     ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TOOL_PACKAGES[@]}" || return 1
-    make -s build/fuzz/fuzz_bundle build/fuzz-seeds/gen_bundles || return 1
-    rm -rf "$OUT/seeds/bundle" "$OUT/artifacts"
-    mkdir -p "$OUT/seeds/bundle" "$OUT/corpus/bundle" "$OUT/artifacts"
-    build/fuzz-seeds/gen_bundles "$OUT/seeds/bundle" || return 1
-    if compgen -G "test/fuzz/regress/bundle/*" >/dev/null; then
-        build/fuzz/fuzz_bundle test/fuzz/regress/bundle/* >"$OUT/regress.log" 2>&1 \
-            || { cat "$OUT/regress.log"; echo "fuzz_bundle: a regression input fails"; return 1; }
-        echo "regression inputs: $(ls test/fuzz/regress/bundle | wc -l), all pass"
+    make -s "$fuzzer" "build/fuzz-seeds/$gen" || return 1
+    rm -rf "$OUT/seeds/$name" "$OUT/artifacts/$name"
+    mkdir -p "$OUT/seeds/$name" "$OUT/corpus/$name" "$OUT/artifacts/$name"
+    "build/fuzz-seeds/$gen" "$OUT/seeds/$name" || return 1
+    if compgen -G "$regress/*" >/dev/null; then
+        "$fuzzer" "$regress"/* >"$OUT/regress-$name.log" 2>&1 \
+            || { cat "$OUT/regress-$name.log"; echo "fuzz_$name: a regression input fails"; return 1; }
+        echo "regression inputs: $(ls "$regress" | wc -l), all pass"
     fi
     # -timeout: one input may not take a second; -rss_limit_mb: a hostile
     # length must never turn into a large allocation.
@@ -47,18 +52,28 @@ fuzz_bundle() {
     # by chance on a bug it did not bring); without it each run explores anew.
     local seed_opt=()
     [ -n "${FUZZ_SEED:-}" ] && seed_opt=(-seed="$FUZZ_SEED")
-    local dirs=("$OUT/corpus/bundle" "$OUT/seeds/bundle")
-    [ -d test/fuzz/regress/bundle ] && dirs+=(test/fuzz/regress/bundle)
-    build/fuzz/fuzz_bundle "${seed_opt[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 \
-        -print_final_stats=1 -artifact_prefix="$OUT/artifacts/" "${dirs[@]}" >"$log" 2>&1 || rc=1
+    local dirs=("$OUT/corpus/$name" "$OUT/seeds/$name")
+    [ -d "$regress" ] && dirs+=("$regress")
+    "$fuzzer" "${seed_opt[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 \
+        -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$name/" "${dirs[@]}" >"$log" 2>&1 || rc=1
     grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)' "$log"
-    echo "corpus: $(ls "$OUT/corpus/bundle" | wc -l) inputs"
+    echo "corpus: $(ls "$OUT/corpus/$name" | wc -l) inputs"
     if [ $rc -ne 0 ]; then
         tail -n 60 "$log"
-        ls -l "$OUT/artifacts"
+        ls -l "$OUT/artifacts/$name"
     fi
-    echo "fuzz bundle: $((SECONDS - start)) s"
+    echo "fuzz $name: $((SECONDS - start)) s"
     return $rc
+}
+
+fuzz_bundle() {
+    ae_log "libFuzzer: the model bundle reader for ${1:-60} s"
+    fuzz_libfuzzer bundle gen_bundles "$@"
+}
+
+fuzz_onnx() {
+    ae_log "libFuzzer: the ONNX reader for ${1:-60} s"
+    fuzz_libfuzzer onnx gen_onnx "$@"
 }
 
 fuzz_import() {
@@ -83,6 +98,7 @@ for step in "${steps[@]}"; do
     arg=${step#*:}
     case $name in
         bundle) fuzz_bundle $arg || failed+=(bundle) ;;
+        onnx) fuzz_onnx $arg || failed+=(onnx) ;;
         import) fuzz_import $arg || failed+=(import) ;;
     esac
 done

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae_names.h"
 #include "ae_nn.h"
 #include "ae_optim.h"
 #include "unit.h"
@@ -76,6 +77,7 @@ RunCase(FILE *in, FILE *out)
 	AeModel		model;
 	AeObjective obj;
 	AeOptimConfig oc;
+	int			kind;
 	AeOptimizer opt;
 	AeWorkspace *ws;
 	AeRng		rng;
@@ -119,12 +121,14 @@ RunCase(FILE *in, FILE *out)
 	if (fscanf(in, "%63s %f %f %f %f", tok, &obj.l1_activity, &obj.sparsity_weight,
 			   &obj.sparsity_target, &obj.contractive) != 5)
 		Die("bad objective", name);
-	obj.loss = strcmp(tok, "bce") == 0 ? AE_LOSS_BCE : AE_LOSS_MSE;
+	if (!ae_name_parse(ae_loss_names, tok, &kind))
+		Die("bad loss", tok);
+	obj.loss = (AeLoss) kind;
 
 	Expect(in, "optim");
-	if (fscanf(in, "%63s", tok) != 1 || !ae_optimizer_parse(tok, &oc.kind))
+	if (fscanf(in, "%63s", tok) != 1 || !ae_name_parse(ae_optimizer_names, tok, &kind))
 		Die("bad optimizer", tok);
-	ae_optim_defaults(&oc, oc.kind);
+	ae_optim_defaults(&oc, (AeOptimizerKind) kind);
 	if (fscanf(in, "%f %f %d %f %f %f %f %f %f", &oc.learning_rate, &oc.momentum, &nesterov,
 			   &oc.beta1, &oc.beta2, &oc.eps, &oc.weight_decay, &oc.clip_norm, &oc.lr_decay) != 9)
 		Die("bad optimizer options", name);

@@ -1,6 +1,6 @@
 /*
- * test_blas.c — the BLAS door: ae_gemm/ae_gemv through OpenBLAS agree with
- * the naive double-precision reference for every transpose combination,
+ * test_blas.c — the BLAS door: ae_gemm through OpenBLAS agrees with
+ * a naive double-precision product for every transpose combination,
  * and the RNG is reproducible.
  */
 #include <string.h>
@@ -14,6 +14,30 @@ FillRandom(AeRng *rng, float *x, int n)
 {
 	for (int i = 0; i < n; i++)
 		x[i] = (float) (ae_rng_uniform(rng) * 2.0 - 1.0);
+}
+
+/* The same product as ae_gemm with a triple loop in double. */
+static void
+GemmNaive(bool transA, bool transB, int M, int N, int K,
+		  float alpha, const float *A, int lda,
+		  const float *B, int ldb,
+		  float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		acc = 0.0;
+
+			for (int k = 0; k < K; k++)
+			{
+				float		a = transA ? A[k * lda + i] : A[i * lda + k];
+				float		b = transB ? B[j * ldb + k] : B[k * ldb + j];
+
+				acc += (double) a * b;
+			}
+			/* beta == 0 must ignore C entirely (it may hold NaN garbage) */
+			C[i * ldc + j] = (float) (alpha * acc + (beta == 0.0f ? 0.0 : (double) beta * C[i * ldc + j]));
+		}
 }
 
 static void
@@ -39,7 +63,7 @@ TestGemm(void)
 			FillRandom(&rng, C, M * N);
 			memcpy(R, C, sizeof(C));
 			ae_gemm(ta, tb, M, N, K, 0.5f, A, lda, Bm, ldb, 2.0f, C, N);
-			ae_gemm_naive(ta, tb, M, N, K, 0.5f, A, lda, Bm, ldb, 2.0f, R, N);
+			GemmNaive(ta, tb, M, N, K, 0.5f, A, lda, Bm, ldb, 2.0f, R, N);
 			for (int i = 0; i < M * N; i++)
 				maxdiff = fmax(maxdiff, fabs(C[i] - R[i]));
 			unit_ok(maxdiff < 1e-5, "cblas_sgemm transA=%d transB=%d matches naive (max diff %.2e)",
@@ -48,56 +72,11 @@ TestGemm(void)
 }
 
 static void
-TestGemv(void)
-{
-	enum {M = 6, N = 4};
-	float		A[M * N],
-				x[N],
-				xt[M],
-				y[M],
-				yt[N];
-
-	AeRng		rng;
-
-	ae_rng_seed(&rng, 7);
-	FillRandom(&rng, A, M * N);
-	FillRandom(&rng, x, N);
-	FillRandom(&rng, xt, M);
-	ae_gemv(false, M, N, 1.0f, A, N, x, 0.0f, y);
-	ae_gemv(true, N, M, 1.0f, A, N, xt, 0.0f, yt);
-	{
-		double		d1 = 0.0,
-					d2 = 0.0;
-
-		for (int i = 0; i < M; i++)
-		{
-			double		acc = 0.0;
-
-			for (int j = 0; j < N; j++)
-				acc += (double) A[i * N + j] * x[j];
-			d1 = fmax(d1, fabs(acc - y[i]));
-		}
-		for (int j = 0; j < N; j++)
-		{
-			double		acc = 0.0;
-
-			for (int i = 0; i < M; i++)
-				acc += (double) A[i * N + j] * xt[i];
-			d2 = fmax(d2, fabs(acc - yt[j]));
-		}
-		unit_ok(d1 < 1e-5, "cblas_sgemv no-trans matches (max diff %.2e)", d1);
-		unit_ok(d2 < 1e-5, "cblas_sgemv trans matches (max diff %.2e)", d2);
-	}
-}
-
-static void
 TestRng(void)
 {
 	AeRng		a,
 				b;
 	int			same = 1;
-	double		sum = 0.0,
-				sumsq = 0.0;
 	uint32_t	idx[100];
 	int			seen[100] = {0};
 	int			perm_ok = 1;
@@ -109,17 +88,6 @@ TestRng(void)
 	unit_ok(same, "same seed gives the same stream");
 	ae_rng_seed(&b, 124);
 	unit_ok(ae_rng_next(&a) != ae_rng_next(&b), "different seeds differ");
-
-	for (int i = 0; i < 100000; i++)
-	{
-		double		z = ae_rng_normal(&a);
-
-		sum += z;
-		sumsq += z * z;
-	}
-	unit_ok(fabs(sum / 100000) < 0.02 && fabs(sumsq / 100000 - 1.0) < 0.02,
-			"normal draws have mean ~0 and variance ~1 (%.4f, %.4f)",
-			sum / 100000, sumsq / 100000);
 
 	for (uint32_t i = 0; i < 100; i++)
 		idx[i] = i;
@@ -183,7 +151,6 @@ int
 main(void)
 {
 	TestGemm();
-	TestGemv();
 	TestRng();
 	TestZiggurat();
 	return unit_done();

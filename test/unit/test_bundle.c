@@ -11,34 +11,7 @@
 #include "ae_bundle.h"
 #include "ae_rng.h"
 #include "unit.h"
-
-/* ------------------------------------------------------------ allocator */
-
-/* Counts live blocks; fails every allocation from fail_at on (-1: never). */
-static long live_blocks = 0;
-static long alloc_calls = 0;
-static long fail_at = -1;
-
-static void *
-CountingAlloc(void *ctx, size_t size)
-{
-	(void) ctx;
-	if (fail_at >= 0 && alloc_calls >= fail_at)
-		return NULL;
-	alloc_calls++;
-	live_blocks++;
-	return malloc(size);
-}
-
-static void
-CountingFree(void *ctx, void *ptr)
-{
-	(void) ctx;
-	live_blocks--;
-	free(ptr);
-}
-
-static const AeAllocator counting = {CountingAlloc, CountingFree, NULL};
+#include "counting_alloc.h"
 
 /* ------------------------------------------------------------ fixtures */
 

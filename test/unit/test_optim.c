@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "ae_names.h"
 #include "ae_optim.h"
 #include "ae_rng.h"
 #include "unit.h"
@@ -76,14 +77,14 @@ CompareSteps(const AeOptimConfig *cfg, int steps, int epochs_per_decay, float *f
 	Ref			r;
 	float		p[N],
 				g[N];
-	AeRng		rng;
+	UnitNormal	rng;
 	double		maxrel = 0.0;
 
 	memset(&r, 0, sizeof(r));
-	ae_rng_seed(&rng, 99);
+	unit_normal_seed(&rng, 99);
 	for (int i = 0; i < N; i++)
 	{
-		p[i] = (float) (ae_rng_uniform(&rng) * 2 - 1);
+		p[i] = (float) (ae_rng_uniform(&rng.rng) * 2 - 1);
 		r.p[i] = p[i];
 	}
 	r.lr = cfg->learning_rate;
@@ -92,7 +93,7 @@ CompareSteps(const AeOptimConfig *cfg, int steps, int epochs_per_decay, float *f
 	for (int s = 0; s < steps; s++)
 	{
 		for (int i = 0; i < N; i++)
-			g[i] = (float) (ae_rng_normal(&rng) * 2.0);
+			g[i] = (float) (unit_normal(&rng) * 2.0);
 		RefStep(&r, cfg, g);
 		ae_optim_step(&opt, p, g, NULL);
 		if (epochs_per_decay > 0 && (s + 1) % epochs_per_decay == 0)
@@ -327,7 +328,7 @@ static void
 TestValidateAndNames(void)
 {
 	AeOptimConfig c;
-	AeOptimizerKind k;
+	int			k;
 	char		err[AE_ERRBUF_SIZE];
 	bool		names_ok = true;
 
@@ -335,10 +336,10 @@ TestValidateAndNames(void)
 	{
 		ae_optim_defaults(&c, (AeOptimizerKind) i);
 		names_ok &= ae_optim_validate(&c, err) == AE_OK;
-		names_ok &= ae_optimizer_parse(ae_optimizer_name((AeOptimizerKind) i), &k) && k == (AeOptimizerKind) i;
+		names_ok &= ae_name_parse(ae_optimizer_names, ae_optimizer_name((AeOptimizerKind) i), &k) && k == i;
 	}
 	unit_ok(names_ok, "defaults validate and every name parses back");
-	unit_ok(!ae_optimizer_parse("rmsprop", &k), "unknown optimizer name is rejected");
+	unit_ok(!ae_name_parse(ae_optimizer_names, "rmsprop", &k), "unknown optimizer name is rejected");
 	ae_optim_defaults(&c, AE_OPT_ADAM);
 	unit_ok(c.learning_rate == 1e-3f && c.beta1 == 0.9f && c.beta2 == 0.999f && c.eps == 1e-8f
 			&& c.weight_decay == 0.0f, "adam defaults are torch's");
@@ -396,21 +397,21 @@ TestVectorEqualsScalar(void)
 					q[M],
 					g[M],
 					h[M];
-		AeRng		rng;
+		UnitNormal	rng;
 
 		ae_optim_defaults(&c, kinds[k]);
 		c.learning_rate = 0.01f;
 		c.weight_decay = 0.05f;
-		ae_rng_seed(&rng, 3);
+		unit_normal_seed(&rng, 3);
 		for (int i = 0; i < M; i++)
-			p[i] = q[i] = (float) ae_rng_normal(&rng);
+			p[i] = q[i] = (float) unit_normal(&rng);
 		ae_optim_create(&whole, &c, M, &unit_allocator);
 		for (int i = 0; i < M; i++)
 			ae_optim_create(&single[i], &c, 1, &unit_allocator);
 		for (int s = 0; s < 25; s++)
 		{
 			for (int i = 0; i < M; i++)
-				g[i] = h[i] = (float) ae_rng_normal(&rng);
+				g[i] = h[i] = (float) unit_normal(&rng);
 			ae_optim_step(&whole, p, g, NULL);
 			for (int i = 0; i < M; i++)
 				ae_optim_step(&single[i], &q[i], &h[i], NULL);

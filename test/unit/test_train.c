@@ -19,22 +19,22 @@ static float data[NROWS * D];
 static void
 MakeData(float *X, int n, uint64_t seed)
 {
-	AeRng		rng;
+	UnitNormal	rng;
 	float		mix[3][D];
 
-	ae_rng_seed(&rng, seed);
+	unit_normal_seed(&rng, seed);
 	for (int k = 0; k < 3; k++)
 		for (int j = 0; j < D; j++)
-			mix[k][j] = (float) (ae_rng_uniform(&rng) * 2 - 1);
+			mix[k][j] = (float) (ae_rng_uniform(&rng.rng) * 2 - 1);
 	for (int i = 0; i < n; i++)
 	{
 		double		z[3];
 
 		for (int k = 0; k < 3; k++)
-			z[k] = ae_rng_normal(&rng);
+			z[k] = unit_normal(&rng);
 		for (int j = 0; j < D; j++)
 		{
-			double		s = 0.05 * ae_rng_normal(&rng);
+			double		s = 0.05 * unit_normal(&rng);
 
 			for (int k = 0; k < 3; k++)
 				s += mix[k][j] * z[k];
@@ -62,6 +62,32 @@ static void
 CountFree(void *ctx, void *ptr)
 {
 	((Counter *) ctx)->frees++;
+	free(ptr);
+}
+
+/* An allocator whose call number fail_at (1-based) returns NULL; counts like Counter. */
+typedef struct FailAt
+{
+	long		calls,
+				fail_at,
+				live;
+} FailAt;
+
+static void *
+FailAlloc(void *ctx, size_t size)
+{
+	FailAt	   *f = (FailAt *) ctx;
+
+	if (++f->calls == f->fail_at)
+		return NULL;
+	f->live++;
+	return malloc(size);
+}
+
+static void
+FailFree(void *ctx, void *ptr)
+{
+	((FailAt *) ctx)->live--;
 	free(ptr);
 }
 
@@ -286,7 +312,7 @@ TestEarlyStopping(void)
 	enum {NN = 40};
 	float		noise[NN * D];
 	int			hidden[3] = {32, 2, 32};
-	AeRng		rng;
+	UnitNormal	rng;
 	Setup		s;
 	Run			r,
 				again,
@@ -294,9 +320,9 @@ TestEarlyStopping(void)
 	int			best;
 	bool		best_is_min = true;
 
-	ae_rng_seed(&rng, 77);
+	unit_normal_seed(&rng, 77);
 	for (int i = 0; i < NN * D; i++)
-		noise[i] = (float) ae_rng_normal(&rng);
+		noise[i] = (float) unit_normal(&rng);
 	DefaultSetup(&s);
 	ae_arch_make(&s.arch, D, 3, hidden, AE_ACT_TANH, AE_ACT_LINEAR, false);
 	s.cfg.validation_fraction = 0.5f;
@@ -453,10 +479,10 @@ TestErrors(void)
 	unit_ok(ae_train_config_validate(&c, NULL, err) == AE_ERR_CONFIG && strstr(err, "learning_rate"),
 			"optimiser options are validated too: %s", err);
 	ae_train_config_defaults(&c);
-	unit_ok(c.batch_size == 64 && c.epochs == 100 && c.shuffle && c.validation_fraction == 0.1f
+	unit_ok(c.batch_size == 32 && c.epochs == 50 && c.shuffle && c.validation_fraction == 0.1f
 			&& c.patience == 10 && c.seed == 42 && c.optim.kind == AE_OPT_ADAM
 			&& c.optim.learning_rate == 1e-3f && ae_train_config_validate(&c, NULL, err) == AE_OK,
-			"defaults: adam 1e-3, batch 64, 100 epochs, shuffle, 10%% validation, patience 10, seed 42");
+			"defaults: adam 1e-3, batch 32, 50 epochs, shuffle, 10%% validation, patience 10, seed 42");
 }
 
 static void
@@ -489,6 +515,56 @@ TestMemory(void)
 	unit_ok(cnt[0].allocs == cnt[1].allocs,
 			"allocations do not grow with epochs or batches (%ld for 1 epoch, %ld for 6)",
 			cnt[0].allocs, cnt[1].allocs);
+
+	/*
+	 * Each allocation failing in turn (validation and contractive on, so
+	 * that every buffer exists): AE_ERR_NOMEM, errbuf naming it, nothing
+	 * left allocated, no history.
+	 */
+	{
+		long		n_allocs;
+		int			named = 0,
+					clean = 0,
+					nomem = 0;
+
+		s.cfg.epochs = 1;
+		s.cfg.objective.contractive = 0.01f;
+		{
+			FailAt		f = {0, -1, 0};
+			AeAllocator al = {FailAlloc, FailFree, &f};
+			float	   *params = calloc(ae_arch_param_count(&s.arch), sizeof(float));
+			AeModel		model;
+			AeTrainResult res;
+			char		err[AE_ERRBUF_SIZE];
+
+			ae_model_bind(&model, &s.arch, params, err);
+			ae_model_init_weights(&model, 1);
+			ok = ae_train(&model, &s.cfg, data, NROWS, &al, NULL, NULL, &res, err) == AE_OK;
+			n_allocs = f.calls;
+			free(res.history);
+			free(params);
+		}
+		for (long k = 1; k <= n_allocs; k++)
+		{
+			FailAt		f = {0, k, 0};
+			AeAllocator al = {FailAlloc, FailFree, &f};
+			float	   *params = calloc(ae_arch_param_count(&s.arch), sizeof(float));
+			AeModel		model;
+			AeTrainResult res;
+			char		err[AE_ERRBUF_SIZE] = "";
+
+			ae_model_bind(&model, &s.arch, params, err);
+			ae_model_init_weights(&model, 1);
+			err[0] = '\0';
+			nomem += ae_train(&model, &s.cfg, data, NROWS, &al, NULL, NULL, &res, err) == AE_ERR_NOMEM;
+			named += strstr(err, "out of memory allocating the ") != NULL;
+			clean += f.live == 0 && res.history == NULL;
+			free(params);
+		}
+		unit_ok(ok && n_allocs >= 8 && nomem == n_allocs && named == n_allocs && clean == n_allocs,
+				"each of the %ld allocations failing: AE_ERR_NOMEM %d times, errbuf names it %d times, all freed %d times",
+				n_allocs, nomem, named, clean);
+	}
 }
 
 /*

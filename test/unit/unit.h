@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "ae_core.h"
+#include "ae_rng.h"
 
 static int	unit_count = 0;
 static int	unit_failed = 0;
@@ -77,5 +78,45 @@ unit_free(void *ctx, void *ptr)
 }
 
 static const AeAllocator unit_allocator = {unit_alloc, unit_free, NULL};
+
+/*
+ * Standard normals for test data, by Box–Muller over the core's generator;
+ * normals come in pairs and the spare is kept.  (The core's own noise is
+ * ae_rng_normal_floats, the ziggurat; this one only makes data.)
+ */
+typedef struct UnitNormal
+{
+	AeRng		rng;
+	int			has_spare;
+	double		spare;
+} UnitNormal;
+
+static inline void
+unit_normal_seed(UnitNormal *g, uint64_t seed)
+{
+	ae_rng_seed(&g->rng, seed);
+	g->has_spare = 0;
+}
+
+static inline double
+unit_normal(UnitNormal *g)
+{
+	/* u1 in (0, 1]: log(0) must never happen */
+	double		u1,
+				u2,
+				radius;
+
+	if (g->has_spare)
+	{
+		g->has_spare = 0;
+		return g->spare;
+	}
+	u1 = 1.0 - ae_rng_uniform(&g->rng);
+	u2 = ae_rng_uniform(&g->rng);
+	radius = sqrt(-2.0 * log(u1));
+	g->spare = radius * sin(6.283185307179586 * u2);
+	g->has_spare = 1;
+	return radius * cos(6.283185307179586 * u2);
+}
 
 #endif							/* AE_UNIT_H */
