@@ -279,6 +279,10 @@ ae_matrix_root() {
         echo "removing $old (another package list)" >&2
         ae_matrix_remove "$old" >&2
     done
+    # what a run killed outright left (no run of RELEASE holds the lock now)
+    for old in "$AE_MATRIX_CACHE/run-$release".*; do
+        [ -d "$old" ] && ae_matrix_remove "$old" >&2
+    done
     echo "$dir"
 }
 declare -A AE_MATRIX_REFRESHED=()
