@@ -4,7 +4,7 @@
 # clean).  Extra targets:
 #   make unit       C unit tests of the numerical core (no server)
 #   make reference  the core checked against PyTorch on identical weights/data
-#   make prove      the pgTAP suite in test/ against a running server
+#   make prove      the pgTAP suite in test/pgtap/ against a running server
 #   make taptest    the Perl TAP tests in test/t/ (clusters of their own)
 #   make test       everything, self-contained: installs Debian packages,
 #                   builds, starts a throwaway cluster, runs all suites
@@ -14,7 +14,7 @@
 #                   (needs root; scripts/matrix.sh)
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
-#   make bench      benchmarks (bench/), printed as markdown tables
+#   make bench      benchmarks (bench/), written to doc/performance.md
 #   make plots      the same set-up, then redraws the tutorial's pictures
 #                   (doc/img/*.svg) from the database with gnuplot
 #   make valgrind   unit tests and the server (pg_regress) under memcheck
@@ -45,9 +45,11 @@ ONNX_PB_H    = $(ONNX_GEN)/onnx.pb-c.h
 OBJS         = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(ONNX_PB_C:.c=.o)
 DATA         = $(filter-out $(wildcard sql/*--*--*.sql),$(wildcard sql/autoenc--*.sql)) \
                $(wildcard sql/autoenc--*--*.sql)
-# pg_regress files: everything in sql/ except the install/upgrade scripts
-REGRESS      = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/autoenc--%,$(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --load-extension=autoenc
+# Each suite has a directory of its own: pg_regress in test/regress/
+# (sql/, expected/), pgTAP in test/pgtap/, Perl TAP in test/t/; sql/ holds
+# the extension's install and upgrade scripts only.
+REGRESS      = $(sort $(patsubst test/regress/sql/%.sql,%,$(wildcard test/regress/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test/regress --load-extension=autoenc
 
 # OpenBLAS's own cblas.h (it declares openblas_set_num_threads); without
 # pkg-config the multiarch default <cblas.h> is OpenBLAS's on Debian too.
@@ -72,8 +74,21 @@ CORE_LIBS    = -lopenblas -lprotobuf-c -lm
 EXTRA_CLEAN  = build results regression.diffs regression.out
 
 PG_CONFIG   ?= pg_config
-PGXS        := $(shell $(PG_CONFIG) --pgxs)
+# Targets that only run a script need no PostgreSQL yet: the script installs
+# what is missing (pg_config included) and then calls make again.
+AE_SCRIPT_GOALS = test demo bench plots valgrind sanitize fuzz deb
+ifeq ($(MAKECMDGOALS),)
+AE_NEED_PGXS = 1
+else ifneq ($(filter-out $(AE_SCRIPT_GOALS),$(MAKECMDGOALS)),)
+AE_NEED_PGXS = 1
+endif
+ifdef AE_NEED_PGXS
+PGXS        := $(shell command -v $(PG_CONFIG) >/dev/null && $(PG_CONFIG) --pgxs)
+ifeq ($(PGXS),)
+$(error $(PG_CONFIG) not found: install postgresql-server-dev-15 (or run make demo or make test, which install it), or set PG_CONFIG)
+endif
 include $(PGXS)
+endif
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h src/core/*.h) $(ONNX_PB_H)
@@ -125,7 +140,7 @@ reference:
 	bash test/reference/run.sh
 
 prove:
-	pg_prove --ext .sql test/*.sql
+	pg_prove --ext .sql test/pgtap/*.sql
 
 .PHONY: taptest
 taptest:

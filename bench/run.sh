@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark in bench/, printed as one markdown report on
-# stdout (progress goes to stderr, raw results to bench/out/).
+# `make bench`: every benchmark in bench/, as one markdown report written to
+# doc/performance.md (which the README links to) and printed on stdout;
+# progress goes to stderr, raw results to bench/out/.  The report replaces
+# doc/performance.md only when every benchmark finished.
 #
 #   bench/train_bench.sh   training engine vs PyTorch, scikit-learn and the
 #                          sgemm-only bound (no server)
@@ -32,26 +34,34 @@ pg=$("$AE_PG_CONFIG" --version)
 py=$(/usr/bin/python3 -c 'import sys, numpy, torch, sklearn
 print("Python %d.%d.%d, NumPy %s, PyTorch %s, scikit-learn %s" % (sys.version_info[:3] + (numpy.__version__, torch.__version__, sklearn.__version__)))')
 
-echo "# autoenc benchmarks"
-echo
-echo "\`make bench\`, $started."
-echo
-echo "| machine | |"
-echo "|---|---|"
-echo "| CPU | $cpu, $cores cores online, $mem RAM |"
-echo "| load average at the start (1, 5, 15 min) | $load |"
-echo "| OpenBLAS | ${blas%% | core *} |"
-echo "| OpenBLAS core type | ${blas##* | core }${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)} |"
-echo "| PostgreSQL | $pg |"
-echo "| Python side | $py |"
-echo
-echo "Every program runs one thread (OpenBLAS, OpenMP and PyTorch set to 1); the machine is not"
-echo "reserved for the benchmark, so each section notes the load average it ran under."
-echo
+report() {
+    echo "# autoenc benchmarks"
+    echo
+    echo "Written by \`make bench\` (bench/run.sh) on $started; the README quotes its headline ratios."
+    echo
+    echo "| machine | |"
+    echo "|---|---|"
+    echo "| CPU | $cpu, $cores cores online, $mem RAM |"
+    echo "| load average at the start (1, 5, 15 min) | $load |"
+    echo "| OpenBLAS | ${blas%% | core *} |"
+    echo "| OpenBLAS core type | ${blas##* | core }${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)} |"
+    echo "| PostgreSQL | $pg |"
+    echo "| Python side | $py |"
+    echo
+    echo "Every program runs one thread (OpenBLAS, OpenMP and PyTorch set to 1); the machine is not"
+    echo "reserved for the benchmark, so each section notes the load average it ran under."
+    echo
 
-bash bench/train_bench.sh
-echo
-bash bench/score_bench.sh
+    bash bench/train_bench.sh
+    echo
+    bash bench/score_bench.sh
 
-echo
-echo "Whole run: $(( $(date +%s) - start )) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    echo "Whole run: $(( $(date +%s) - start )) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+}
+
+report_file=$(mktemp "${TMPDIR:-/tmp}/autoenc-bench.XXXXXX")
+report | tee "$report_file"
+mv "$report_file" doc/performance.md
+chmod 644 doc/performance.md
+echo "written to doc/performance.md" >&2

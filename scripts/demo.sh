@@ -11,8 +11,10 @@ ae_install_packages "${AE_BASE_PACKAGES[@]}"
 ae_build_install
 ae_cluster_start
 
+ae_log "loading the Wisconsin breast-cancer data (data/wdbc) and training"
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION autoenc'
-(cd data && psql -qX -v ON_ERROR_STOP=1 -f wdbc/load.sql)
+# the loader drops the table first, which a new database does not have
+(cd data && PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 -f wdbc/load.sql)
 
 if [ -f scripts/demo.sql ]; then
     psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql

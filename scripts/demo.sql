@@ -88,4 +88,16 @@ SELECT (SELECT count(*) FILTER (WHERE is_anomaly = 1) || ' of 10' FROM top10) AS
         FROM test AS m JOIN test AS b ON m.is_anomaly = 1 AND b.is_anomaly = 0) AS roc_auc;
 
 \echo
-\echo 'For reference, scikit-learn on the same split: PCA 0.911, a small MLP autoencoder 0.908.'
+\echo 'How to read it:'
+\echo '  error            how badly the network rebuilds a row: the mean of the squared differences'
+\echo '                   between the row and its reconstruction, each column first scaled by the'
+\echo '                   mean and standard deviation of the training rows (zscore)'
+\echo '  threshold        the error above which 5 % of the training rows lie (contamination 0.05,'
+\echo '                   train_flagged_pct); ae_is_anomaly is true above it (above_threshold)'
+\echo '  flagged_rows     test rows above the threshold; flagged_malignant_pct of them are'
+\echo '                   malignant (precision), and they hold malignant_recall_pct of the'
+\echo '                   malignant test rows (recall)'
+\echo '  roc_auc          the chance that a malignant row has a larger error than a benign one:'
+\echo '                   1 separates them perfectly, 0.5 is a coin toss'
+\echo
+\echo 'For reference, scikit-learn on the same split: ROC AUC 0.911 with PCA, 0.908 with a small MLP autoencoder.'

@@ -12,16 +12,25 @@ ae_sudo() {
 }
 
 # ae_install_packages PKG...: install the missing ones (apt-get update first).
+# apt's and dpkg's output goes to build/apt.log, shown only when it fails.
 ae_install_packages() {
-    local missing=() p
+    local missing=() p log=$AE_ROOT/build/apt.log
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    ae_log "installing Debian packages: ${missing[*]}"
-    ae_sudo apt-get update -qq
-    ae_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    ae_log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+    mkdir -p "$(dirname "$log")"
+    echo "    apt-get update (output in build/apt.log)"
+    if ae_sudo apt-get update >"$log" 2>&1; then
+        echo "    apt-get install: a few minutes on a new machine"
+        ae_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            "${missing[@]}" >>"$log" 2>&1 && { echo "    done"; return 0; }
+    fi
+    echo "installing the packages failed; the end of build/apt.log:" >&2
+    tail -n 40 "$log" >&2
+    return 1
 }
 
 # ae_base_packages MAJOR: what building and testing autoenc against
@@ -43,6 +52,14 @@ ae_build_install() {
     ae_log "building and installing autoenc"
     make -C "$AE_ROOT" -s PG_CONFIG="$AE_PG_CONFIG"
     ae_sudo make -C "$AE_ROOT" -s install PG_CONFIG="$AE_PG_CONFIG"
+}
+
+# ae_prove: the pgTAP suite (make prove) in a new database autoenc_tap of
+# the running cluster, where the scoring and ONNX checks run afterwards.
+ae_prove() {
+    psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
+        && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
+        && PGDATABASE=autoenc_tap make -s prove
 }
 
 AE_PG_CONFIG=/usr/lib/postgresql/$AE_PG_MAJOR/bin/pg_config
@@ -75,9 +92,11 @@ ae_private_install() {
     AE_PG_BIN=$inst$bindir
 }
 
-# Run a server program as an unprivileged OS user: initdb refuses root.
+# Run a server program as an unprivileged OS user: initdb refuses root.  It
+# runs from /, since the caller's directory (root's home) may be closed to
+# that user, and the server programs change into it to find themselves.
 ae_as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 ae_free_port() {
@@ -122,8 +141,8 @@ ae_cluster_stop() {
 # ae_run_core_suites: the suites every supported PostgreSQL version runs,
 # on the host (scripts/test.sh) and in each Debian release's root
 # (scripts/matrix.sh): the unit tests, then on a new throwaway cluster
-# pg_regress, pgTAP and the scoring check, and the Perl TAP tests on
-# clusters of their own.  Appends the names of the suites
+# pg_regress, pgTAP and the scoring check, and the Perl TAP tests (the
+# fault tests among them) on clusters of their own.  Appends the names of the suites
 # that failed to the caller's array `failed`; leaves the cluster running
 # (the caller's ae_cluster_stop removes it).  Needs the build installed.
 ae_run_core_suites() {
@@ -140,9 +159,7 @@ ae_run_core_suites() {
     fi
 
     ae_log "pgTAP (make prove)"
-    psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
-        && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
-        && PGDATABASE=autoenc_tap make -s prove || failed+=(prove)
+    ae_prove || failed+=(prove)
 
     ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
     bash scripts/taptest.sh || failed+=(taptest)

@@ -133,9 +133,7 @@ EOF
     fi
 
     ae_log "ASan+UBSan: pgTAP"
-    psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
-        && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
-        && PGDATABASE=autoenc_tap make -s prove || rc=1
+    ae_prove || rc=1
 
     ae_log "ASan+UBSan: mutated documents into ae_import"
     python3 test/fuzz/fuzz_import.py --count "$IMPORT_FUZZ_COUNT" --out "$SAN_OUT/import" || rc=1

@@ -5,6 +5,7 @@
 # does, with a scratch directory the server's OS user may write: initdb
 # refuses root, so as root the tests run as user postgres.
 #   bash scripts/taptest.sh [test/t/NAME.pl ...]
+# PROVE_FLAGS: more options for prove (as PGXS has it), e.g. -v
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$AE_ROOT"
@@ -24,7 +25,7 @@ chmod 755 "$scratch"
 ae_as_pg env TESTDIR="$scratch" TESTDATADIR="$scratch/tmp_check" TESTLOGDIR="$scratch/tmp_check/log" \
     PATH="$AE_PG_BIN:$PATH" PGPORT="6$(id -u postgres | tail -c 5)" \
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
-    prove -I "$pgxs/src/test/perl" -I "$AE_ROOT/test/t" "${tests[@]/#/$AE_ROOT/}"
+    prove --timer ${PROVE_FLAGS:-} -I "$pgxs/src/test/perl" -I "$AE_ROOT/test/t" "${tests[@]/#/$AE_ROOT/}"
 rc=$?
 if [ $rc -ne 0 ] && [ -d "$scratch/tmp_check/log" ]; then
     for f in "$scratch"/tmp_check/log/*; do

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
-# runs the unit, reference, pg_regress, pgTAP, Perl TAP (test/t) and fault
-# (test/faults) suites,
+# runs the unit, reference, pg_regress, pgTAP and Perl TAP (test/t) suites,
 # and in CI the Debian package check (scripts/deb-test.sh) and PostgreSQL 17
 # and 18 in Debian roots (scripts/matrix.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
@@ -27,10 +26,6 @@ ae_run_core_suites || exit 1
 
 ae_log "ONNX check (PyTorch exports imported, autoenc exports checked by onnx and evaluated in NumPy)"
 PGDATABASE=autoenc_tap bash test/reference/onnx_check.sh || failed+=(onnx_check)
-
-# Last on this cluster: crash.t kills a backend, which resets every session.
-ae_log "faults (test/faults: cancel, crash recovery, concurrency, memory, upgrade, dump)"
-bash test/faults/run.sh || failed+=(faults)
 
 # Memory checkers and fuzzing: six to seven minutes on two cores (valgrind
 # is most of it), so in CI only.  They start clusters of their own; the

@@ -2,7 +2,7 @@
 # scripts/tutorial.sh — keeps doc/tutorial.md honest.
 #
 # Every ```sql block of the tutorial runs, in order, as the pg_regress test
-# sql/tutorial.sql, and every ```text block (the output the tutorial shows)
+# test/regress/sql/tutorial.sql, and every ```text block (the output the tutorial shows)
 # must appear, in order and verbatim, in that test's expected output.
 #
 #   scripts/tutorial.sh blocks [--until IMAGE]
@@ -12,15 +12,15 @@
 #       the pg_regress file: the blocks, run in a database of their own
 #       from the data/ folder, as a reader runs them
 #   scripts/tutorial.sh update
-#       writes sql/tutorial.sql
+#       writes test/regress/sql/tutorial.sql
 #   scripts/tutorial.sh check
-#       sql/tutorial.sql is what `sql` writes, and every ```text block is
-#       in expected/tutorial.out; prints one line, which the test compares
+#       test/regress/sql/tutorial.sql is what `sql` writes, and every ```text block is
+#       in test/regress/expected/tutorial.out; prints one line, which the test compares
 #   scripts/tutorial.sh accept
 #       takes results/tutorial.out as the expected output, if every
 #       ```text block of the tutorial is in it
 #
-# sql/tutorial.sql starts by running `check`, so `make installcheck` fails
+# test/regress/sql/tutorial.sql starts by running `check`, so `make installcheck` fails
 # when the tutorial was edited without updating the test.  After editing
 # the tutorial's SQL:
 #
@@ -36,8 +36,8 @@ self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")/.."
 
 TUTORIAL=doc/tutorial.md
-TEST_SQL=sql/tutorial.sql
-TEST_OUT=expected/tutorial.out
+TEST_SQL=test/regress/sql/tutorial.sql
+TEST_OUT=test/regress/expected/tutorial.out
 
 # blocks KIND [UNTIL]: the contents of the ```KIND blocks; a line "@@ N"
 # (N = the opening fence's line number) before each block when KIND is text

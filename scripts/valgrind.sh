@@ -116,9 +116,7 @@ EOF
         regress_pid=$!
     fi
     if want prove; then
-        { psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE autoenc_tap' \
-            && psql -qX -v ON_ERROR_STOP=1 -d autoenc_tap -c 'CREATE EXTENSION pgtap' \
-            && PGDATABASE=autoenc_tap make -s prove; } >"$VG_OUT/prove.out" 2>&1 || rc=1
+        ae_prove >"$VG_OUT/prove.out" 2>&1 || rc=1
         cat "$VG_OUT/prove.out"
     fi
     if [ -n "$regress_pid" ]; then

@@ -122,11 +122,17 @@ NamespaceCallback(Datum arg, int cacheid, uint32 hashvalue)
 	ae_access_generation++;
 }
 
+bool
+ae_name_uses_search_path(const char *name, int namelen)
+{
+	/* unquoted and with a dot: schema-qualified (anything else may be bare) */
+	return !(memchr(name, '"', namelen) == NULL && memchr(name, '.', namelen) != NULL);
+}
+
 uint64
 ae_search_path_hash(const char *name, int namelen)
 {
-	/* unquoted and with a dot: schema-qualified (anything else may be bare) */
-	if (memchr(name, '"', namelen) == NULL && memchr(name, '.', namelen) != NULL)
+	if (!ae_name_uses_search_path(name, namelen))
 		return 0;
 	return hash_bytes_extended((const unsigned char *) namespace_search_path,
 							   (int) strlen(namespace_search_path), 0) | 1;

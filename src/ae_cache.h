@@ -116,9 +116,15 @@ extern uint64 ae_relcache_generation;
 extern uint64 ae_access_generation;
 
 /*
- * What a bare model name resolves to depends on the search_path: a hash of
- * its text, for name lookups to compare (0 for a schema-qualified name,
- * which does not depend on it).
+ * What a bare model name resolves to depends on the search_path; a
+ * schema-qualified one does not.  (Unsure cases count as bare: a quoted
+ * part may hold a dot.)
+ */
+extern bool ae_name_uses_search_path(const char *name, int namelen);
+
+/*
+ * A hash of the search_path's text for remembered decisions to compare
+ * (never 0), or 0 for a name that does not use it.
  */
 extern uint64 ae_search_path_hash(const char *name, int namelen);
 

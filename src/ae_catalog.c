@@ -776,18 +776,11 @@ CatalogFetchBytes(const char *given, AeAccess access, int *version, int64 *id)
 	return row.bundle;
 }
 
+/* The catalog's bytes as a bundle, checked completely (XX001 naming the model). */
 static AeBundle *
-BytesToBundle(const bytea *bytes, const char *name)
+StoredBundle(const bytea *bytes, const char *name)
 {
-	AeBundle   *bundle = palloc0(sizeof(AeBundle));
-	char		errbuf[AE_ERRBUF_SIZE];
-	AeStatus	st;
-
-	st = ae_bundle_deserialize((const uint8_t *) VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
-							   bundle, &ae_palloc_allocator, errbuf);
-	if (st != AE_OK)
-		ae_check_status(st, errbuf, psprintf("stored model \"%s\" is unreadable", name));
-	return bundle;
+	return ae_varlena_to_bundle(bytes, psprintf("stored model \"%s\" is unreadable", name));
 }
 
 AeBundle *
@@ -795,7 +788,7 @@ ae_catalog_fetch_id(const char *name, AeAccess access, int *version, int64 *id)
 {
 	bytea	   *bytes = CatalogFetchBytes(name, access, version, id);
 
-	return BytesToBundle(bytes, name);
+	return StoredBundle(bytes, name);
 }
 
 AeBundle *
@@ -849,7 +842,7 @@ ae_save(PG_FUNCTION_ARGS)
 	AeBundle   *bundle;
 
 	(void) ae_catalog_check_store(name);
-	bundle = ae_varlena_to_bundle(PG_GETARG_BYTEA_PP(1));
+	bundle = ae_varlena_to_bundle(PG_GETARG_BYTEA_PP(1), NULL);
 	PG_RETURN_INT32(ae_catalog_store(name, bundle, InvalidOid));
 }
 
@@ -861,7 +854,7 @@ ae_load(PG_FUNCTION_ARGS)
 	bytea	   *bytes = CatalogFetchBytes(name, AE_ACCESS_OWN, NULL, NULL);
 
 	/* checked before it is handed out: ae_model values are always valid */
-	(void) BytesToBundle(bytes, name);
+	(void) StoredBundle(bytes, name);
 	PG_RETURN_BYTEA_P(bytes);
 }
 

@@ -134,9 +134,10 @@ extern Oid	ae_catalog_relid(void);
  * The ae_model SQL type (a varlena holding the serialized bundle).
  * ae_bundle_to_varlena raises 54000 when the model exceeds 1 GB;
  * ae_varlena_to_bundle accepts a detoasted value (short header or not),
- * checks it completely and raises XX001 (data_corrupted) naming the problem.
+ * checks it completely and raises XX001 (data_corrupted) naming the problem,
+ * after context ("invalid ae_model value" when NULL).
  */
 extern bytea *ae_bundle_to_varlena(const AeBundle *bundle);
-extern AeBundle *ae_varlena_to_bundle(const bytea *value);
+extern AeBundle *ae_varlena_to_bundle(const bytea *value, const char *context);
 
 #endif							/* AE_CATALOG_H */

@@ -130,7 +130,7 @@ ae_bundle_to_varlena(const AeBundle *bundle)
 }
 
 AeBundle *
-ae_varlena_to_bundle(const bytea *value)
+ae_varlena_to_bundle(const bytea *value, const char *context)
 {
 	AeBundle   *bundle = palloc0(sizeof(AeBundle));
 	char		errbuf[AE_ERRBUF_SIZE];
@@ -139,7 +139,7 @@ ae_varlena_to_bundle(const bytea *value)
 	st = ae_bundle_deserialize((const uint8_t *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
 							   bundle, &ae_palloc_allocator, errbuf);
 	if (st != AE_OK)
-		ae_check_status(st, errbuf, "invalid ae_model value");
+		ae_check_status(st, errbuf, context ? context : "invalid ae_model value");
 	return bundle;
 }
 
@@ -241,7 +241,7 @@ Datum
 ae_model_info(PG_FUNCTION_ARGS)
 {
 	bytea	   *value = PG_GETARG_BYTEA_PP(0);
-	AeBundle   *b = ae_varlena_to_bundle(value);
+	AeBundle   *b = ae_varlena_to_bundle(value, NULL);
 	const AeArch *a = &b->arch;
 	StringInfoData buf;
 

@@ -4,9 +4,10 @@
  * Every function takes the model's name first and the input second: a
  * real[] or double precision[] array (the "array" entry points, which look
  * at the element type), or a row value for models trained on named columns
- * (the "_row" entry points).  The work is in ae_scorer.c; this file unpacks
- * arguments and builds results.  Errors are computed in normalised space
- * (see doc/how-it-works.md, "Scoring").
+ * (the "_row" entry points).  The work is in ae_scorer.c (binding),
+ * ae_score_input.c (loading a row) and ae_score_output.c (the network and
+ * its metrics); this file unpacks arguments and builds results.  Errors are
+ * computed in normalised space (see doc/how-it-works.md, "Scoring").
  */
 #include "postgres.h"
 

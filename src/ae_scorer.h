@@ -7,9 +7,10 @@
  * that model, so scoring a row allocates nothing but the result:
  *
  *   ae_scorer_bind      model name → ready model (a pointer check on every
- *                       row but the first of a statement)
- *   ae_scorer_load_*    input → normalised row xn (and which features are present)
- *   ae_scorer_run       network over a layer range
+ *                       row but the first of a statement)      ae_scorer.c
+ *   ae_scorer_load_*    input → normalised row xn (and which features are
+ *                       present)                                ae_score_input.c
+ *   ae_scorer_run       network over a layer range              ae_score_output.c
  *   ae_scorer_error     a reconstruction error metric (normalised space)
  */
 #ifndef AE_SCORER_H
@@ -58,7 +59,7 @@ typedef struct AeBinding
 	uint64		last_used;
 	int			namelen;
 	char		name[AE_CACHE_NAME_MAX];
-	uint64		search_path;	/* ae_search_path_hash() when bound */
+	char	   *search_path;	/* the search_path's text when bound; NULL: not used */
 } AeBinding;
 
 typedef struct AeScorer
@@ -174,6 +175,15 @@ extern double ae_scorer_quantile(const AeScorer *s, double p);
 
 /* The stored anomaly threshold (55000 when the model has none). */
 extern double ae_scorer_threshold(const AeScorer *s);
+
+/* Is the text argument exactly s?  (the option values are lowercase ASCII) */
+static inline bool
+ae_text_is(const text *t, const char *s)
+{
+	size_t		len = strlen(s);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
 
 extern AeMissing ae_parse_missing(const text *value);
 extern AeMetric ae_parse_metric(const text *value);
