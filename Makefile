@@ -8,6 +8,10 @@
 #   make taptest    the Perl TAP tests in test/t/ (clusters of their own)
 #   make test       everything, self-contained: installs Debian packages,
 #                   builds, starts a throwaway cluster, runs all suites
+#   make test-matrix  the unit, pg_regress, pgTAP, Perl TAP and scoring
+#                   suites against PostgreSQL 17 and 18, each in a cached
+#                   minimal root of the Debian release that packages it
+#                   (needs root; scripts/matrix.sh)
 #   make demo       the same set-up, then trains on a real data set and
 #                   prints the anomalies it found
 #   make bench      benchmarks (bench/), written to doc/performance.md
@@ -126,7 +130,7 @@ build/bench/%: bench/%.c $(CORE_OBJS) $(CORE_HDRS)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_OBJS) $(CORE_LIBS)
 
-.PHONY: unit reference prove test demo bench
+.PHONY: unit reference prove test test-matrix demo bench
 
 # One BLAS thread: the core promises bit-identical results per seed.
 unit: $(UNIT_TESTS)
@@ -144,6 +148,10 @@ taptest:
 
 test:
 	bash scripts/test.sh
+
+# MATRIX="trixie sid" limits it to those releases (scripts/matrix.sh)
+test-matrix:
+	bash scripts/matrix.sh $(MATRIX)
 
 demo:
 	bash scripts/demo.sh

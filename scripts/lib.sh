@@ -33,20 +33,15 @@ ae_install_packages() {
     return 1
 }
 
-# What building and testing autoenc needs on Debian 12.
-AE_BASE_PACKAGES=(
-    build-essential
-    pkg-config
-    "postgresql-$AE_PG_MAJOR"
-    "postgresql-server-dev-$AE_PG_MAJOR"
-    libopenblas-dev
-    libprotobuf-c-dev
-    protobuf-c-compiler
-    libonnx-dev
-    "postgresql-$AE_PG_MAJOR-pgtap"
-    libtap-parser-sourcehandler-pgtap-perl
-    libipc-run-perl
-)
+# ae_base_packages MAJOR: what building and testing autoenc against
+# PostgreSQL MAJOR needs on Debian (scripts/matrix.sh gives every release's
+# root the same list).
+ae_base_packages() {
+    printf '%s\n' build-essential pkg-config "postgresql-$1" "postgresql-server-dev-$1" \
+        libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+        "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+}
+mapfile -t AE_BASE_PACKAGES < <(ae_base_packages "$AE_PG_MAJOR")
 # The PyTorch cross-check of the training math, and of ONNX in and out.
 AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx)
 # make valgrind, make sanitize (gcc's ASan/UBSan runtimes come with gcc) and
@@ -141,4 +136,35 @@ ae_cluster_stop() {
     ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$AE_CLUSTER_DIR"
     AE_CLUSTER_DIR=
+}
+
+# ae_run_core_suites: the suites every supported PostgreSQL version runs,
+# on the host (scripts/test.sh) and in each Debian release's root
+# (scripts/matrix.sh): the unit tests, then on a new throwaway cluster
+# pg_regress, pgTAP and the scoring check, and the Perl TAP tests (the
+# fault tests among them) on clusters of their own.  Appends the names of the suites
+# that failed to the caller's array `failed`; leaves the cluster running
+# (the caller's ae_cluster_stop removes it).  Needs the build installed.
+ae_run_core_suites() {
+    ae_log "unit tests (C core, no server)"
+    make -s unit || failed+=(unit)
+
+    ae_cluster_start || { failed+=(cluster); return 1; }
+
+    ae_log "pg_regress (make installcheck)"
+    rm -f regression.diffs
+    if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG"; then
+        failed+=(installcheck)
+        [ -f regression.diffs ] && cat regression.diffs
+    fi
+
+    ae_log "pgTAP (make prove)"
+    ae_prove || failed+=(prove)
+
+    ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
+    bash scripts/taptest.sh || failed+=(taptest)
+
+    ae_log "scoring check (every scoring function vs NumPy on random imported models)"
+    PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)
+    return 0
 }

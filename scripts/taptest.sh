@@ -19,8 +19,11 @@ trap 'rm -rf "$scratch"' EXIT
 chmod 755 "$scratch"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$scratch"
 
-# TESTDIR: where tmp_check/ (clusters, logs) goes
-ae_as_pg env TESTDIR="$scratch" PATH="$AE_PG_BIN:$PATH" PGPORT="6$(id -u postgres | tail -c 5)" \
+# where tmp_check/ (clusters) and its log/ go: TESTDIR for PostgreSQL 15,
+# TESTDATADIR and TESTLOGDIR for 17 and 18 (else they are made in the
+# current directory, which the server's OS user may not write)
+ae_as_pg env TESTDIR="$scratch" TESTDATADIR="$scratch/tmp_check" TESTLOGDIR="$scratch/tmp_check/log" \
+    PATH="$AE_PG_BIN:$PATH" PGPORT="6$(id -u postgres | tail -c 5)" \
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
     prove --timer ${PROVE_FLAGS:-} -I "$pgxs/src/test/perl" -I "$AE_ROOT/test/t" "${tests[@]/#/$AE_ROOT/}"
 rc=$?

@@ -2,7 +2,8 @@
 # `make test`: everything, self-contained, on a fresh Debian 12 machine.
 # Installs what is missing, builds, installs, starts a throwaway cluster and
 # runs the unit, reference, pg_regress, pgTAP and Perl TAP (test/t) suites,
-# and in CI the Debian package check (scripts/deb-test.sh).  Exits non-zero
+# and in CI the Debian package check (scripts/deb-test.sh) and PostgreSQL 17
+# and 18 in Debian roots (scripts/matrix.sh).  Exits non-zero
 # when any of them failed; the cluster is always stopped and removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -16,29 +17,12 @@ ae_install_packages "${AE_BASE_PACKAGES[@]}" "${AE_TEST_PACKAGES[@]}" || exit 1
 ae_build_install || exit 1
 
 failed=()
-ae_log "unit tests (C core, no server)"
-make -s unit || failed+=(unit)
-
 ae_log "reference test (core vs PyTorch)"
 make -s reference || failed+=(reference)
 
-ae_cluster_start || exit 1
-
-ae_log "pg_regress (make installcheck)"
-rm -f regression.diffs
-if ! make -s installcheck PG_CONFIG="$AE_PG_CONFIG"; then
-    failed+=(installcheck)
-    [ -f regression.diffs ] && cat regression.diffs
-fi
-
-ae_log "pgTAP (make prove)"
-ae_prove || failed+=(prove)
-
-ae_log "Perl TAP (test/t: planted look-alikes, schemas, standby; clusters of their own)"
-bash scripts/taptest.sh || failed+=(taptest)
-
-ae_log "scoring check (every scoring function vs NumPy on random imported models)"
-PGDATABASE=autoenc_tap bash test/reference/score_check.sh || failed+=(score_check)
+# unit, pg_regress, pgTAP, Perl TAP, scoring check: what scripts/matrix.sh
+# runs on the other PostgreSQL versions too
+ae_run_core_suites || exit 1
 
 ae_log "ONNX check (PyTorch exports imported, autoenc exports checked by onnx and evaluated in NumPy)"
 PGDATABASE=autoenc_tap bash test/reference/onnx_check.sh || failed+=(onnx_check)
@@ -69,6 +53,16 @@ if [ "${CI:-}" = true ]; then
     bash scripts/deb-test.sh || failed+=(deb)
 else
     ae_log "Debian package check: runs in CI (CI=true); run it here with: make deb"
+fi
+
+# The other PostgreSQL versions Debian packages (17, 18), each in a root of
+# its Debian release: in CI only, as it takes minutes with the roots cached
+# (making a root, 2 to 3 minutes more).  Here: sudo make test-matrix.
+if [ "${CI:-}" = true ]; then
+    ae_log "PostgreSQL 17 and 18 in Debian 13 and unstable roots (make test-matrix)"
+    bash scripts/matrix.sh || failed+=(matrix)
+else
+    ae_log "PostgreSQL 17 and 18 in Debian 13 and unstable roots: run in CI (CI=true); here: sudo make test-matrix"
 fi
 
 if [ ${#failed[@]} -ne 0 ]; then

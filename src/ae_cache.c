@@ -47,6 +47,7 @@
 
 #include "ae_cache.h"
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "ae_infer.h"
 #include "ae_scorer.h"
 #include "autoenc.h"
@@ -376,7 +377,7 @@ AccessHolds(const AeCachedAccess *a, Snapshot snap)
 	return a->generation == ae_access_generation &&
 		!snap->takenDuringRecovery &&
 		SnapshotNoOlder(snap->xmax, snap->xcnt, a->xmax, a->xcnt) &&
-		(a->lxid != MyProc->lxid || snap->curcid >= a->curcid);
+		(a->lxid != AE_PROC_LXID(MyProc) || snap->curcid >= a->curcid);
 }
 
 /*
@@ -419,7 +420,7 @@ RecordAccess(AeCachedModel *entry, Oid userid, uint64 search_path, int version,
 	a->generation = generation;
 	a->xmax = snap->xmax;
 	a->xcnt = snap->xcnt;
-	a->lxid = MyProc->lxid;
+	a->lxid = AE_PROC_LXID(MyProc);
 	a->curcid = snap->curcid;
 }
 

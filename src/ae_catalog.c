@@ -33,8 +33,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
-
-#include "ae_compat.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -50,6 +48,7 @@
 #include <math.h>
 
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "autoenc.h"
 
 /* Where the catalog lives and who is asking. */
@@ -532,8 +531,9 @@ Audit(const Catalog *cat, const char *action, int64 model_id, const char *model,
 	char	   *sql;
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[7];
-	char		nulls[7] = "       ";
+	char		nulls[7];
 
+	memset(nulls, ' ', sizeof(nulls));	/* SPI: ' ' not null, 'n' null */
 	sql = psprintf("INSERT INTO %s.ae_model_audit (actor, session_actor, action, model_id, model, role, detail) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7)", cat->schema);
 	values[0] = CStringGetTextDatum(RoleName(cat->caller));

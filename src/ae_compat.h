@@ -1,45 +1,58 @@
 /*
  * ae_compat.h — differences between the PostgreSQL versions autoenc builds
- * against (13 to 17).  Each shim names the release that made it unnecessary.
+ * against: 15, 17 and 18, the versions Debian 12, 13 and unstable package
+ * (scripts/test.sh and scripts/matrix.sh test each).  Each shim names the
+ * release that changed the interface.
  */
 #ifndef AE_COMPAT_H
 #define AE_COMPAT_H
 
 #include "postgres.h"
 
-#include "fmgr.h"
-#include "funcapi.h"
-
+/*
+ * Not before 15: PostgreSQL 13 and 14 are past their end of life, and 13
+ * lacks the 2026 fix that refuses SQL calls of functions taking type
+ * internal (CVE-2026-14680), such as the aggregate's support functions.
+ */
 #if PG_VERSION_NUM < 150000
-#include "miscadmin.h"
-#include "utils/tuplestore.h"
+#error "autoenc needs PostgreSQL 15 or later"
+#endif
+
+#if PG_VERSION_NUM < 170000
+#include "common/jsonapi.h"
 
 /*
- * InitMaterializedSRF() appeared in PostgreSQL 15: before, every
- * set-returning function built its tuplestore by hand like this.
+ * PostgreSQL 17 lets the caller provide the lexer's storage (first
+ * argument); autoenc always passes NULL, a new one, as before.
  */
-static inline void
-InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext per_query,
-				old;
-	TupleDesc	tupdesc;
+#define makeJsonLexContextCstringLen(lex, json, len, encoding, need_escapes) \
+	(AssertMacro((lex) == NULL), \
+	 makeJsonLexContextCstringLen((json), (len), (encoding), (need_escapes)))
+#endif
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-	per_query = rsinfo->econtext->ecxt_per_query_memory;
-	old = MemoryContextSwitchTo(per_query);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
-	MemoryContextSwitchTo(old);
-}
+/* PostgreSQL 17 moved a backend's local transaction id into PGPROC.vxid. */
+#if PG_VERSION_NUM >= 170000
+#define AE_PROC_LXID(proc) ((proc)->vxid.lxid)
+#else
+#define AE_PROC_LXID(proc) ((proc)->lxid)
+#endif
+
+/*
+ * PostgreSQL 18 declares noreturn functions with pg_noreturn in front (the
+ * C11 function specifier) instead of pg_attribute_noreturn() after.
+ */
+#if PG_VERSION_NUM < 180000
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
+ * The bytes pg_b64_encode() reads and pg_b64_decode() writes: uint8 from
+ * PostgreSQL 18 on, char before.
+ */
+#if PG_VERSION_NUM >= 180000
+typedef uint8 ae_b64_byte;
+#else
+typedef char ae_b64_byte;
 #endif
 
 /*

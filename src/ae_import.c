@@ -22,6 +22,7 @@
 #include "utils/numeric.h"
 
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "ae_names.h"
 #include "ae_json.h"
 #include "autoenc.h"
@@ -31,7 +32,7 @@
 
 /* ---------------------------------------------------------------- errors */
 
-static void DocError(int sqlstate, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+pg_noreturn static void DocError(int sqlstate, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static void
 DocError(int sqlstate, const char *fmt,...)

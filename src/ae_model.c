@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "ae_json.h"
 #include "autoenc.h"
 
@@ -59,7 +60,7 @@ ModelProblem(const AeBundle *b)
 
 		if (!pg_verifymbstr(config, (int) len, true))
 			return "the configuration is not valid text in the database encoding";
-		lex = makeJsonLexContextCstringLen(config, (int) len, GetDatabaseEncoding(), false);
+		lex = makeJsonLexContextCstringLen(NULL, config, (int) len, GetDatabaseEncoding(), false);
 		while (*config == ' ' || *config == '\t' || *config == '\n' || *config == '\r')
 			config++;
 		if (*config != '{' || pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
@@ -160,7 +161,7 @@ ae_model_in(PG_FUNCTION_ARGS)
 				 errmsg("ae_model text is too long")));
 	maxlen = pg_b64_dec_len((int) len);
 	value = palloc(VARHDRSZ + maxlen + 1);
-	n = pg_b64_decode(str, (int) len, VARDATA(value), maxlen);
+	n = pg_b64_decode(str, (int) len, (ae_b64_byte *) VARDATA(value), maxlen);
 	if (n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -189,7 +190,7 @@ ae_model_out(PG_FUNCTION_ARGS)
 				 errhint("Use binary transfer, or ae_export() for a JSON document.")));
 	maxlen = pg_b64_enc_len((int) len);
 	out = palloc(maxlen + 1);
-	n = pg_b64_encode(VARDATA_ANY(value), (int) len, out, maxlen);
+	n = pg_b64_encode((const ae_b64_byte *) VARDATA_ANY(value), (int) len, out, maxlen);
 	if (n < 0)
 		elog(ERROR, "could not encode an ae_model value as base64");
 	out[n] = '\0';

@@ -15,8 +15,6 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
-
-#include "ae_compat.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 

@@ -136,11 +136,7 @@ _PG_init(void)
 
 	ae_cache_init();
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("autoenc");
-#else
-	EmitWarningsOnPlaceholders("autoenc");
-#endif
 
 	/*
 	 * The library is loaded into a backend, never into the postmaster before

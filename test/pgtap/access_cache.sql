@@ -128,13 +128,26 @@ SELECT is(ae_error('tap_acc_m', '{1,2}'::real[]), 1::float8, 'nor after it rolls
 RESET ROLE;
 
 -- ------------------------------------------------------------ role attributes
+-- Until PostgreSQL 16 the role attribute INHERIT decides whether a member
+-- has the privileges of the roles granted to it; from 16 on every grant of
+-- a role carries its own INHERIT option (the attribute is only the default
+-- for new grants), changed by granting the role again.
+SELECT current_setting('server_version_num')::int >= 160000 AS grant_inherit \gset
+\if :grant_inherit
+GRANT tap_acc_team TO tap_acc_reader WITH INHERIT FALSE;
+\else
 ALTER ROLE tap_acc_reader NOINHERIT;
+\endif
 SET ROLE tap_acc_reader;
 SELECT throws_ok($$SELECT ae_error('tap_acc_m', '{1,2}'::real[])$$, '42501',
                  'permission denied for model "tap_acc_m"',
                  'NOINHERIT: the grantee role''s privileges no longer reach its member, at the next statement');
 RESET ROLE;
+\if :grant_inherit
+GRANT tap_acc_team TO tap_acc_reader WITH INHERIT TRUE;
+\else
 ALTER ROLE tap_acc_reader INHERIT;
+\endif
 SET ROLE tap_acc_reader;
 SELECT is(ae_error('tap_acc_m', '{1,2}'::real[]), 1::float8, 'INHERIT again: allowed');
 RESET ROLE;

@@ -10,7 +10,8 @@ ALTER EXTENSION autoenc UPDATE TO '0.2.0';
 SELECT extversion FROM pg_extension WHERE extname = 'autoenc';
 ALTER EXTENSION autoenc UPDATE TO '9.9.9';
 
--- settings
+-- settings (the range error gives the unit from PostgreSQL 17 on:
+-- expected/extension_1.out)
 SHOW autoenc.blas_threads;
 SHOW autoenc.max_train_memory;
 SET autoenc.blas_threads = 0;
