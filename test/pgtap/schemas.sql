@@ -21,27 +21,11 @@ GRANT USAGE ON SCHEMA ae_sch_alice, ae_sch_bob, ae_sch_carol TO PUBLIC;
 -- carol may create in public (as every role could before PostgreSQL 15)
 GRANT CREATE ON SCHEMA public TO ae_sch_carol;
 
--- Run a statement as a role with a search_path (public, where the
--- extension is, last), returning the first column of a query as text; an
--- error propagates.  Qualified throughout, so that the helper walks into
--- nothing the roles planted.
-CREATE FUNCTION pg_temp.as_role(role name, path text, statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    saved text := pg_catalog.current_setting('search_path');
-    result text;
-BEGIN
-    EXECUTE pg_catalog.format('SET ROLE %I', role);
-    PERFORM pg_catalog.set_config('search_path', path || ', public', true);
-    IF statement OPERATOR(pg_catalog.~*) '^\s*(select|with|values)\M' THEN
-        EXECUTE statement INTO result;
-    ELSE
-        EXECUTE statement;
-    END IF;
-    PERFORM pg_catalog.set_config('search_path', saved, true);
-    RESET ROLE;
-    RETURN result;
-END $$;
+\ir include/as_role.sql
+-- as_role_on: as_role with the path in front of the statement, and public (where the
+-- extension is) last: the calls below read role, path, statement
+CREATE FUNCTION pg_temp.as_role_on(role name, path text, statement text) RETURNS text
+LANGUAGE sql AS $$ SELECT pg_temp.as_role(role, statement, path OPERATOR(pg_catalog.||) ', public') $$;
 
 -- a 3-2-3 model written by hand: it reconstructs (a, b, .5a + .5b) exactly
 CREATE TABLE sch_doc AS SELECT jsonb '{
@@ -62,26 +46,26 @@ CREATE TABLE sch_pts AS SELECT g AS id, ARRAY[g, -g, 0]::real[] AS x FROM genera
 GRANT SELECT ON sch_pts TO PUBLIC;
 
 -- ------------------------------------------------------------ 1. where a new model goes, how names resolve
-SELECT is(pg_temp.as_role('ae_sch_alice', 'ae_sch_alice, public', $$SELECT ae_import(d, 'gate') FROM sch_doc$$), '1',
+SELECT is(pg_temp.as_role_on('ae_sch_alice', 'ae_sch_alice, public', $$SELECT ae_import(d, 'gate') FROM sch_doc$$), '1',
           'a bare name is created in the first schema of the search_path');
 SELECT is((SELECT schema FROM ae_models WHERE name = 'gate'), 'ae_sch_alice', 'ae_models shows its schema');
-SELECT is(pg_temp.as_role('ae_sch_alice', 'public', $$SELECT ae_import(d, 'ae_sch_alice.other') FROM sch_doc$$), '1',
+SELECT is(pg_temp.as_role_on('ae_sch_alice', 'public', $$SELECT ae_import(d, 'ae_sch_alice.other') FROM sch_doc$$), '1',
           'a qualified name is created in its schema, whatever the path');
-SELECT is(pg_temp.as_role('ae_sch_alice', 'ae_sch_alice', $$SELECT ae_error('gate', '{1,2,1.5}'::real[])$$)::float8, 0::float8,
+SELECT is(pg_temp.as_role_on('ae_sch_alice', 'ae_sch_alice', $$SELECT ae_error('gate', '{1,2,1.5}'::real[])$$)::float8, 0::float8,
           'a bare name is found through the search_path');
-SELECT is(pg_temp.as_role('ae_sch_alice', 'public', $$SELECT ae_error('ae_sch_alice.gate', '{1,2,1.5}'::real[])$$)::float8,
+SELECT is(pg_temp.as_role_on('ae_sch_alice', 'public', $$SELECT ae_error('ae_sch_alice.gate', '{1,2,1.5}'::real[])$$)::float8,
           0::float8, 'a qualified name is found whatever the path');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_alice', 'public', 'SELECT ae_error(''gate'', ''{1,2,1.5}''::real[])')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_alice', 'public', 'SELECT ae_error(''gate'', ''{1,2,1.5}''::real[])')$$,
                  '42704', 'model "gate" does not exist', 'a bare name is not looked for outside the search_path');
 SELECT throws_ok($$SELECT ae_error('ae_sch_nosuch.gate', '{1,2,1.5}'::real[])$$, '3F000',
                  'schema "ae_sch_nosuch" does not exist', 'an unknown schema is named');
 -- the first schema of the path that holds the name wins
-SELECT pg_temp.as_role('ae_sch_carol', 'ae_sch_carol', $$SELECT ae_import(d, 'gate') FROM sch_zero$$);
-SELECT pg_temp.as_role('ae_sch_carol', 'ae_sch_carol', $$SELECT ae_grant('gate', 'ae_sch_alice')$$);
-SELECT is(pg_temp.as_role('ae_sch_alice', 'ae_sch_carol, ae_sch_alice',
+SELECT pg_temp.as_role_on('ae_sch_carol', 'ae_sch_carol', $$SELECT ae_import(d, 'gate') FROM sch_zero$$);
+SELECT pg_temp.as_role_on('ae_sch_carol', 'ae_sch_carol', $$SELECT ae_grant('gate', 'ae_sch_alice')$$);
+SELECT is(pg_temp.as_role_on('ae_sch_alice', 'ae_sch_carol, ae_sch_alice',
                           $$SELECT ae_error('gate', '{1,2,1.5}'::real[])$$)::float8 > 0, true,
           'with carol''s schema first, carol''s gate is used');
-SELECT is(pg_temp.as_role('ae_sch_alice', 'ae_sch_alice, ae_sch_carol',
+SELECT is(pg_temp.as_role_on('ae_sch_alice', 'ae_sch_alice, ae_sch_carol',
                           $$SELECT ae_error('gate', '{1,2,1.5}'::real[])$$)::float8, 0::float8,
           'with alice''s schema first, alice''s gate is used (and a session switching paths sees the switch)');
 
@@ -102,37 +86,37 @@ SELECT is(ae_import(d, repeat('s', 0) || 'public.' || repeat('m', 63)), 1, 'a 63
 SELECT is(ae_export('ae_sch_alice.other') ->> 'name', 'other', 'ae_export writes the name without its schema');
 CREATE TEMP TABLE sch_exported AS SELECT ae_export('ae_sch_alice.other') AS d;
 GRANT SELECT ON sch_exported TO PUBLIC;
-SELECT is(pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', $$SELECT ae_import(d) FROM sch_exported$$), '1',
+SELECT is(pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob', $$SELECT ae_import(d) FROM sch_exported$$), '1',
           'ae_import of it, without a name, stores in the importer''s first schema');
 SELECT is((SELECT owner::text FROM ae_models WHERE schema = 'ae_sch_bob' AND name = 'other'), 'ae_sch_bob',
           'owned by the importer');
-SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', $$SELECT ae_drop('other')$$);
+SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob', $$SELECT ae_drop('other')$$);
 
 -- ------------------------------------------------------------ 2. CREATE and USAGE on the schema
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_alice', 'SELECT ae_import(d, ''squat'') FROM sch_doc')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_alice', 'SELECT ae_import(d, ''squat'') FROM sch_doc')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'creating a model needs CREATE on the schema');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_import(d, ''ae_sch_alice.squat'') FROM sch_doc')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_import(d, ''ae_sch_alice.squat'') FROM sch_doc')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'qualified as well');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_train(''ae_sch_alice.squat'', ''sch_pts'', ''x'', epochs => 1)')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_train(''ae_sch_alice.squat'', ''sch_pts'', ''x'', epochs => 1)')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'ae_train too');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_save(''ae_sch_alice.squat'', ae_fit(x, ''{"epochs": 1}'')) FROM sch_pts')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_save(''ae_sch_alice.squat'', ae_fit(x, ''{"epochs": 1}'')) FROM sch_pts')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'ae_save too');
 SELECT is((SELECT count(*)::int FROM ae_model_catalog WHERE name = 'squat'), 0, 'nothing was squatted');
 -- carol takes bob's future name in public; bob, with a schema of his own first, is not stumped
-SELECT pg_temp.as_role('ae_sch_carol', 'public', $$SELECT ae_import(d, 'bob_nightly') FROM sch_zero$$);
-SELECT is(pg_temp.as_role('ae_sch_bob', 'ae_sch_bob, public', $$SELECT version FROM ae_train('bob_nightly', 'sch_pts', 'x', epochs => 1)$$),
+SELECT pg_temp.as_role_on('ae_sch_carol', 'public', $$SELECT ae_import(d, 'bob_nightly') FROM sch_zero$$);
+SELECT is(pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob, public', $$SELECT version FROM ae_train('bob_nightly', 'sch_pts', 'x', epochs => 1)$$),
           '1', 'a name squatted in a later schema of the path does not stop the owner''s training');
 SELECT is((SELECT owner::text FROM ae_models WHERE schema = 'ae_sch_bob' AND name = 'bob_nightly'), 'ae_sch_bob',
           'it went to the owner''s own schema');
 -- USAGE
 REVOKE USAGE ON SCHEMA ae_sch_alice FROM PUBLIC;
-SELECT pg_temp.as_role('ae_sch_alice', 'ae_sch_alice', $$SELECT ae_grant('gate', 'ae_sch_bob')$$);
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_error(''ae_sch_alice.gate'', ''{1,2,1.5}''::real[])')$$,
+SELECT pg_temp.as_role_on('ae_sch_alice', 'ae_sch_alice', $$SELECT ae_grant('gate', 'ae_sch_bob')$$);
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_error(''ae_sch_alice.gate'', ''{1,2,1.5}''::real[])')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'a granted model needs USAGE on its schema too');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_alice', 'SELECT ae_error(''gate'', ''{1,2,1.5}''::real[])')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_alice', 'SELECT ae_error(''gate'', ''{1,2,1.5}''::real[])')$$,
                  '42704', NULL, 'a schema without USAGE is skipped on the search_path');
 GRANT USAGE ON SCHEMA ae_sch_alice TO PUBLIC;
-SELECT is(pg_temp.as_role('ae_sch_bob', 'public', $$SELECT ae_error('ae_sch_alice.gate', '{1,2,1.5}'::real[])$$)::float8, 0::float8,
+SELECT is(pg_temp.as_role_on('ae_sch_bob', 'public', $$SELECT ae_error('ae_sch_alice.gate', '{1,2,1.5}'::real[])$$)::float8, 0::float8,
           'with USAGE granted again the same call works (no stale decision)');
 
 -- ------------------------------------------------------------ 3. the substitution of a trigger's model fails closed
@@ -140,36 +124,36 @@ CREATE TABLE ae_sch_bob.readings (id int, x real[]);
 ALTER TABLE ae_sch_bob.readings OWNER TO ae_sch_bob;
 CREATE TABLE ae_sch_bob.readings_bare (id int, x real[]);
 ALTER TABLE ae_sch_bob.readings_bare OWNER TO ae_sch_bob;
-SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', $$CREATE TRIGGER gate BEFORE INSERT ON readings FOR EACH ROW
+SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob', $$CREATE TRIGGER gate BEFORE INSERT ON readings FOR EACH ROW
     EXECUTE FUNCTION ae_score_trigger('ae_sch_alice.gate', 'x', '', 'reject')$$);
-SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', $$CREATE TRIGGER gate BEFORE INSERT ON readings_bare FOR EACH ROW
+SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob', $$CREATE TRIGGER gate BEFORE INSERT ON readings_bare FOR EACH ROW
     EXECUTE FUNCTION ae_score_trigger('gate', 'x', '', 'reject')$$);
-SELECT lives_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', 'INSERT INTO readings VALUES (1, ''{1,2,1.5}'')')$$,
+SELECT lives_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob', 'INSERT INTO readings VALUES (1, ''{1,2,1.5}'')')$$,
                 'a row the model reconstructs passes');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_bob', 'INSERT INTO readings VALUES (2, ''{1,2,9}'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_bob', 'INSERT INTO readings VALUES (2, ''{1,2,9}'')')$$,
                  '23514', NULL, 'an anomaly is rejected');
 -- alice drops her model; carol puts an all-zero one with threshold 1e30 everywhere she may, grants it to bob
-SELECT pg_temp.as_role('ae_sch_alice', 'ae_sch_alice', $$SELECT ae_drop('gate')$$);
-SELECT pg_temp.as_role('ae_sch_carol', 'public', $$SELECT ae_import(d, 'gate') FROM sch_zero$$);
-SELECT pg_temp.as_role('ae_sch_carol', 'public', $$SELECT ae_grant('public.gate', 'ae_sch_bob')$$);
-SELECT pg_temp.as_role('ae_sch_carol', 'public', $$SELECT ae_grant('ae_sch_carol.gate', 'ae_sch_bob')$$);
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_carol', 'public', 'SELECT ae_import(d, ''ae_sch_alice.gate'') FROM sch_zero')$$,
+SELECT pg_temp.as_role_on('ae_sch_alice', 'ae_sch_alice', $$SELECT ae_drop('gate')$$);
+SELECT pg_temp.as_role_on('ae_sch_carol', 'public', $$SELECT ae_import(d, 'gate') FROM sch_zero$$);
+SELECT pg_temp.as_role_on('ae_sch_carol', 'public', $$SELECT ae_grant('public.gate', 'ae_sch_bob')$$);
+SELECT pg_temp.as_role_on('ae_sch_carol', 'public', $$SELECT ae_grant('ae_sch_carol.gate', 'ae_sch_bob')$$);
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_carol', 'public', 'SELECT ae_import(d, ''ae_sch_alice.gate'') FROM sch_zero')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'carol cannot put hers where alice''s was');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_carol, public, ae_sch_bob', 'INSERT INTO ae_sch_bob.readings VALUES (3, ''{1,2,9}'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_carol, public, ae_sch_bob', 'INSERT INTO ae_sch_bob.readings VALUES (3, ''{1,2,9}'')')$$,
                  '42704', 'model "ae_sch_alice.gate" does not exist',
                  'the trigger fails closed: the model it names is gone, whatever bob''s search_path finds');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'ae_sch_carol, public, ae_sch_bob', 'INSERT INTO ae_sch_bob.readings_bare VALUES (3, ''{1,2,9}'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'ae_sch_carol, public, ae_sch_bob', 'INSERT INTO ae_sch_bob.readings_bare VALUES (3, ''{1,2,9}'')')$$,
                  '42704', 'model "ae_sch_bob.gate" does not exist',
                  'a bare name in a trigger means the table''s schema, never the writer''s search_path');
 SELECT is((SELECT count(*)::int FROM ae_sch_bob.readings), 1, 'no row got through');
 
 -- ------------------------------------------------------------ 4. moving, renaming and dropping schemas
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_alice', 'public', 'SELECT ae_rename(''ae_sch_alice.other'', ''ae_sch_bob.other'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_alice', 'public', 'SELECT ae_rename(''ae_sch_alice.other'', ''ae_sch_bob.other'')')$$,
                  '42501', 'permission denied for schema ae_sch_bob', 'moving a model needs CREATE on the target');
-SELECT lives_ok($$SELECT pg_temp.as_role('ae_sch_alice', 'public', 'SELECT ae_rename(''ae_sch_alice.other'', ''ae_sch_alice.renamed'')')$$,
+SELECT lives_ok($$SELECT pg_temp.as_role_on('ae_sch_alice', 'public', 'SELECT ae_rename(''ae_sch_alice.other'', ''ae_sch_alice.renamed'')')$$,
                 'renaming within the schema needs no more than owning the model');
 GRANT USAGE, CREATE ON SCHEMA "Odd Schema" TO ae_sch_alice;
-SELECT lives_ok($$SELECT pg_temp.as_role('ae_sch_alice', 'public', 'SELECT ae_rename(''ae_sch_alice.renamed'', ''"Odd Schema".moved'')')$$,
+SELECT lives_ok($$SELECT pg_temp.as_role_on('ae_sch_alice', 'public', 'SELECT ae_rename(''ae_sch_alice.renamed'', ''"Odd Schema".moved'')')$$,
                 'a qualified new name moves it');
 SELECT is((SELECT detail FROM ae_model_audit WHERE action = 'rename' ORDER BY id DESC LIMIT 1), '"Odd Schema".moved',
           'the move is audited with the qualified names');
@@ -180,7 +164,7 @@ SELECT is(ae_error('ae_sch_even.moved', '{1,2,1.5}'::real[]), 0::float8, 'and th
 SELECT throws_ok($$DROP SCHEMA ae_sch_even$$, '2BP01', 'cannot drop schema ae_sch_even because other objects depend on it',
                  'DROP SCHEMA refuses while the schema holds models');
 SELECT ok((SELECT count(*) = 2 FROM ae_models WHERE schema = 'ae_sch_even'), 'and the models are still there');
-SELECT pg_temp.as_role('ae_sch_alice', 'public', $$SELECT ae_grant('ae_sch_even.moved', 'ae_sch_bob')$$);
+SELECT pg_temp.as_role_on('ae_sch_alice', 'public', $$SELECT ae_grant('ae_sch_even.moved', 'ae_sch_bob')$$);
 DROP SCHEMA ae_sch_even CASCADE;
 SELECT is((SELECT count(*)::int FROM ae_model_catalog WHERE schema = 'ae_sch_even'), 0, 'DROP SCHEMA ... CASCADE drops its models');
 SELECT is((SELECT count(*)::int FROM ae_model_grants g WHERE NOT EXISTS (SELECT 1 FROM ae_model_catalog m WHERE m.id = g.model_id)),
@@ -189,8 +173,8 @@ SELECT is((SELECT count(*)::int FROM ae_model_audit WHERE action = 'drop' AND de
            AND model IN ('ae_sch_even."M 1"', 'ae_sch_even.moved')), 2, 'each drop is audited');
 
 -- ------------------------------------------------------------ 5. owners: DROP OWNED and ae_reassign_owned
-SELECT pg_temp.as_role('ae_sch_carol', 'public', $$SELECT ae_grant('public.gate', 'ae_sch_alice')$$);
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_reassign_owned(''ae_sch_carol'', ''ae_sch_bob'')')$$,
+SELECT pg_temp.as_role_on('ae_sch_carol', 'public', $$SELECT ae_grant('public.gate', 'ae_sch_alice')$$);
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_reassign_owned(''ae_sch_carol'', ''ae_sch_bob'')')$$,
                  '42501', 'permission denied to reassign models', 'reassigning needs the privileges of both roles');
 SELECT is(ae_reassign_owned('ae_sch_bob', 'ae_sch_alice'), 1, 'ae_reassign_owned moves every model of a role');
 SELECT is((SELECT owner::text FROM ae_models WHERE schema = 'ae_sch_bob' AND name = 'bob_nightly'), 'ae_sch_alice',
@@ -200,7 +184,7 @@ DROP OWNED BY ae_sch_carol CASCADE;
 SELECT is((SELECT count(*)::int FROM ae_model_catalog WHERE owner = 'ae_sch_carol'::regrole), 0,
           'DROP OWNED drops the models the role owns (in every schema)');
 SELECT is((SELECT count(*)::int FROM ae_model_catalog WHERE schema = 'ae_sch_carol'), 0, 'its schema went with them');
-SELECT pg_temp.as_role('ae_sch_alice', 'public', $$SELECT ae_grant('ae_sch_bob.bob_nightly', 'ae_sch_carol')$$);
+SELECT pg_temp.as_role_on('ae_sch_alice', 'public', $$SELECT ae_grant('ae_sch_bob.bob_nightly', 'ae_sch_carol')$$);
 DROP OWNED BY ae_sch_carol;
 SELECT is((SELECT count(*)::int FROM ae_model_grants WHERE grantee = 'ae_sch_carol'::regrole), 0,
           'DROP OWNED revokes the grants the role holds');
@@ -212,11 +196,11 @@ BEGIN
 END $$;
 CREATE VIEW sch_tripwire AS SELECT x FROM sch_tripwire_rows() AS x;
 GRANT SELECT ON sch_tripwire TO PUBLIC;
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_train(''ae_sch_alice.t'', ''sch_tripwire'', ''x'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_train(''ae_sch_alice.t'', ''sch_tripwire'', ''x'')')$$,
                  '42501', 'permission denied for schema ae_sch_alice', 'no CREATE on the schema: refused before reading');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SELECT ae_train(''ae_sch_bob.bob_nightly'', ''sch_tripwire'', ''x'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SELECT ae_train(''ae_sch_bob.bob_nightly'', ''sch_tripwire'', ''x'')')$$,
                  '42501', 'permission denied for model "ae_sch_bob.bob_nightly"', 'another role''s model: refused before reading');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'pg_temp', 'SELECT ae_train(''t'', ''sch_tripwire'', ''x'')')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'pg_temp', 'SELECT ae_train(''t'', ''sch_tripwire'', ''x'')')$$,
                  '0A000', NULL, 'a temporary schema cannot hold models');
 SAVEPOINT ro;
 SET TRANSACTION READ ONLY;
@@ -225,9 +209,9 @@ SELECT throws_ok($$SELECT ae_train('ae_sch_ro', 'sch_tripwire', 'x')$$, '25006',
 ROLLBACK TO SAVEPOINT ro;
 
 -- ------------------------------------------------------------ 7. limits only a superuser can lift
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SET autoenc.max_train_memory = ''1000GB''')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SET autoenc.max_train_memory = ''1000GB''')$$,
                  '42501', NULL, 'an ordinary role cannot raise autoenc.max_train_memory');
-SELECT throws_ok($$SELECT pg_temp.as_role('ae_sch_bob', 'public', 'SET autoenc.blas_threads = 64')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role_on('ae_sch_bob', 'public', 'SET autoenc.blas_threads = 64')$$,
                  '42501', NULL, 'nor autoenc.blas_threads');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'autoenc.max_train_memory'), 'superuser',
           'autoenc.max_train_memory is superuser-only');
