@@ -21,13 +21,12 @@ the end.  Prints TAP, with the max |diff| of each model.
 import base64
 import io
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import warnings
 
 import numpy as np
+
+from tap import done, ok, psql_script
 
 warnings.filterwarnings("ignore")
 import onnx  # noqa: E402
@@ -38,35 +37,9 @@ import torch  # noqa: E402
 ATOL = 1e-5          # PyTorch vs autoenc, inputs and outputs of order 1
 EVAL_ATOL = 1e-5     # the NumPy interpreter vs autoenc, relative to 1 + |value|
 N_ROWS = 64
-PSQL = os.environ.get("PSQL", "psql")
-
-tap_count = 0
-tap_failed = 0
-
-
-def ok(cond, name, diag=None):
-    global tap_count, tap_failed
-    tap_count += 1
-    if not cond:
-        tap_failed += 1
-    print(("ok" if cond else "not ok"), tap_count, "-", name, flush=True)
-    if diag and not cond:
-        for line in str(diag).splitlines():
-            print("#", line)
-
 
 def psql(sql):
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(sql)
-        path = f.name
-    try:
-        r = subprocess.run([PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", path],
-                           capture_output=True, text=True)
-    finally:
-        os.unlink(path)
-    if r.returncode != 0:
-        raise RuntimeError("psql failed:\n" + r.stderr)
-    return r.stdout.strip()
+    return psql_script(sql).strip()
 
 
 def sql_bytes(b):
@@ -332,8 +305,7 @@ def main():
     finally:
         psql("SELECT ae_drop(name) FROM ae_models WHERE name LIKE 'onnx\\_check\\_%';"
              "DROP TABLE IF EXISTS onnx_check_rows, onnx_check_train;")
-    print("1..%d" % tap_count)
-    return 1 if tap_failed else 0
+    return done()
 
 
 if __name__ == "__main__":

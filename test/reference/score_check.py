@@ -16,44 +16,15 @@ reduced in double precision on both sides from float32 differences.
 """
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
+from tap import done, ok, psql_script
+
 RTOL = 2e-5
 N_ROWS = 150
-PSQL = os.environ.get("PSQL", "psql")
 
-tap_count = 0
-tap_failed = 0
-
-
-def ok(cond, name, diag=None):
-    global tap_count, tap_failed
-    tap_count += 1
-    if not cond:
-        tap_failed += 1
-    print(("ok" if cond else "not ok"), tap_count, "-", name, flush=True)
-    if diag and not cond:
-        for line in str(diag).splitlines():
-            print("#", line)
-
-
-def psql_script(sql):
-    """Run a script; return stdout (unaligned, tuples only)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(sql)
-        path = f.name
-    try:
-        r = subprocess.run([PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", path],
-                           capture_output=True, text=True)
-    finally:
-        os.unlink(path)
-    if r.returncode != 0:
-        raise RuntimeError("psql failed:\n" + r.stderr)
-    return r.stdout
 
 
 def query_json(sql):
@@ -374,8 +345,7 @@ def main():
     psql_script("SET client_min_messages = warning;\n"
                 "SELECT ae_drop(m, if_exists => true) FROM unnest(ARRAY[%s]) m;\n"
                 "DROP TABLE score_check_rows, score_check_named_rows;" % ",".join("'%s'" % n for n in names))
-    print("1..%d" % tap_count)
-    return 1 if tap_failed else 0
+    return done()
 
 
 if __name__ == "__main__":
