@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
 -- the documented default, which the memory-budget case relies on
 SET autoenc.max_train_memory = '1GB';
-SELECT plan(348);
+SELECT plan(349);
 
 -- ------------------------------------------------------------ fixtures
 
@@ -494,6 +494,18 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('internal', 'the aggregate''s deserialisation function', '42883', 'ae_fit_deserialfn', $$SELECT ae_fit_deserialfn('\x0102', NULL)$$),
 ('internal', 'the type''s binary receive function', '42883', 'ae_model_recv', $$SELECT ae_model_recv(NULL)$$),
 ('internal', 'the catalog''s invalidation trigger', '39P01', 'trigger', $$SELECT ae_catalog_invalidate()$$);
+
+-- The server refuses SQL calls of functions taking type internal as
+-- functions that do not exist (42883) in the minor releases that reject them
+-- (15.20, 17.12, 18.6 here), through internal's input function before
+-- (0A000, "cannot accept a value of type internal"; 15.18).  Ours must be
+-- refused the way the server refuses its own array_agg_transfn.
+CREATE TEMP TABLE bi_internal AS
+    SELECT pg_temp.error_of('SELECT pg_catalog.array_agg_transfn(NULL, 1)') AS m;
+SELECT ok((SELECT m LIKE '42883 %' OR m LIKE '0A000 cannot accept a value of type internal' FROM bi_internal),
+          'the server refuses an SQL call of its own function taking internal');
+UPDATE bi_cases SET state = '0A000', word = 'type internal'
+WHERE area = 'internal' AND state = '42883' AND (SELECT m LIKE '0A000 %' FROM bi_internal);
 
 -- every case raises its SQLSTATE
 SELECT throws_ok(sql, state, NULL, area || ': ' || descr || ' (' || state || ')')
