@@ -99,9 +99,13 @@ ae_as_pg() {
     if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
+# ae_free_port: a port in 54400-54999 nothing listens on, searched from a
+# random place, so that clusters started at the same moment by concurrent
+# runs rarely pick the same one (ae_cluster_start retries when they do).
 ae_free_port() {
-    local port
-    for port in $(seq 54400 54999); do
+    local i port first=$((RANDOM % 600))
+    for i in $(seq 0 599); do
+        port=$((54400 + (first + i) % 600))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0
@@ -118,16 +122,26 @@ ae_cluster_start() {
     AE_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/autoenc-cluster.XXXXXX")
     chmod 755 "$AE_CLUSTER_DIR"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$AE_CLUSTER_DIR"
-    local port
-    port=$(ae_free_port) || { echo "no free port" >&2; return 1; }
-    ae_log "starting a throwaway cluster in $AE_CLUSTER_DIR on port $port"
     ae_as_pg "$AE_PG_BIN/initdb" -D "$AE_CLUSTER_DIR/data" -U postgres -A trust \
         --no-sync -E UTF8 --locale=C >"$AE_CLUSTER_DIR/initdb.log" 2>&1 \
         || { cat "$AE_CLUSTER_DIR/initdb.log"; return 1; }
-    ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -l "$AE_CLUSTER_DIR/server.log" -w \
-        -o "-p $port -k $AE_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_worker_processes=16 -c max_parallel_workers_per_gather=2 ${AE_SERVER_OPTS:-}" \
-        ${AE_PG_CTL_OPTS:-} start >/dev/null \
-        || { cat "$AE_CLUSTER_DIR/server.log"; return 1; }
+    # a port found free can be taken by another run before the server binds
+    # it: then another port, a few times
+    local port attempt
+    for attempt in 1 2 3 4 5; do
+        port=$(ae_free_port) || { echo "no free port" >&2; return 1; }
+        ae_log "starting a throwaway cluster in $AE_CLUSTER_DIR on port $port"
+        ae_as_pg "$AE_PG_BIN/pg_ctl" -D "$AE_CLUSTER_DIR/data" -l "$AE_CLUSTER_DIR/server.log" -w \
+            -o "-p $port -k $AE_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_worker_processes=16 -c max_parallel_workers_per_gather=2 ${AE_SERVER_OPTS:-}" \
+            ${AE_PG_CTL_OPTS:-} start >/dev/null && break
+        if [ $attempt -lt 5 ] && grep -q 'could not create any TCP/IP sockets' "$AE_CLUSTER_DIR/server.log"; then
+            echo "port $port was taken meanwhile; trying another" >&2
+            rm -f "$AE_CLUSTER_DIR/server.log"
+            continue
+        fi
+        cat "$AE_CLUSTER_DIR/server.log"
+        return 1
+    done
     export PGHOST=$AE_CLUSTER_DIR PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 }
 
