@@ -85,10 +85,18 @@ ae_private_install() {
     cp -a "$bindir" "$inst$bindir" || return 1
     cp -as "$libdir" "$inst$libdir" || return 1
     cp -as "$sharedir" "$inst$sharedir" || return 1
-    rm -f "$inst$libdir"/autoenc.so "$inst$sharedir"/extension/autoenc[-.]*
+    # the copy's autoenc files must be files of its own, not links: an
+    # install through a link would write into the machine's installation
+    # (llvm-lto rewrites bitcode/autoenc.index.bc in place)
+    rm -rf "$inst$libdir"/autoenc.so "$inst$libdir"/bitcode/autoenc "$inst$libdir"/bitcode/autoenc.index.bc \
+        "$inst$sharedir"/extension/autoenc[-.]*
     make -C "$src" -s PG_CONFIG="$AE_PG_CONFIG" "$@" DESTDIR="$inst" install >/dev/null \
         || return 1
     [ -f "$inst$libdir/autoenc.so" ] && [ ! -L "$inst$libdir/autoenc.so" ] || return 1
+    if [ -n "$(find "$inst$libdir" "$inst$sharedir/extension" -name 'autoenc*' -type l)" ]; then
+        echo "ae_private_install: autoenc files in $inst are links into the installation" >&2
+        return 1
+    fi
     AE_PG_BIN=$inst$bindir
 }
 
