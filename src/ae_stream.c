@@ -507,22 +507,20 @@ ValidationPass(Stream *st)
 	return sum / (double) st->n_val;
 }
 
-/* The epochs, with early stopping as the core does it (ae_train.h). */
+/* The epochs, with the core's early stopping (ae_early_stop_*, ae_train.h). */
 static int
 RunEpochs(Stream *st, int *best_epoch_out)
 {
-	double		best_score = INFINITY;
-	int			best_epoch = 0;
-	int			epochs_run = 0;
+	AeEarlyStop es;
 
+	ae_early_stop_init(&es, st->cfg.patience, st->best);
 	for (st->epoch = 1; st->epoch <= st->cfg.epochs; st->epoch++)
 	{
 		AeEpochStats *stats = &st->history[st->epoch - 1];
 		instr_time	t0,
 					t1;
 		AeScan	   *scan;
-		double		score;
-		bool		stop = false;
+		bool		stop;
 
 		INSTR_TIME_SET_CURRENT(t0);
 		st->loss_sum = 0.0;
@@ -545,18 +543,7 @@ RunEpochs(Stream *st, int *best_epoch_out)
 		INSTR_TIME_SET_CURRENT(t1);
 		INSTR_TIME_SUBTRACT(t1, t0);
 		stats->seconds = INSTR_TIME_GET_DOUBLE(t1);
-		epochs_run = st->epoch;
-
-		score = st->n_val > 0 ? stats->val_loss : stats->train_loss;
-		if (score < best_score)
-		{
-			best_score = score;
-			best_epoch = st->epoch;
-			if (st->best)
-				memcpy(st->best, st->model.params, st->model.n_params * sizeof(float));
-		}
-		else if (st->cfg.patience > 0 && st->epoch - best_epoch >= st->cfg.patience)
-			stop = true;
+		stop = ae_early_stop_update(&es, &st->model, stats);
 
 		/* the last pass (errors) costs about one training pass: count it as left */
 		st->progress.fixed_left = stats->seconds;
@@ -565,12 +552,8 @@ RunEpochs(Stream *st, int *best_epoch_out)
 		if (stop)
 			break;
 	}
-	if (st->best && best_epoch != epochs_run)
-		memcpy(st->model.params, st->best, st->model.n_params * sizeof(float));
-	else if (!st->best)
-		best_epoch = epochs_run;
-	*best_epoch_out = best_epoch;
-	return epochs_run;
+	*best_epoch_out = ae_early_stop_finish(&es, &st->model);
+	return es.epochs_run;
 }
 
 /* ---------------------------------------------------------------- the errors */

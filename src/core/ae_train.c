@@ -153,6 +153,53 @@ ValidationLoss(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 	return isfinite(*loss) ? AE_OK : AE_ERR_NONFINITE;
 }
 
+/* ---------------------------------------------------------------- early stopping */
+
+void
+ae_early_stop_init(AeEarlyStop *es, int patience, float *best)
+{
+	es->patience = patience;
+	es->best = patience > 0 ? best : NULL;
+	es->best_score = INFINITY;
+	es->best_epoch = 0;
+	es->epochs_run = 0;
+}
+
+/*
+ * The score is the validation loss, or the training loss when nothing is
+ * held out (val_loss NaN); only a strict improvement resets the patience.
+ */
+bool
+ae_early_stop_update(AeEarlyStop *es, const AeModel *model, const AeEpochStats *stats)
+{
+	double		score = isnan(stats->val_loss) ? stats->train_loss : stats->val_loss;
+
+	es->epochs_run = stats->epoch;
+	if (score < es->best_score)
+	{
+		es->best_score = score;
+		es->best_epoch = stats->epoch;
+		if (es->best)
+			memcpy(es->best, model->params, model->n_params * sizeof(float));
+		return false;
+	}
+	return es->patience > 0 && stats->epoch - es->best_epoch >= es->patience;
+}
+
+/*
+ * With early stopping on, the best epoch's weights are kept whether the
+ * patience ran out or the epochs did; without it, the last epoch's.
+ */
+int
+ae_early_stop_finish(AeEarlyStop *es, AeModel *model)
+{
+	if (es->best && es->best_epoch != es->epochs_run)
+		memcpy(model->params, es->best, model->n_params * sizeof(float));
+	else if (!es->best)
+		es->best_epoch = es->epochs_run;
+	return es->best_epoch;
+}
+
 /* ---------------------------------------------------------------- one training run */
 
 /* Everything one call of ae_train holds, allocated up front by AllocRun. */
@@ -185,9 +232,7 @@ typedef struct TrainRun
 	AeOptimizer opt;
 	bool		opt_made;
 
-	int			best_epoch;
-	double		best_score;
-	int			epochs_run;
+	AeEarlyStop stop;
 } TrainRun;
 
 /* The input checks: row count, and every value finite (naming the first that is not). */
@@ -395,7 +440,6 @@ static AeStatus
 EndEpoch(TrainRun *r, int epoch, double t0, double loss_sum, bool *stop)
 {
 	AeEpochStats *stats = &r->history[epoch - 1];
-	double		score;
 
 	stats->epoch = epoch;
 	stats->train_loss = loss_sum / (double) r->n_train;
@@ -417,18 +461,7 @@ EndEpoch(TrainRun *r, int epoch, double t0, double loss_sum, bool *stop)
 			return st;
 	}
 	stats->seconds = Now() - t0;
-	r->epochs_run = epoch;
-
-	score = r->n_val > 0 ? stats->val_loss : stats->train_loss;
-	if (score < r->best_score)
-	{
-		r->best_score = score;
-		r->best_epoch = epoch;
-		if (r->best)
-			memcpy(r->best, r->model->params, r->model->n_params * sizeof(float));
-	}
-	else if (r->cfg->patience > 0 && epoch - r->best_epoch >= r->cfg->patience)
-		*stop = true;
+	*stop = ae_early_stop_update(&r->stop, r->model, stats);
 	return AE_OK;
 }
 
@@ -467,24 +500,18 @@ RunEpochs(TrainRun *r, AeBatchCallback cb, void *cb_arg)
 	return AE_OK;
 }
 
-/*
- * The result: with early stopping on, the best epoch's weights are kept
- * whether the patience ran out or the epochs did; without it, the last
- * epoch's.  The history moves to the result.
- */
+/* The result: the kept epoch's weights (ae_early_stop_finish); the history moves to it. */
 static void
 Finish(TrainRun *r, AeTrainResult *result)
 {
-	if (r->best && r->best_epoch != r->epochs_run)
-		memcpy(r->model->params, r->best, r->model->n_params * sizeof(float));
-	else if (!r->best)
-		r->best_epoch = r->epochs_run;
-	result->epochs_run = r->epochs_run;
-	result->best_epoch = r->best_epoch;
+	int			kept = ae_early_stop_finish(&r->stop, r->model);
+
+	result->epochs_run = r->stop.epochs_run;
+	result->best_epoch = kept;
 	result->n_train = r->n_train;
 	result->n_val = r->n_val;
-	result->train_loss = r->history[r->best_epoch - 1].train_loss;
-	result->val_loss = r->history[r->best_epoch - 1].val_loss;
+	result->train_loss = r->history[kept - 1].train_loss;
+	result->val_loss = r->history[kept - 1].val_loss;
 	result->history = r->history;
 	r->history = NULL;
 }
@@ -516,7 +543,6 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 	r.d = model->dims[0];
 	r.al = al;
 	r.errbuf = errbuf;
-	r.best_score = INFINITY;
 	/* the last share of a seeded permutation validates; at least one row trains */
 	r.n_val = (size_t) floor((double) n * (double) cfg->validation_fraction);
 	if (r.n_val >= n)
@@ -532,6 +558,7 @@ ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 	ae_rng_seed(&r.rng_noise, ae_rng_next(&seeder));
 
 	st = AllocRun(&r);
+	ae_early_stop_init(&r.stop, cfg->patience, r.best);
 	if (st == AE_OK)
 		st = SplitRows(&r);
 	if (st == AE_OK)

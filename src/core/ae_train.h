@@ -102,6 +102,28 @@ typedef struct AeTrainResult
 } AeTrainResult;
 
 /*
+ * Early stopping and the choice of the kept epoch, as ae_train does it
+ * (see "Early stopping" above), for any loop over epochs: the in-memory
+ * one here and the streaming one of the SQL layer.  ae_early_stop_update
+ * after each epoch (its stats complete) returns true when the patience ran
+ * out; ae_early_stop_finish puts the kept epoch's weights back into the
+ * model and returns that epoch.  best holds n_params floats when patience
+ * > 0 (the copy of the best weights), else it may be NULL.
+ */
+typedef struct AeEarlyStop
+{
+	int			patience;		/* 0: every epoch runs, the last is kept */
+	float	   *best;			/* (n_params) with patience, else NULL */
+	double		best_score;
+	int			best_epoch;		/* 0 before the first epoch */
+	int			epochs_run;
+} AeEarlyStop;
+
+void		ae_early_stop_init(AeEarlyStop *es, int patience, float *best);
+bool		ae_early_stop_update(AeEarlyStop *es, const AeModel *model, const AeEpochStats *stats);
+int			ae_early_stop_finish(AeEarlyStop *es, AeModel *model);
+
+/*
  * Train model (weights already initialised or warm-started) on n rows of X
  * (n×d, normalised as the caller wants).  X is not modified.  Deterministic
  * for a seed with one BLAS thread.  On error the model's parameters are
