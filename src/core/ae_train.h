@@ -102,28 +102,6 @@ typedef struct AeTrainResult
 } AeTrainResult;
 
 /*
- * Early stopping and the choice of the kept epoch, as ae_train does it
- * (see "Early stopping" above), for any loop over epochs: the in-memory
- * one here and the streaming one of the SQL layer.  ae_early_stop_update
- * after each epoch (its stats complete) returns true when the patience ran
- * out; ae_early_stop_finish puts the kept epoch's weights back into the
- * model and returns that epoch.  best holds n_params floats when patience
- * > 0 (the copy of the best weights), else it may be NULL.
- */
-typedef struct AeEarlyStop
-{
-	int			patience;		/* 0: every epoch runs, the last is kept */
-	float	   *best;			/* (n_params) with patience, else NULL */
-	double		best_score;
-	int			best_epoch;		/* 0 before the first epoch */
-	int			epochs_run;
-} AeEarlyStop;
-
-void		ae_early_stop_init(AeEarlyStop *es, int patience, float *best);
-bool		ae_early_stop_update(AeEarlyStop *es, const AeModel *model, const AeEpochStats *stats);
-int			ae_early_stop_finish(AeEarlyStop *es, AeModel *model);
-
-/*
  * Train model (weights already initialised or warm-started) on n rows of X
  * (n×d, normalised as the caller wants).  X is not modified.  Deterministic
  * for a seed with one BLAS thread.  On error the model's parameters are
@@ -133,5 +111,42 @@ int			ae_early_stop_finish(AeEarlyStop *es, AeModel *model);
 AeStatus	ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 					 const AeAllocator *al, AeBatchCallback cb, void *cb_arg,
 					 AeTrainResult *result, char *errbuf);
+
+/*
+ * The same loop over rows that come from elsewhere (the SQL layer's
+ * streaming training reads them from a table, a pass per epoch): a batch
+ * source hands out clean rows (row-major, model->dims[0] wide) in
+ * batches of ae_train_batch_rows(cfg, n_train) rows, the last one
+ * possibly shorter.  Everything ae_train says from "Batch" on holds: the
+ * corruption, optimiser steps, history, validation loss, early stopping,
+ * lr decay, callback and errors, with the source's split and order; the
+ * noise (and contractive projections) draw from rng_noise.
+ *
+ * train_batch(arg, epoch, batch, &rows) gives batch number batch (0-based;
+ * 0 starts the epoch's pass) and returns its row count, n_train rows an
+ * epoch in all; after the last batch it is called once more (batch =
+ * the batch count) and must return 0, which lets the source end its pass.
+ * val_batch likewise gives the n_val validation rows after each epoch,
+ * from batch 0 until it returns 0; it is not called when n_val is 0.
+ * *rows stays valid until the next call.  A source that hands out another
+ * number of rows makes the training fail with AE_ERR_DATA.  A source may
+ * also leave by a non-local exit (the SQL layer's errors); the loop holds
+ * nothing but allocator memory.
+ */
+typedef struct AeBatchSource
+{
+	size_t		n_train;		/* >= 1 */
+	size_t		n_val;			/* 0: nothing validates */
+	int			(*train_batch) (void *arg, int epoch, int batch, const float **rows);
+	int			(*val_batch) (void *arg, int epoch, int batch, const float **rows);
+	void	   *arg;
+} AeBatchSource;
+
+AeStatus	ae_train_batches(AeModel *model, const AeTrainConfig *cfg, const AeBatchSource *src,
+							 AeRng *rng_noise, const AeAllocator *al, AeBatchCallback cb,
+							 void *cb_arg, AeTrainResult *result, char *errbuf);
+
+/* Rows a batch holds: batch_size, or n_train when there are fewer. */
+int			ae_train_batch_rows(const AeTrainConfig *cfg, size_t n_train);
 
 #endif							/* AE_TRAIN_H */
