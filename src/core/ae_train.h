@@ -1,5 +1,7 @@
 /*
- * ae_train.h — the training loop over an in-memory row-major float matrix.
+ * ae_train.h — the training loop over an in-memory row-major float matrix
+ * (ae_train), and the same loop over rows from a batch source
+ * (ae_train_batches, at the end).
  *
  * Minibatches, a fresh seeded shuffle each epoch, a validation split, early
  * stopping with patience (the best weights are restored), denoising
