@@ -473,6 +473,48 @@ RowErrors(const AeModel *model, const float *X, int64 n, int d)
 	return errors;
 }
 
+/*
+ * Sort the n errors ascending when they are all non-negative (not NaN, not
+ * -0): such floats' bit patterns, read as unsigned integers, are in the
+ * same order as the values, so four passes of a byte-wise radix sort put
+ * them in the order a comparison sort would, in linear time.  Otherwise
+ * they are left as they are.  ae_quantiles then finds them sorted, which
+ * its own sort passes over quickly.
+ */
+static void
+SortErrors(float *errors, int64 n)
+{
+	uint32	   *keys = (uint32 *) errors;
+	uint32	   *tmp;
+	size_t		count[256];
+
+	for (int64 i = 0; i < n; i++)
+		if (!(errors[i] >= 0.0f) || signbit(errors[i]))
+			return;
+	tmp = palloc_extended(sizeof(uint32) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int shift = 0; shift < 32; shift += 8)
+	{
+		/* even passes read keys into tmp, odd ones back: the fourth ends in keys */
+		uint32	   *from = (shift / 8) % 2 == 0 ? keys : tmp;
+		uint32	   *to = (shift / 8) % 2 == 0 ? tmp : keys;
+		size_t		pos = 0;
+
+		memset(count, 0, sizeof(count));
+		for (int64 i = 0; i < n; i++)
+			count[(from[i] >> shift) & 0xFF]++;
+		for (int b = 0; b < 256; b++)
+		{
+			size_t		c = count[b];
+
+			count[b] = pos;
+			pos += c;
+		}
+		for (int64 i = 0; i < n; i++)
+			to[count[(from[i] >> shift) & 0xFF]++] = from[i];
+	}
+	pfree(tmp);
+}
+
 void
 AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64 n, int d,
 				   double contamination)
@@ -480,6 +522,8 @@ AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64
 	float	   *errors = RowErrors(model, X, n, d);
 	double		probs[AE_BUNDLE_N_QUANTILES + 1];
 	double		q[AE_BUNDLE_N_QUANTILES + 1];
+
+	SortErrors(errors, n);
 
 	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
 		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
