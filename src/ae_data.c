@@ -254,6 +254,12 @@ AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *width,
 	{
 		const float *v = (const float *) ARR_DATA_PTR(arr);
 
+		/* the common case, every value finite: one branch-free check and a copy */
+		if (out && ae_all_finite(v, (size_t) n))
+		{
+			memcpy(out, v, sizeof(float) * n);
+			return;
+		}
 		for (int i = 0; i < n; i++)
 		{
 			if (!CheckValue(c, i + 1, v[i]))

@@ -77,20 +77,11 @@ typedef struct Stream
 	/* the network and its training */
 	AeModel		model;
 	AeTrainConfig cfg;
-	AeObjective plain;			/* validation: reconstruction only */
 	float	   *offset;
 	float	   *scale;
 	float	   *feature_mean;
 	int			bs;
-	int			n_batches;
-	float	   *x_target;		/* (bs, d) */
-	float	   *x_input;		/* (bs, d) denoising only */
-	float	   *grad;
-	float	   *best;
-	AeEpochStats *history;
-	AeWorkspace *ws;
-	AeWorkspace *ws_val;
-	AeOptimizer opt;
+	float	   *x_target;		/* (bs, d) the batch handed to the core */
 	AeRng		rng_shuffle;
 	AeRng		rng_noise;
 	AeRng		rng_sample;
@@ -99,11 +90,10 @@ typedef struct Stream
 	int64		S;
 	AeShuffleBuf buf;
 
-	/* the batch being filled */
-	int			in_batch;
-	int			batch_no;
-	double		loss_sum;
-	int			epoch;
+	/* the pass under way (AeBatchSource) */
+	AeScan	   *scan;			/* NULL once the relation is read to the end */
+	size_t		n_left;			/* rows the drained buffer still holds */
+	size_t		next_left;		/* the next of them to leave */
 	AeTrainProgress progress;
 } Stream;
 
@@ -316,8 +306,7 @@ AllocTraining(Stream *st, const AeBundle *warm)
 	AeTrainerFillConfig(&st->cfg, opts);
 	ae_check_status(ae_train_config_validate(&st->cfg, &st->model, errbuf), errbuf, st->what);
 
-	st->bs = (int) Min((int64) opts->batch_size, st->n_train);
-	st->n_batches = (int) ((st->n_train + st->bs - 1) / st->bs);
+	st->bs = ae_train_batch_rows(&st->cfg, (size_t) st->n_train);
 
 	/* the shuffle buffer: as asked, else AE_DEFAULT_SHUFFLE_BUFFER_BYTES of rows */
 	fixed = AeTrainerFixedBytes(opts, arch);
@@ -350,33 +339,10 @@ AllocTraining(Stream *st, const AeBundle *warm)
 				 errhint("Lower shuffle_buffer, or raise autoenc.max_train_memory.")));
 
 	st->x_target = palloc(sizeof(float) * st->bs * st->d);
-	if (opts->noise != AE_NOISE_NONE)
-		st->x_input = palloc(sizeof(float) * st->bs * st->d);
-	st->grad = palloc_extended(sizeof(float) * Max(st->model.n_params, 1), MCXT_ALLOC_HUGE);
-	if (opts->patience > 0)
-		st->best = palloc_extended(sizeof(float) * Max(st->model.n_params, 1), MCXT_ALLOC_HUGE);
-	st->history = palloc0(sizeof(AeEpochStats) * opts->epochs);
 	if (S > 0)
 		ae_shufbuf_init(&st->buf, palloc_extended(sizeof(float) * (Size) S * st->d, MCXT_ALLOC_HUGE),
 						palloc_extended(sizeof(uint32) * (Size) S, MCXT_ALLOC_HUGE),
 						(size_t) S, st->d, &st->rng_shuffle);
-	st->ws = ae_workspace_create(&st->model, &st->cfg.objective, st->bs, &ae_palloc_allocator);
-	st->ws_val = st->ws;
-	if (st->n_val > 0 && st->cfg.objective.contractive > 0.0f)
-		st->ws_val = ae_workspace_create(&st->model, NULL, st->bs, &ae_palloc_allocator);
-	if (st->ws == NULL || st->ws_val == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("%s: out of memory allocating the network workspace", st->what)));
-	ae_check_status(ae_optim_create(&st->opt, &st->cfg.optim, st->model.n_params,
-									&ae_palloc_allocator), "out of memory allocating the optimizer state",
-					st->what);
-
-	st->plain = st->cfg.objective;
-	st->plain.l1_activity = 0.0f;
-	st->plain.sparsity_weight = 0.0f;
-	st->plain.contractive = 0.0f;
-	st->plain.noise = AE_NOISE_NONE;
 
 	/* streams of their own, as in the core: one option does not shift another's draws */
 	ae_rng_seed(&seeder, (uint64_t) opts->seed ^ UINT64CONST(0x53545245414D0001));
@@ -385,192 +351,122 @@ AllocTraining(Stream *st, const AeBundle *warm)
 	ae_rng_seed(&st->rng_sample, ae_rng_next(&seeder));
 }
 
-/* One optimiser step on the st->in_batch rows gathered in x_target. */
-static void
-TrainBatch(Stream *st)
+/*
+ * The next row of the pass under way that is on the wanted side of the
+ * split (validation or training), normalised, in st->row; false at the
+ * end of the pass, which closes the scan.
+ */
+static bool
+NextPassRow(Stream *st, bool validation)
 {
-	const AeObjective *obj = &st->cfg.objective;
-	int			B = st->in_batch;
-	const float *x_in = st->x_target;
-	AeLossParts parts;
-	AeStatus	st_;
-
-	if (B == 0)
-		return;
-	if (obj->noise != AE_NOISE_NONE)
+	while (st->scan)
 	{
-		ae_corrupt(obj, &st->rng_noise, st->x_target, st->x_input, (size_t) B * st->d);
-		x_in = st->x_input;
-	}
-	st_ = ae_loss_grad(&st->model, st->ws, obj, x_in, st->x_target, B, st->grad, &parts,
-					   &st->rng_noise);
-	if (st_ == AE_OK && !isfinite(parts.total))
-		st_ = AE_ERR_NONFINITE;
-	if (st_ == AE_ERR_NONFINITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s: the training loss became non-finite in epoch %d, batch %d of %d",
-						st->what, st->epoch, st->batch_no + 1, st->n_batches),
-				 errhint("A lower learning_rate or a clip_norm may help.")));
-	if (st_ != AE_OK)
-		ae_check_status(st_, "training step failed", st->what);
-	ae_optim_step(&st->opt, st->model.params, st->grad, NULL);
-	st->loss_sum += parts.total * B;
-	st->batch_no++;
-	st->in_batch = 0;
-	(void) AeTrainerProgress(&st->progress, st->epoch, st->batch_no, st->n_batches, NULL);
-}
-
-/* The batch has one more row in place (at in_batch); train when it is full. */
-static inline void
-Placed(Stream *st)
-{
-	if (++st->in_batch == st->bs)
-		TrainBatch(st);
-}
-
-static inline float *
-NextSlot(Stream *st)
-{
-	return st->x_target + (size_t) st->in_batch * st->d;
-}
-
-/* A training row through the shuffle buffer (or straight to the batch). */
-static void
-Feed(Stream *st)
-{
-	if (st->S == 0)
-	{
-		memcpy(NextSlot(st), st->row, sizeof(float) * st->d);
-		Placed(st);
-	}
-	else if (ae_shufbuf_push(&st->buf, st->row, NextSlot(st)))
-		Placed(st);
-}
-
-/* The end of a pass: what the buffer holds, in a fresh permutation; the last batch. */
-static void
-Drain(Stream *st)
-{
-	if (st->S > 0)
-	{
-		size_t		left = ae_shufbuf_drain(&st->buf);
-
-		for (size_t i = 0; i < left; i++)
+		if (!NextRow(st, st->scan, false))
 		{
-			memcpy(NextSlot(st), st->buf.rows + (size_t) st->buf.perm[i] * st->d,
-				   sizeof(float) * st->d);
-			Placed(st);
+			AeScanEnd(st->scan);
+			st->scan = NULL;
+			break;
+		}
+		if (IsValidationRow(st) == validation)
+		{
+			Normalise(st);
+			return true;
 		}
 	}
-	TrainBatch(st);
+	return false;
 }
 
-static double
-ValidationPass(Stream *st)
+/*
+ * AeBatchSource.train_batch: the next batch of an epoch's training rows.
+ * Batch 0 starts a pass over the relation; each training row goes through
+ * the shuffle buffer (or straight into the batch without shuffle); at the
+ * end of the pass what the buffer holds leaves in a fresh permutation.
+ */
+static int
+StreamTrainBatch(void *arg, int epoch, int batch, const float **rows)
 {
-	AeScan	   *scan = AeScanBegin(&st->data->spec, true);
-	double		sum = 0.0;
+	Stream	   *st = (Stream *) arg;
 	int			B = 0;
 
-	for (;;)
+	if (batch == 0)
 	{
-		bool		more = NextRow(st, scan, false);
+		st->scan = AeScanBegin(&st->data->spec, true);
+		st->n_left = st->next_left = 0;
+	}
+	while (B < st->bs)
+	{
+		float	   *slot = st->x_target + (size_t) B * st->d;
 
-		if (more)
+		if (st->scan)
 		{
-			if (!IsValidationRow(st))
-				continue;
-			Normalise(st);
-			memcpy(st->x_target + (size_t) B++ * st->d, st->row, sizeof(float) * st->d);
+			if (!NextPassRow(st, false))
+			{
+				if (st->S > 0)
+					st->n_left = ae_shufbuf_drain(&st->buf);
+			}
+			else if (st->S == 0)
+			{
+				memcpy(slot, st->row, sizeof(float) * st->d);
+				B++;
+			}
+			else if (ae_shufbuf_push(&st->buf, st->row, slot))
+				B++;
 		}
-		if (B == st->bs || (!more && B > 0))
+		else if (st->next_left < st->n_left)
 		{
-			AeLossParts parts;
-			AeStatus	s = ae_loss_only(&st->model, st->ws_val, &st->plain, st->x_target,
-										 st->x_target, B, &parts, &st->rng_noise);
-
-			if (s != AE_OK && s != AE_ERR_NONFINITE)
-				ae_check_status(s, "validation failed", st->what);
-			sum += parts.recon * B;
-			B = 0;
+			memcpy(slot, st->buf.rows + (size_t) st->buf.perm[st->next_left++] * st->d,
+				   sizeof(float) * st->d);
+			B++;
 		}
-		if (!more)
+		else
 			break;
 	}
-	AeScanEnd(scan);
-	if (!isfinite(sum))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s: the validation loss became non-finite after epoch %d", st->what, st->epoch),
-				 errhint("A lower learning_rate or a clip_norm may help.")));
-	return sum / (double) st->n_val;
+	*rows = st->x_target;
+	return B;
 }
 
-/* The epochs, with early stopping as the core does it (ae_train.h). */
+/* AeBatchSource.val_batch: the validation rows, a pass over the relation after each epoch. */
 static int
-RunEpochs(Stream *st, int *best_epoch_out)
+StreamValBatch(void *arg, int epoch, int batch, const float **rows)
 {
-	double		best_score = INFINITY;
-	int			best_epoch = 0;
-	int			epochs_run = 0;
+	Stream	   *st = (Stream *) arg;
+	int			B = 0;
 
-	for (st->epoch = 1; st->epoch <= st->cfg.epochs; st->epoch++)
-	{
-		AeEpochStats *stats = &st->history[st->epoch - 1];
-		instr_time	t0,
-					t1;
-		AeScan	   *scan;
-		double		score;
-		bool		stop = false;
+	if (batch == 0)
+		st->scan = AeScanBegin(&st->data->spec, true);
+	while (B < st->bs && NextPassRow(st, true))
+		memcpy(st->x_target + (size_t) B++ * st->d, st->row, sizeof(float) * st->d);
+	*rows = st->x_target;
+	return B;
+}
 
-		INSTR_TIME_SET_CURRENT(t0);
-		st->loss_sum = 0.0;
-		st->batch_no = 0;
-		st->in_batch = 0;
-		scan = AeScanBegin(&st->data->spec, true);
-		while (NextRow(st, scan, false))
-		{
-			if (IsValidationRow(st))
-				continue;
-			Normalise(st);
-			Feed(st);
-		}
-		AeScanEnd(scan);
-		Drain(st);
+/* The core's progress callback, and the last pass (errors) counted as one more epoch's time. */
+static bool
+StreamProgress(void *arg, int epoch, int batch, int n_batches, const AeEpochStats *done)
+{
+	AeTrainProgress *p = (AeTrainProgress *) arg;
 
-		stats->epoch = st->epoch;
-		stats->train_loss = st->loss_sum / (double) st->n_train;
-		stats->val_loss = st->n_val > 0 ? ValidationPass(st) : NAN;
-		INSTR_TIME_SET_CURRENT(t1);
-		INSTR_TIME_SUBTRACT(t1, t0);
-		stats->seconds = INSTR_TIME_GET_DOUBLE(t1);
-		epochs_run = st->epoch;
+	if (done)
+		p->fixed_left = done->seconds;
+	return AeTrainerProgress(p, epoch, batch, n_batches, done);
+}
 
-		score = st->n_val > 0 ? stats->val_loss : stats->train_loss;
-		if (score < best_score)
-		{
-			best_score = score;
-			best_epoch = st->epoch;
-			if (st->best)
-				memcpy(st->best, st->model.params, st->model.n_params * sizeof(float));
-		}
-		else if (st->cfg.patience > 0 && st->epoch - best_epoch >= st->cfg.patience)
-			stop = true;
+/* The epochs: the core's loop (ae_train_batches) over passes of the relation. */
+static void
+RunEpochs(Stream *st, AeTrainResult *result)
+{
+	AeBatchSource src;
+	char		errbuf[AE_ERRBUF_SIZE] = "";
 
-		/* the last pass (errors) costs about one training pass: count it as left */
-		st->progress.fixed_left = stats->seconds;
-		(void) AeTrainerProgress(&st->progress, st->epoch, st->n_batches, st->n_batches, stats);
-		ae_optim_epoch_end(&st->opt);
-		if (stop)
-			break;
-	}
-	if (st->best && best_epoch != epochs_run)
-		memcpy(st->model.params, st->best, st->model.n_params * sizeof(float));
-	else if (!st->best)
-		best_epoch = epochs_run;
-	*best_epoch_out = best_epoch;
-	return epochs_run;
+	src.n_train = (size_t) st->n_train;
+	src.n_val = (size_t) st->n_val;
+	src.train_batch = StreamTrainBatch;
+	src.val_batch = StreamValBatch;
+	src.arg = st;
+	ae_check_status(ae_train_batches(&st->model, &st->cfg, &src, &st->rng_noise,
+									 &ae_palloc_allocator, StreamProgress, &st->progress,
+									 result, errbuf),
+					errbuf, st->what);
 }
 
 /* ---------------------------------------------------------------- the errors */
@@ -646,8 +542,7 @@ AeStreamTrain(AeData *data, AeTrainOptions *opts, const AeBundle *warm,
 {
 	Stream		st;
 	AeBundle   *bundle;
-	int			best_epoch;
-	int			epochs_run;
+	AeTrainResult result;
 	int64		S;
 
 	memset(&st, 0, sizeof(st));
@@ -680,7 +575,7 @@ AeStreamTrain(AeData *data, AeTrainOptions *opts, const AeBundle *warm,
 	st.progress.verbose = opts->verbose;
 	st.progress.epochs = opts->epochs;
 	AllocTraining(&st, warm);
-	epochs_run = RunEpochs(&st, &best_epoch);
+	RunEpochs(&st, &result);
 
 	bundle = palloc0(sizeof(AeBundle));
 	Calibrate(&st, bundle);
@@ -694,18 +589,18 @@ AeStreamTrain(AeData *data, AeTrainOptions *opts, const AeBundle *warm,
 	bundle->arch = data->arch;
 	bundle->params = st.model.params;
 	bundle->n_rows = st.n;
-	bundle->epochs_run = epochs_run;
-	bundle->train_loss = st.history[best_epoch - 1].train_loss;
-	bundle->val_loss = st.n_val > 0 ? st.history[best_epoch - 1].val_loss : NAN;
-	bundle->n_history = epochs_run;
-	bundle->history = st.history;
+	bundle->epochs_run = result.epochs_run;
+	bundle->train_loss = result.train_loss;
+	bundle->val_loss = st.n_val > 0 ? result.val_loss : NAN;
+	bundle->n_history = result.epochs_run;
+	bundle->history = result.history;
 	bundle->config_json = AeOptionsToJson(opts);
 	bundle->n_columns = data->n_columns;
 	bundle->columns = data->n_columns > 0 ? data->columns : NULL;
 	bundle->columns_len = data->n_columns > 0 ? data->columns_len : 0;
 
 	report->rows_used = st.n;
-	report->epochs_run = epochs_run;
+	report->epochs_run = result.epochs_run;
 	report->train_loss = bundle->train_loss;
 	report->val_loss = bundle->val_loss;
 	return bundle;

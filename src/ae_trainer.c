@@ -280,9 +280,41 @@ CompareRows(const void *a, const void *b, void *arg)
 	return memcmp(ra, rb, sizeof(float) * s->d);
 }
 
+/*
+ * An order-preserving integer image of a float: a < b (as floats) exactly
+ * when key(a) < key(b), and -0 and 0 have the same key, as they compare
+ * equal.  The values are finite (checked when read).
+ */
+static inline uint32
+FloatKey(float v)
+{
+	uint32		u;
+
+	memcpy(&u, &v, sizeof(u));
+	if (u == 0x80000000)
+		u = 0;
+	return (u & 0x80000000) ? ~u : (u | 0x80000000);
+}
+
+/* the sort of (key of the first value << 32 | row number) */
+#define ST_SORT SortKeyedRows
+#define ST_ELEMENT_TYPE uint64
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * The order is CompareRows'.  Most of it is decided by the first value, so
+ * the rows are sorted first by that value's integer key (with the row
+ * number, 8 bytes an entry: no row is touched); only runs that share the
+ * first value are then compared whole.  Rows equal in every bit may end
+ * up in any order among themselves, which leaves X the same.
+ */
 void
 AeTrainerSortRows(float *X, int64 n, int d)
 {
+	uint64	   *keyed;
 	uint32	   *perm;
 	float	   *tmp;
 	RowSortArg	arg = {X, d};
@@ -290,10 +322,27 @@ AeTrainerSortRows(float *X, int64 n, int d)
 
 	if (n < 2)
 		return;
-	perm = palloc_extended(sizeof(uint32) * n, MCXT_ALLOC_HUGE);
+	keyed = palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE);
 	for (int64 i = 0; i < n; i++)
-		perm[i] = (uint32) i;
-	qsort_arg(perm, n, sizeof(uint32), CompareRows, &arg);
+		keyed[i] = ((uint64) FloatKey(X[(size_t) i * d]) << 32) | (uint64) i;
+	SortKeyedRows(keyed, n);
+	CHECK_FOR_INTERRUPTS();
+
+	/* the row numbers, in place: entry i (4 bytes) never overtakes entry i (8 bytes) */
+	perm = (uint32 *) keyed;
+	for (int64 i = 0; i < n;)
+	{
+		uint32		key = (uint32) (keyed[i] >> 32);
+		int64		end = i + 1;
+
+		while (end < n && (uint32) (keyed[end] >> 32) == key)
+			end++;
+		for (int64 k = i; k < end; k++)
+			perm[k] = (uint32) keyed[k];
+		if (end - i > 1)
+			qsort_arg(perm + i, end - i, sizeof(uint32), CompareRows, &arg);
+		i = end;
+	}
 
 	/*
 	 * Apply the permutation in place, one cycle at a time: position k takes
@@ -324,7 +373,7 @@ AeTrainerSortRows(float *X, int64 n, int d)
 			CHECK_FOR_INTERRUPTS();
 	}
 	pfree(tmp);
-	pfree(perm);
+	pfree(keyed);
 }
 
 /* ---------------------------------------------------------------- progress */
@@ -424,6 +473,48 @@ RowErrors(const AeModel *model, const float *X, int64 n, int d)
 	return errors;
 }
 
+/*
+ * Sort the n errors ascending when they are all non-negative (not NaN, not
+ * -0): such floats' bit patterns, read as unsigned integers, are in the
+ * same order as the values, so four passes of a byte-wise radix sort put
+ * them in the order a comparison sort would, in linear time.  Otherwise
+ * they are left as they are.  ae_quantiles then finds them sorted, which
+ * its own sort passes over quickly.
+ */
+static void
+SortErrors(float *errors, int64 n)
+{
+	uint32	   *keys = (uint32 *) errors;
+	uint32	   *tmp;
+	size_t		count[256];
+
+	for (int64 i = 0; i < n; i++)
+		if (!(errors[i] >= 0.0f) || signbit(errors[i]))
+			return;
+	tmp = palloc_extended(sizeof(uint32) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int shift = 0; shift < 32; shift += 8)
+	{
+		/* even passes read keys into tmp, odd ones back: the fourth ends in keys */
+		uint32	   *from = (shift / 8) % 2 == 0 ? keys : tmp;
+		uint32	   *to = (shift / 8) % 2 == 0 ? tmp : keys;
+		size_t		pos = 0;
+
+		memset(count, 0, sizeof(count));
+		for (int64 i = 0; i < n; i++)
+			count[(from[i] >> shift) & 0xFF]++;
+		for (int b = 0; b < 256; b++)
+		{
+			size_t		c = count[b];
+
+			count[b] = pos;
+			pos += c;
+		}
+		for (int64 i = 0; i < n; i++)
+			to[count[(from[i] >> shift) & 0xFF]++] = from[i];
+	}
+	pfree(tmp);
+}
+
 void
 AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64 n, int d,
 				   double contamination)
@@ -431,6 +522,8 @@ AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64
 	float	   *errors = RowErrors(model, X, n, d);
 	double		probs[AE_BUNDLE_N_QUANTILES + 1];
 	double		q[AE_BUNDLE_N_QUANTILES + 1];
+
+	SortErrors(errors, n);
 
 	for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
 		probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);

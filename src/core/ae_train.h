@@ -1,5 +1,7 @@
 /*
- * ae_train.h — the training loop over an in-memory row-major float matrix.
+ * ae_train.h — the training loop over an in-memory row-major float matrix
+ * (ae_train), and the same loop over rows from a batch source
+ * (ae_train_batches, at the end).
  *
  * Minibatches, a fresh seeded shuffle each epoch, a validation split, early
  * stopping with patience (the best weights are restored), denoising
@@ -111,5 +113,42 @@ typedef struct AeTrainResult
 AeStatus	ae_train(AeModel *model, const AeTrainConfig *cfg, const float *X, size_t n,
 					 const AeAllocator *al, AeBatchCallback cb, void *cb_arg,
 					 AeTrainResult *result, char *errbuf);
+
+/*
+ * The same loop over rows that come from elsewhere (the SQL layer's
+ * streaming training reads them from a table, a pass per epoch): a batch
+ * source hands out clean rows (row-major, model->dims[0] wide) in
+ * batches of ae_train_batch_rows(cfg, n_train) rows, the last one
+ * possibly shorter.  Everything ae_train says from "Batch" on holds: the
+ * corruption, optimiser steps, history, validation loss, early stopping,
+ * lr decay, callback and errors, with the source's split and order; the
+ * noise (and contractive projections) draw from rng_noise.
+ *
+ * train_batch(arg, epoch, batch, &rows) gives batch number batch (0-based;
+ * 0 starts the epoch's pass) and returns its row count, n_train rows an
+ * epoch in all; after the last batch it is called once more (batch =
+ * the batch count) and must return 0, which lets the source end its pass.
+ * val_batch likewise gives the n_val validation rows after each epoch,
+ * from batch 0 until it returns 0; it is not called when n_val is 0.
+ * *rows stays valid until the next call.  A source that hands out another
+ * number of rows makes the training fail with AE_ERR_DATA.  A source may
+ * also leave by a non-local exit (the SQL layer's errors); the loop holds
+ * nothing but allocator memory.
+ */
+typedef struct AeBatchSource
+{
+	size_t		n_train;		/* >= 1 */
+	size_t		n_val;			/* 0: nothing validates */
+	int			(*train_batch) (void *arg, int epoch, int batch, const float **rows);
+	int			(*val_batch) (void *arg, int epoch, int batch, const float **rows);
+	void	   *arg;
+} AeBatchSource;
+
+AeStatus	ae_train_batches(AeModel *model, const AeTrainConfig *cfg, const AeBatchSource *src,
+							 AeRng *rng_noise, const AeAllocator *al, AeBatchCallback cb,
+							 void *cb_arg, AeTrainResult *result, char *errbuf);
+
+/* Rows a batch holds: batch_size, or n_train when there are fewer. */
+int			ae_train_batch_rows(const AeTrainConfig *cfg, size_t n_train);
 
 #endif							/* AE_TRAIN_H */

@@ -752,12 +752,161 @@ TestEveryOptionMatters(void)
 	}
 }
 
+/* ---------------------------------------------------------------- batch sources */
+
+/*
+ * A batch source over two arrays: the training rows in order (a copy per
+ * batch, as a streaming source makes one) and the validation rows; extra
+ * says how many rows it hands out too many (> 0) or too few (< 0).
+ */
+typedef struct ArraySource
+{
+	const float *train;
+	size_t		n_train;
+	const float *val;
+	size_t		n_val;
+	int			bs;
+	int			extra;
+	float		buf[64 * D];
+} ArraySource;
+
+static int
+ArrayBatch(ArraySource *a, const float *rows, size_t n, int batch, const float **out)
+{
+	size_t		start = (size_t) batch * a->bs;
+	int			B;
+
+	if (start >= n)
+		return 0;
+	B = (int) (n - start < (size_t) a->bs ? n - start : (size_t) a->bs);
+	memcpy(a->buf, rows + start * D, sizeof(float) * B * D);
+	*out = a->buf;
+	return B;
+}
+
+static int
+ArrayTrainBatch(void *arg, int epoch, int batch, const float **rows)
+{
+	ArraySource *a = (ArraySource *) arg;
+	size_t		n = a->n_train + (a->extra > 0 ? (size_t) a->extra * a->bs : 0) -
+		(a->extra < 0 ? (size_t) -a->extra : 0);
+
+	(void) epoch;
+	return ArrayBatch(a, a->train, n, batch, rows);
+}
+
+static int
+ArrayValBatch(void *arg, int epoch, int batch, const float **rows)
+{
+	ArraySource *a = (ArraySource *) arg;
+
+	(void) epoch;
+	return ArrayBatch(a, a->val, a->n_val, batch, rows);
+}
+
+static AeStatus
+RunSource(const Setup *s, ArraySource *a, Run *r)
+{
+	AeModel		model;
+	AeBatchSource src = {a->n_train, a->n_val, ArrayTrainBatch, ArrayValBatch, a};
+	AeRng		noise;
+
+	memset(r, 0, sizeof(*r));
+	r->n_params = ae_arch_param_count(&s->arch);
+	r->params = calloc(r->n_params, sizeof(float));
+	ae_model_bind(&model, &s->arch, r->params, r->err);
+	ae_model_init_weights(&model, s->init_seed);
+	ae_rng_seed(&noise, 5);
+	a->bs = ae_train_batch_rows(&s->cfg, a->n_train);
+	r->status = ae_train_batches(&model, &s->cfg, &src, &noise, &unit_allocator, NULL, NULL,
+								 &r->res, r->err);
+	return r->status;
+}
+
+/*
+ * ae_train is the epoch loop over an in-memory source: another source
+ * handing out the same rows in the same order trains the same model, with
+ * the same history; validation rows and early stopping work for any
+ * source; a source that hands out too few or too many rows is refused.
+ */
+static void
+TestBatchSource(void)
+{
+	Setup		s;
+	Run			mem,
+				src;
+	ArraySource a;
+	bool		same_history = true;
+
+	DefaultSetup(&s);
+	s.cfg.shuffle = false;
+	s.cfg.validation_fraction = 0.0f;
+	s.cfg.batch_size = 64;
+	s.cfg.epochs = 4;
+	DoRun(&s, data, NROWS, NULL, NULL, &mem);
+	memset(&a, 0, sizeof(a));
+	a.train = data;
+	a.n_train = NROWS;
+	RunSource(&s, &a, &src);
+	unit_ok(mem.status == AE_OK && src.status == AE_OK && SameParams(&mem, &src),
+			"a batch source with the rows in order trains what ae_train does, bit for bit (%s)",
+			src.status ? src.err : "ok");
+	for (int e = 0; e < 4 && src.status == AE_OK; e++)
+		same_history &= mem.res.history[e].train_loss == src.res.history[e].train_loss &&
+			isnan(src.res.history[e].val_loss);
+	unit_ok(same_history && src.res.epochs_run == 4 && src.res.n_train == NROWS,
+			"and the same history, without validation losses");
+	FreeRun(&mem);
+	FreeRun(&src);
+
+	/* the last 100 rows validate; patience 2 over 60 epochs at a high learning rate */
+	s.cfg.epochs = 60;
+	s.cfg.patience = 2;
+	s.cfg.optim.learning_rate = 0.05f;
+	memset(&a, 0, sizeof(a));
+	a.train = data;
+	a.n_train = NROWS - 100;
+	a.val = data + (NROWS - 100) * D;
+	a.n_val = 100;
+	RunSource(&s, &a, &src);
+	if (src.status == AE_OK)
+	{
+		const AeEpochStats *h = src.res.history;
+		int			best = 1;
+
+		for (int e = 1; e <= src.res.epochs_run; e++)
+			if (h[e - 1].val_loss < h[best - 1].val_loss)
+				best = e;
+		unit_ok(src.res.n_val == 100 && isfinite(h[0].val_loss) &&
+				src.res.best_epoch == best && src.res.val_loss == h[best - 1].val_loss,
+				"validation rows from the source: the kept epoch (%d) has the lowest validation loss",
+				src.res.best_epoch);
+		unit_ok(src.res.epochs_run < 60 ? src.res.epochs_run - best == 2 : true,
+				"early stopping after 2 epochs without improvement (ran %d)", src.res.epochs_run);
+	}
+	else
+		unit_ok(false, "training from a source with validation rows: %s", src.err);
+	FreeRun(&src);
+
+	s.cfg.epochs = 2;
+	s.cfg.patience = 0;
+	a.extra = -1;
+	unit_ok(RunSource(&s, &a, &src) == AE_ERR_DATA && strstr(src.err, "did not hand out") != NULL,
+			"a source that hands out a row too few is refused: %s", src.err);
+	FreeRun(&src);
+	a.extra = 1;
+	unit_ok(RunSource(&s, &a, &src) == AE_ERR_DATA && strstr(src.err, "did not hand out") != NULL,
+			"a source that hands out a batch too many is refused: %s", src.err);
+	FreeRun(&src);
+}
+
 int
 main(void)
 {
 	MakeData(data, NROWS, 2024);
 	TestLearns();
 	TestMatchesManualLoop();
+	TestBatchSource();
 	TestDeterminism();
 	TestValidation();
 	TestEarlyStopping();
