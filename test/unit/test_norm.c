@@ -192,10 +192,70 @@ TestSortLarge(void)
 	unit_ok(q == (M + 1) / 2.0, "reverse-sorted input: median %.1f", q);
 }
 
+/*
+ * The fit walks columns in blocks, row by row; each column must still sum
+ * its rows in row order: equal, bit for bit, to the plain column walk
+ * written out here (d = 150 spans two full blocks and a partial one).
+ */
+static void
+TestFitBlocks(void)
+{
+	enum
+	{
+		N = 1000, D = 150
+	};
+	static float X[N * D];
+	float		off[D],
+				sc[D];
+	AeRng		rng;
+	int			bad = 0;
+
+	ae_rng_seed(&rng, 7);
+	ae_rng_normal_floats(&rng, X, (size_t) N * D);
+	for (int i = 0; i < N; i++)
+		X[i * D + 3] = 5.0f;	/* a constant column */
+	for (int m = 0; m < 2; m++)
+	{
+		AeNormMethod method = m == 0 ? AE_NORM_ZSCORE : AE_NORM_MINMAX;
+
+		ae_norm_fit(method, X, N, D, off, sc);
+		for (int j = 0; j < D; j++)
+		{
+			double		lo = X[j],
+						hi = X[j],
+						sum = 0.0,
+						ss = 0.0,
+						mean;
+			float		want_off,
+						want_sc;
+
+			for (int i = 0; i < N; i++)
+			{
+				sum += X[i * D + j];
+				lo = fmin(lo, X[i * D + j]);
+				hi = fmax(hi, X[i * D + j]);
+			}
+			mean = sum / N;
+			for (int i = 0; i < N; i++)
+				ss += (X[i * D + j] - mean) * (X[i * D + j] - mean);
+			want_off = method == AE_NORM_ZSCORE ? (float) mean : (float) lo;
+			want_sc = method == AE_NORM_ZSCORE ? (float) sqrt(ss / N) : (float) (hi - lo);
+			if (hi == lo)
+				want_sc = 1.0f;
+			bad += off[j] != want_off || sc[j] != want_sc;
+		}
+		unit_ok(bad == 0, "%s over %d columns in blocks: every offset and scale equals the column walk's (%d differ)",
+				m == 0 ? "zscore" : "minmax", D, bad);
+		unit_ok(off[3] == 5.0f && sc[3] == 1.0f, "%s: the constant column gets scale 1",
+				m == 0 ? "zscore" : "minmax");
+	}
+}
+
 int
 main(void)
 {
 	TestFit();
+	TestFitBlocks();
 	TestRoundTrip();
 	TestNames();
 	TestQuantiles();
