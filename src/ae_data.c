@@ -191,8 +191,8 @@ EstimatedRows(Oid relid)
 
 /* ---------------------------------------------------------------- row conversion */
 
-static bool
-CheckValue(AeRowCheck *c, int index, double v)
+bool
+AeCheckValue(AeRowCheck *c, int index, double v)
 {
 	if (isnan(v))
 		c->problem = AE_ROW_NAN;
@@ -262,7 +262,7 @@ AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *width,
 		}
 		for (int i = 0; i < n; i++)
 		{
-			if (!CheckValue(c, i + 1, v[i]))
+			if (!AeCheckValue(c, i + 1, v[i]))
 				return;
 			if (out)
 				out[i] = v[i];
@@ -274,7 +274,7 @@ AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *width,
 
 		for (int i = 0; i < n; i++)
 		{
-			if (!CheckValue(c, i + 1, v[i]))
+			if (!AeCheckValue(c, i + 1, v[i]))
 				return;
 			if (out)
 				out[i] = (float) v[i];
@@ -570,20 +570,27 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 		return;
 	}
 
-	if (data->n_read == 0)
+	AeReportRowCounts(what, r.relname, data->n_read, data->n, data->n_skipped);
+}
+
+void
+AeReportRowCounts(const char *what, const char *relname, int64 n_read, int64 n_valid,
+				  int64 n_skipped)
+{
+	if (n_read == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s: relation \"%s\" has no rows", what, r.relname),
+				 errmsg("%s: relation \"%s\" has no rows", what, relname),
 				 errdetail("Row-level security policies may hide rows from the current role.")));
-	if (data->n == 0)
+	if (n_valid == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s: all " INT64_FORMAT " rows of relation \"%s\" are invalid",
-						what, data->n_read, r.relname)));
-	if (data->n_skipped > 0)
+						what, n_read, relname)));
+	if (n_skipped > 0)
 		ereport(NOTICE,
 				(errmsg_plural("skipped %lld invalid row of %lld",
 							   "skipped %lld invalid rows of %lld",
-							   (unsigned long) data->n_skipped,
-							   (long long) data->n_skipped, (long long) data->n_read)));
+							   (unsigned long) n_skipped,
+							   (long long) n_skipped, (long long) n_read)));
 }

@@ -386,22 +386,6 @@ ScalarValue(const AeScan *s, int j)
 	}
 }
 
-static bool
-CheckScalar(AeRowCheck *c, int index, double v)
-{
-	if (isnan(v))
-		c->problem = AE_ROW_NAN;
-	else if (isinf(v))
-		c->problem = AE_ROW_INFINITE;
-	else if (fabs(v) > FLT_MAX)
-		c->problem = AE_ROW_OUT_OF_RANGE;
-	else
-		return true;
-	c->index = index;
-	c->value = v;
-	return false;
-}
-
 void
 AeScanConvert(AeScan *s, int d, float *out, int *width, AeRowCheck *c, const char *what)
 {
@@ -430,7 +414,7 @@ AeScanConvert(AeScan *s, int d, float *out, int *width, AeRowCheck *c, const cha
 				break;
 			}
 			v = ScalarValue(s, j);
-			if (!CheckScalar(c, j + 1, v))
+			if (!AeCheckValue(c, j + 1, v))
 				break;
 			if (out)
 				out[j] = (float) v;

@@ -220,22 +220,7 @@ StatsPass(Stream *st, const AeBundle *warm)
 	/* the later passes read the same rows the same way: one NOTICE is enough */
 	data->spec.verbose = false;
 
-	if (data->n_read == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s: relation \"%s\" has no rows", st->what, data->spec.relname),
-				 errdetail("Row-level security policies may hide rows from the current role.")));
-	if (st->n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s: all " INT64_FORMAT " rows of relation \"%s\" are invalid",
-						st->what, data->n_read, data->spec.relname)));
-	if (data->n_skipped > 0)
-		ereport(NOTICE,
-				(errmsg_plural("skipped %lld invalid row of %lld",
-							   "skipped %lld invalid rows of %lld",
-							   (unsigned long) data->n_skipped,
-							   (long long) data->n_skipped, (long long) data->n_read)));
+	AeReportRowCounts(st->what, data->spec.relname, data->n_read, st->n, data->n_skipped);
 	if (st->n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -223,6 +223,19 @@ typedef struct AeRowCheck
 } AeRowCheck;
 
 /*
+ * Check one value of a row: true when it is finite and within real's range;
+ * otherwise false with the problem, its 1-based index and the value in *c.
+ */
+extern bool AeCheckValue(AeRowCheck *c, int index, double v);
+
+/*
+ * After a pass over the relation: no rows at all, or no valid row, is an
+ * error (22000); skipped invalid rows are a NOTICE.
+ */
+extern void AeReportRowCounts(const char *what, const char *relname, int64 n_read,
+							  int64 n_valid, int64 n_skipped);
+
+/*
  * Check one input array (real[] when float4, else double precision[]) and
  * convert it into out, which has room for d floats when d > 0; d <= 0 means
  * the width is not known yet (out then needs room for *width floats, so the
