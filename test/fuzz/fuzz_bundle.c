@@ -24,29 +24,9 @@
 #include "ae_bundle.h"
 #include "ae_infer.h"
 #include "counting_alloc.h"
+#include "fuzz_check.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-		{ \
-			fprintf(stderr, "fuzz_bundle: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort(); \
-		} \
-	} while (0)
-
-static bool
-AllZero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
 
 /* Score the training mean, as ae_error, ae_encode and ae_decode would. */
 static void

@@ -23,29 +23,9 @@
 #include "ae_infer.h"
 #include "ae_onnx.h"
 #include "counting_alloc.h"
+#include "fuzz_check.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-		{ \
-			fprintf(stderr, "fuzz_onnx: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort(); \
-		} \
-	} while (0)
-
-static bool
-AllZero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
 
 static void
 ScoreOneRow(const AeBundle *b)
