@@ -47,7 +47,7 @@
 #include "ae_training.h"
 #include "autoenc.h"
 
-#define N_RESULT_COLUMNS 8
+#define N_RESULT_COLUMNS 7
 
 typedef struct Shard
 {
@@ -923,14 +923,13 @@ ae_train_sharded(PG_FUNCTION_ARGS)
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	values[0] = CStringGetTextDatum(name);
-	values[1] = Int32GetDatum(version);
-	values[2] = Int64GetDatum(report.rows_used);
-	values[3] = Int32GetDatum(report.epochs_run);
-	values[4] = Float8GetDatum(report.train_loss);
-	values[5] = Float8GetDatum(report.val_loss);
-	rnulls[5] = isnan(report.val_loss);
-	values[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
-	values[7] = Int32GetDatum(coord.n_shards);
+	values[0] = Int32GetDatum(version);
+	values[1] = Int64GetDatum(report.rows_used);
+	values[2] = Int32GetDatum(report.epochs_run);
+	values[3] = Float8GetDatum(report.train_loss);
+	values[4] = Float8GetDatum(report.val_loss);
+	rnulls[4] = isnan(report.val_loss);
+	values[5] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+	values[6] = Int32GetDatum(coord.n_shards);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, rnulls)));
 }
