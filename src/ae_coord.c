@@ -66,6 +66,12 @@ typedef struct Coord
 	char	   *session;
 	uint32		tag;			/* high 32 bits of every snapshot identity */
 	uint32		step_no;
+	/* where a step's time goes (verbose): snapshot out, the calls, merge + optimiser */
+	instr_time	t_snapshot;
+	instr_time	t_calls;
+	instr_time	t_send;
+	instr_time	t_local;
+	instr_time	t_merge;
 	int			n_shards;
 	Shard	   *shards;
 } Coord;
@@ -439,6 +445,8 @@ static void
 CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int eval_what,
 		bytea **answers)
 {
+	instr_time	t0,
+				t1;
 	char		e_s[16],
 				b_s[16],
 				n_s[16],
@@ -448,6 +456,7 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 	snprintf(b_s, sizeof(b_s), "%d", batch);
 	snprintf(n_s, sizeof(n_s), "%d", n_batches);
 	snprintf(w_s, sizeof(w_s), "%d", eval_what);
+	INSTR_TIME_SET_CURRENT(t0);
 	for (int i = 0; i < c->n_shards; i++)
 	{
 		Shard	   *sh = &c->shards[i];
@@ -471,11 +480,17 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			SendCall(c, sh, EvalSql, 3, v, l, f);
 		}
 	}
+	INSTR_TIME_SET_CURRENT(t1);
+	if (eval_what == 0)
+		INSTR_TIME_ACCUM_DIFF(c->t_send, t1, t0);
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].local)
 			answers[i] = eval_what == 0
 				? AeShardStep(c->shards[i].local, snap, epoch, batch, n_batches)
 				: AeShardEval(c->shards[i].local, snap, eval_what);
+	INSTR_TIME_SET_CURRENT(t0);
+	if (eval_what == 0)
+		INSTR_TIME_ACCUM_DIFF(c->t_local, t0, t1);
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].conn)
 			answers[i] = WaitResult(c, &c->shards[i]);
@@ -687,9 +702,16 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		{
 			int64		rows = 0;
 			double		batch_loss = 0;
+			instr_time	p0,
+						p1;
 
+			INSTR_TIME_SET_CURRENT(p0);
 			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+			INSTR_TIME_SET_CURRENT(p1);
+			INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
 			CallAll(c, snap, epoch, b, (int) n_batches, 0, answers);
+			INSTR_TIME_SET_CURRENT(p0);
+			INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);
 			memset(gsum, 0, sizeof(double) * model.n_params);
 			for (int i = 0; i < c->n_shards; i++)
 			{
@@ -714,7 +736,11 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			}
 			pfree(snap);
 			if (rows == 0)
+			{
+				INSTR_TIME_SET_CURRENT(p1);
+				INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
 				continue;		/* no row fell into this batch anywhere */
+			}
 			for (size_t k = 0; k < model.n_params; k++)
 				grad[k] = (float) (gsum[k] / (double) rows);
 			if (!isfinite(batch_loss))
@@ -722,6 +748,8 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("%s: the loss became non-finite in epoch %d, batch %d", c->what, epoch, b)));
 			ae_optim_step(&opt, params, grad, NULL);
+			INSTR_TIME_SET_CURRENT(p1);
+			INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
 			loss_sum += batch_loss;
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -760,7 +788,13 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			ereport(NOTICE,
 					(errmsg("epoch %d/%d: train_loss %.6g, val_loss %.6g (%d shards, %.3f s)",
 							epoch, cfg.epochs, train_loss, val_loss, c->n_shards,
-							INSTR_TIME_GET_DOUBLE(t1))));
+							INSTR_TIME_GET_DOUBLE(t1)),
+					 errdetail("So far per step, in ms: snapshot %.3f, calls %.3f (sending %.3f, local shards %.3f, waiting the rest), merge and optimiser %.3f.",
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_snapshot) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_calls) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_send) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_local) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_merge) / (epoch * n_batches))));
 
 		/* early stopping exactly as ae_train: strict improvements only */
 		monitor = st.n_val > 0 ? val_loss : train_loss;

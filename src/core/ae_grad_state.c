@@ -11,6 +11,16 @@
 #include "ae_bundle.h"
 #include "ae_grad_state.h"
 
+/*
+ * The format is little-endian; on a little-endian host the arrays are
+ * copied as they are (a step moves megabytes), elsewhere byte by byte.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define AE_GS_NATIVE 1
+#else
+#define AE_GS_NATIVE 0
+#endif
+
 static void
 PutU32(unsigned char *p, uint32_t v)
 {
@@ -96,12 +106,17 @@ ae_grad_state_write(unsigned char *out, AeGradStateKind kind, uint64_t snapshot,
 		memcpy(&bits, &doubles[i], 8);
 		PutU64(p, bits);
 	}
-	for (uint32_t i = 0; i < n_floats; i++, p += 4)
+	if (AE_GS_NATIVE && n_floats > 0)
+		memcpy(p, floats, 4 * (size_t) n_floats);
+	else
 	{
-		uint32_t	bits;
+		for (uint32_t i = 0; i < n_floats; i++, p += 4)
+		{
+			uint32_t	bits;
 
-		memcpy(&bits, &floats[i], 4);
-		PutU32(p, bits);
+			memcpy(&bits, &floats[i], 4);
+			PutU32(p, bits);
+		}
 	}
 	PutU32(out + 12, StateCrc(out, len));
 }
@@ -168,9 +183,22 @@ ae_grad_state_parse(const unsigned char *buf, size_t len, AeGradState *gs, char 
 		if (!(v - v == 0.0))
 			return Fault(errbuf, "partial state holds a non-finite number");
 	}
-	for (uint32_t i = 0; i < gs->n_floats; i++)
 	{
-		if (ae_float_bits_nonfinite(GetU32(gs->floats_raw + 4 * (size_t) i)))
+		/* no early exit: the loop vectorises */
+		const unsigned char *f = gs->floats_raw;
+		uint32_t	bad = 0;
+
+		for (uint32_t i = 0; i < gs->n_floats; i++)
+		{
+			uint32_t	bits;
+
+			if (AE_GS_NATIVE)
+				memcpy(&bits, f + 4 * (size_t) i, 4);
+			else
+				bits = GetU32(f + 4 * (size_t) i);
+			bad |= ae_float_bits_nonfinite(bits);
+		}
+		if (bad)
 			return Fault(errbuf, "partial state holds a non-finite number");
 	}
 	return AE_OK;
@@ -195,6 +223,12 @@ ae_grad_state_double(const AeGradState *gs, uint32_t i)
 void
 ae_grad_state_floats(const AeGradState *gs, float *out)
 {
+	if (AE_GS_NATIVE)
+	{
+		if (gs->n_floats > 0)
+			memcpy(out, gs->floats_raw, 4 * (size_t) gs->n_floats);
+		return;
+	}
 	for (uint32_t i = 0; i < gs->n_floats; i++)
 	{
 		uint32_t	bits = GetU32(gs->floats_raw + 4 * (size_t) i);
