@@ -38,7 +38,7 @@ ae_install_packages() {
 # root the same list).
 ae_base_packages() {
     printf '%s\n' build-essential pkg-config "postgresql-$1" "postgresql-server-dev-$1" \
-        libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+        libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpq-dev \
         "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 }
 mapfile -t AE_BASE_PACKAGES < <(ae_base_packages "$AE_PG_MAJOR")
