@@ -43,7 +43,9 @@ ae_base_packages() {
 }
 mapfile -t AE_BASE_PACKAGES < <(ae_base_packages "$AE_PG_MAJOR")
 # The PyTorch cross-check of the training math, and of ONNX in and out.
-AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx)
+# PL/Proxy for the sharded-training test (test/t/020_shards.pl skips its
+# PL/Proxy part, saying so, where it is missing).
+AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx "postgresql-$AE_PG_MAJOR-plproxy")
 # make valgrind, make sanitize (gcc's ASan/UBSan runtimes come with gcc) and
 # make fuzz (libFuzzer is in clang's runtime package).
 AE_TOOL_PACKAGES=(valgrind clang libclang-rt-14-dev python3)

@@ -255,3 +255,27 @@ COMMENT ON FUNCTION @extschema@.ae_shard_open(pg_catalog.text, pg_catalog.regcla
 COMMENT ON FUNCTION @extschema@.ae_shard_step(pg_catalog.text, pg_catalog.bytea, pg_catalog.int4, pg_catalog.int4, pg_catalog.int4)
     IS 'shard side of ae_train_sharded: gradient sums of this shard''s rows of one batch';
 COMMENT ON FUNCTION @extschema@.ae_shard_sessions() IS 'number of shard sessions this backend holds rows for';
+
+-- PL/Proxy: the same training over the partitions of a PL/Proxy cluster
+-- defined with SQL/MED (CREATE SERVER c FOREIGN DATA WRAPPER plproxy
+-- OPTIONS (p0 'connstr', p1 ...)); relation is resolved on each partition.
+CREATE FUNCTION @extschema@.ae_train_plproxy(
+    model pg_catalog.text,
+    cluster pg_catalog.text,
+    relation pg_catalog.text,
+    columns pg_catalog.text[],
+    key pg_catalog.text,
+    options pg_catalog.jsonb DEFAULT '{}',
+    OUT version pg_catalog.int4,
+    OUT rows_used pg_catalog.int8,
+    OUT epochs_run pg_catalog.int4,
+    OUT train_loss pg_catalog.float8,
+    OUT val_loss pg_catalog.float8,
+    OUT seconds pg_catalog.float8,
+    OUT shards pg_catalog.int4)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'ae_train_plproxy'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.ae_train_plproxy(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb)
+    IS 'train an autoencoder across the partitions of a PL/Proxy cluster, exactly as on one server';

@@ -37,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/acl.h"
 #include "utils/wait_event.h"
 
 #include "ae_catalog.h"
@@ -106,6 +107,59 @@ AddOptions(List *options, PQconninfoOption *defs, const char **keys, const char 
 	}
 }
 
+/*
+ * Connect sh with base (keys/vals, n filled) plus the user mapping's libpq
+ * options, and find autoenc's schema on the other side.
+ */
+static void
+Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
+		const char **keys, const char **vals, int n, bool expand)
+{
+	PQconninfoOption *defs = PQconndefaults();
+	PGresult   *res;
+
+	if (defs == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	AddOptions(um->options, defs, keys, vals, &n);
+	PQconninfoFree(defs);
+	keys[n] = "fallback_application_name";
+	vals[n++] = "autoenc shard";
+	keys[n] = "client_encoding";
+	vals[n++] = GetDatabaseEncodingName();
+	keys[n] = NULL;
+
+	sh->conn = PQconnectdbParams(keys, vals, expand);
+	if (sh->conn == NULL || PQstatus(sh->conn) != CONNECTION_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("%s: could not connect to server \"%s\" for %s",
+						c->what, servername, sh->name),
+				 errdetail_internal("%s", sh->conn ? pchomp(PQerrorMessage(sh->conn)) : "out of memory")));
+	/* as postgres_fdw: only a superuser may connect without a password */
+	if (!superuser() && !PQconnectionUsedPassword(sh->conn))
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("%s: password is required to connect to server \"%s\"",
+						c->what, servername),
+				 errhint("Non-superusers must give a password in the user mapping.")));
+
+	res = PQexec(sh->conn,
+				 "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
+				 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+				 " WHERE e.extname OPERATOR(pg_catalog.=) 'autoenc'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s: autoenc is not installed on server \"%s\" (%s)", c->what,
+						servername, sh->name),
+				 errhint("Run CREATE EXTENSION autoenc in the database the server points at.")));
+	}
+	sh->ext_schema = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 /* A connection to the server of foreign table relid, as its user mapping says. */
 static void
 ConnectShard(Coord *c, Shard *sh, Oid relid)
@@ -121,49 +175,15 @@ ConnectShard(Coord *c, Shard *sh, Oid relid)
 	const char *nsp = NULL;
 	const char *rel = NULL;
 	ListCell   *lc;
-	PGresult   *res;
 
+	/* the rows are read behind the foreign table: its privileges apply */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_TABLE, get_rel_name(relid));
 	if (defs == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	AddOptions(server->options, defs, keys, vals, &n);
-	AddOptions(um->options, defs, keys, vals, &n);
 	PQconninfoFree(defs);
-	keys[n] = "fallback_application_name";
-	vals[n++] = "autoenc shard";
-	keys[n] = "client_encoding";
-	vals[n++] = GetDatabaseEncodingName();
-	keys[n] = NULL;
-
-	sh->conn = PQconnectdbParams(keys, vals, false);
-	if (sh->conn == NULL || PQstatus(sh->conn) != CONNECTION_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-				 errmsg("%s: could not connect to server \"%s\" of partition %s",
-						c->what, server->servername, sh->name),
-				 errdetail_internal("%s", sh->conn ? pchomp(PQerrorMessage(sh->conn)) : "out of memory")));
-	/* as postgres_fdw: only a superuser may connect without a password */
-	if (!superuser() && !PQconnectionUsedPassword(sh->conn))
-		ereport(ERROR,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg("%s: password is required to connect to server \"%s\"",
-						c->what, server->servername),
-				 errhint("Non-superusers must give a password in the user mapping.")));
-
-	res = PQexec(sh->conn,
-				 "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
-				 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
-				 " WHERE e.extname OPERATOR(pg_catalog.=) 'autoenc'");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-	{
-		PQclear(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s: autoenc is not installed on server \"%s\"", c->what,
-						server->servername),
-				 errhint("Run CREATE EXTENSION autoenc in the database the server points at.")));
-	}
-	sh->ext_schema = pstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
+	Connect(c, sh, server->servername, um, keys, vals, n, false);
 
 	foreach(lc, ft->options)
 	{
@@ -181,6 +201,75 @@ ConnectShard(Coord *c, Shard *sh, Oid relid)
 	sh->remote_rel = quote_qualified_identifier(nsp, rel);
 }
 
+/*
+ * The partitions of a PL/Proxy cluster defined with SQL/MED (CREATE SERVER
+ * ... FOREIGN DATA WRAPPER plproxy OPTIONS (p0 'connstr', p1 ...)): one
+ * shard per partition, each reading relation (a name resolved there).
+ */
+static void
+CollectPlproxyShards(Coord *c, const char *cluster, const char *relation)
+{
+	ForeignServer *server = GetForeignServerByName(cluster, false);
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	UserMapping *um;
+	ListCell   *lc;
+	int			n = 0;
+	const char **conn;
+
+	if (strcmp(fdw->fdwname, "plproxy") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s: server \"%s\" is not a PL/Proxy cluster", c->what, cluster),
+				 errdetail("Its foreign-data wrapper is \"%s\".", fdw->fdwname)));
+	if (pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_SERVER, cluster);
+	um = GetUserMapping(GetUserId(), server->serverid);
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+		const char *d = def->defname;
+
+		if (d[0] == 'p' && d[1] >= '0' && d[1] <= '9' && strspn(d + 1, "0123456789") == strlen(d + 1))
+			n++;
+	}
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: PL/Proxy cluster \"%s\" has no partitions", c->what, cluster)));
+	conn = palloc0(sizeof(char *) * n);
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+		const char *d = def->defname;
+
+		if (d[0] == 'p' && d[1] >= '0' && d[1] <= '9' && strspn(d + 1, "0123456789") == strlen(d + 1))
+		{
+			long		k = strtol(d + 1, NULL, 10);
+
+			if (k < 0 || k >= n || conn[k] != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: the partitions of PL/Proxy cluster \"%s\" are not numbered 0 to %d",
+								c->what, cluster, n - 1)));
+			conn[k] = defGetString(def);
+		}
+	}
+	c->n_shards = n;
+	c->shards = palloc0(sizeof(Shard) * n);
+	for (int i = 0; i < n; i++)
+	{
+		Shard	   *sh = &c->shards[i];
+		const char **keys = palloc0(sizeof(char *) * (list_length(um->options) + 4));
+		const char **vals = palloc0(sizeof(char *) * (list_length(um->options) + 4));
+
+		sh->name = psprintf("partition %d of cluster %s", i, cluster);
+		keys[0] = "dbname";
+		vals[0] = conn[i];
+		Connect(c, sh, cluster, um, keys, vals, 1, true);
+		sh->remote_rel = pstrdup(relation);
+	}
+}
+
 /* ------------------------------------------------------------ remote calls */
 
 /* Send one call; params are text except those marked binary (bytea). */
@@ -193,7 +282,7 @@ SendCall(Coord *c, Shard *sh, const char *fmt, int nparams, const char **values,
 	if (!PQsendQueryParams(sh->conn, sql, nparams, NULL, values, lengths, binary, 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("%s: could not send to the shard of partition %s", c->what, sh->name),
+				 errmsg("%s: could not send to the shard of %s", c->what, sh->name),
 				 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
 	pfree(sql);
 }
@@ -220,7 +309,7 @@ WaitResult(Coord *c, Shard *sh)
 			if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
 				ereport(ERROR,
 						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("%s: lost the connection to the shard of partition %s",
+						 errmsg("%s: lost the connection to the shard of %s",
 								c->what, sh->name),
 						 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
 		}
@@ -242,7 +331,7 @@ WaitResult(Coord *c, Shard *sh)
 			PQclear(last);
 		ereport(ERROR,
 				(errcode(code),
-				 errmsg("%s: the shard of partition %s failed", c->what, sh->name),
+				 errmsg("%s: the shard of %s failed", c->what, sh->name),
 				 errdetail_internal("%s", msg)));
 	}
 	if (PQntuples(last) != 1 || PQnfields(last) != 1 || PQgetisnull(last, 0, 0))
@@ -250,7 +339,7 @@ WaitResult(Coord *c, Shard *sh)
 		PQclear(last);
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("%s: the shard of partition %s returned an unexpected result",
+				 errmsg("%s: the shard of %s returned an unexpected result",
 						c->what, sh->name)));
 	}
 	{
@@ -330,8 +419,9 @@ CollectShards(Coord *c, Oid relid)
 		Oid			leaf = lfirst_oid(lc);
 
 		c->shards[i].relid = leaf;
-		c->shards[i].name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(leaf)),
-													   get_rel_name(leaf));
+		c->shards[i].name = psprintf("partition %s",
+									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(leaf)),
+																get_rel_name(leaf)));
 		if (get_rel_relkind(leaf) == RELKIND_FOREIGN_TABLE)
 			ConnectShard(c, &c->shards[i], leaf);
 		i++;
@@ -423,14 +513,14 @@ CheckAnswer(Coord *c, const Shard *sh, const AeGradState *gs, uint64 id, uint32 
 	if (gs->snapshot != id)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s: the shard of partition %s answered about another model snapshot",
+				 errmsg("%s: the shard of %s answered about another model snapshot",
 						c->what, sh->name),
 				 errdetail("Expected snapshot %016llx, got %016llx.",
 						   (unsigned long long) id, (unsigned long long) gs->snapshot)));
 	if (gs->n_floats != n_floats_ok && !(gs->rows == 0 && gs->n_floats == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s: the shard of partition %s sent %u numbers where %u were expected",
+				 errmsg("%s: the shard of %s sent %u numbers where %u were expected",
 						c->what, sh->name, gs->n_floats, n_floats_ok)));
 }
 
@@ -722,7 +812,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				if (gs.epoch != epoch || gs.batch != b || gs.n_doubles != 2)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("%s: the shard of partition %s answered about another step",
+							 errmsg("%s: the shard of %s answered about another step",
 									c->what, c->shards[i].name)));
 				if (gs.rows > 0)
 				{
@@ -868,14 +958,16 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	return bundle;
 }
 
-PG_FUNCTION_INFO_V1(ae_train_sharded);
-
-/* ae_train_sharded(model text, relation regclass, columns text[], key text, options jsonb) */
-Datum
-ae_train_sharded(PG_FUNCTION_ARGS)
+/*
+ * The shared body of ae_train_sharded (relid valid, cluster NULL) and
+ * ae_train_plproxy (cluster and relation names); the arguments from
+ * ARG columns on are columns, key, options.
+ */
+static Datum
+TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *remote_rel,
+		   int arg)
 {
 	char	   *name;
-	Oid			relid;
 	char	   *key;
 	Datum	   *elems;
 	bool	   *nulls;
@@ -896,18 +988,17 @@ ae_train_sharded(PG_FUNCTION_ARGS)
 	bool		rnulls[N_RESULT_COLUMNS] = {false};
 
 	INSTR_TIME_SET_CURRENT(start);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < arg + 2; i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("model, relation, columns and key must not be NULL")));
+					 errmsg("only the options may be NULL")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	relid = PG_GETARG_OID(1);
-	key = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	AeOptionsFromJsonb(&opts, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+	key = text_to_cstring(PG_GETARG_TEXT_PP(arg + 1));
+	AeOptionsFromJsonb(&opts, PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2));
 	coord.what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
 
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &ncols);
 	if (ncols < 1)
 		ereport(ERROR,
@@ -938,7 +1029,10 @@ ae_train_sharded(PG_FUNCTION_ARGS)
 	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
 	PG_TRY();
 	{
-		CollectShards(&coord, relid);
+		if (cluster)
+			CollectPlproxyShards(&coord, cluster, remote_rel);
+		else
+			CollectShards(&coord, relid);
 		bundle = TrainSharded(&coord, relid, columns, ncols, key, &opts, &report);
 		bundle->n_columns = ncols;
 		bundle->columns = colbuf.data;
@@ -951,7 +1045,7 @@ ae_train_sharded(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	version = ae_catalog_store(name, bundle, relid);
+	version = ae_catalog_store(name, bundle, relid);	/* InvalidOid: no local source */
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);
 
@@ -966,4 +1060,31 @@ ae_train_sharded(PG_FUNCTION_ARGS)
 	values[5] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
 	values[6] = Int32GetDatum(coord.n_shards);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, rnulls)));
+}
+
+PG_FUNCTION_INFO_V1(ae_train_sharded);
+
+/* ae_train_sharded(model text, relation regclass, columns text[], key text, options jsonb) */
+Datum
+ae_train_sharded(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be NULL")));
+	return TrainEntry(fcinfo, PG_GETARG_OID(1), NULL, NULL, 2);
+}
+
+PG_FUNCTION_INFO_V1(ae_train_plproxy);
+
+/* ae_train_plproxy(model text, cluster text, relation text, columns text[], key text, options jsonb) */
+Datum
+ae_train_plproxy(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cluster and relation must not be NULL")));
+	return TrainEntry(fcinfo, InvalidOid, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					  text_to_cstring(PG_GETARG_TEXT_PP(2)), 3);
 }

@@ -128,6 +128,27 @@ my $sd = $coord->safe_psql('postgres',
 	q{SELECT max(abs(ae_error('ref', f) - ae_error('three', f))) / max(ae_error('ref', f)) FROM full_t f});
 ok($sd <= 1e-4, "3 shards: the scores of every row as on one server ($sd)");
 
+# --- PL/Proxy: the same rows behind a cluster defined with SQL/MED
+SKIP:
+{
+	my $has = $coord->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_available_extensions WHERE name = 'plproxy'});
+	skip 'PL/Proxy is not installed (postgresql-15-plproxy): its test is skipped', 2 unless $has;
+	$s1->safe_psql('postgres', 'CREATE TABLE pp_rows AS SELECT * FROM part_a');
+	$s2->safe_psql('postgres', 'CREATE TABLE pp_rows AS SELECT * FROM part_bc');
+	$coord->safe_psql('postgres', sprintf(q{
+		CREATE EXTENSION plproxy;
+		CREATE SERVER pcluster FOREIGN DATA WRAPPER plproxy
+			OPTIONS (p0 'host=%s port=%d dbname=postgres', p1 'host=%s port=%d dbname=postgres');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER pcluster OPTIONS (user '%s');
+	}, $s1->host, $s1->port, $s2->host, $s2->port, $me));
+	my $rp = $coord->safe_psql('postgres',
+		"SELECT rows_used, epochs_run, shards FROM ae_train_plproxy('pp', 'pcluster', 'public.pp_rows', $cols, 'id', $opts)");
+	is($rp, '600|3|2', 'PL/Proxy cluster of 2 partitions: every row, 2 shards');
+	my $dp = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'pp')");
+	ok($dp <= 1e-5, "PL/Proxy cluster vs single server: max |dw| / max |w| = $dp <= 1e-5");
+}
+
 # --- no shard backend is left
 sub shard_backends
 {
