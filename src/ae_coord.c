@@ -158,6 +158,11 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	}
 	sh->ext_schema = pstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	/* a step's snapshots go to every shard at once (FlushAll) */
+	if (PQsetnonblocking(sh->conn, 1) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("%s: could not make the connection for %s non-blocking", c->what, sh->name)));
 }
 
 /* A connection to the server of foreign table relid, as its user mapping says. */
@@ -287,6 +292,49 @@ SendCall(Coord *c, Shard *sh, const char *fmt, int nparams, const char **values,
 	pfree(sql);
 }
 
+/*
+ * Push every shard's pending call out, a socket buffer at a time to each in
+ * turn, so that all shards receive their snapshot in parallel rather than
+ * one after the other.
+ */
+static void
+FlushAll(Coord *c)
+{
+	for (;;)
+	{
+		Shard	   *pending = NULL;
+
+		for (int i = 0; i < c->n_shards; i++)
+		{
+			Shard	   *sh = &c->shards[i];
+			int			r;
+
+			if (sh->conn == NULL)
+				continue;
+			r = PQflush(sh->conn);
+			if (r < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("%s: could not send to the shard of %s", c->what, sh->name),
+						 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+			if (r == 1 && pending == NULL)
+				pending = sh;
+		}
+		if (pending == NULL)
+			return;
+		/* a short wait: the other sockets may drain meanwhile */
+		{
+			int			rc = WaitLatchOrSocket(MyLatch,
+											   WL_LATCH_SET | WL_SOCKET_WRITEABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+											   PQsocket(pending->conn), 1L, PG_WAIT_EXTENSION);
+
+			if (rc & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+}
+
 /* Wait for the call's one value (binary bytea), interruptibly. */
 static bytea *
 WaitResult(Coord *c, Shard *sh)
@@ -363,7 +411,8 @@ CloseShards(Coord *c, bool polite)
 
 		if (sh->conn == NULL)
 			continue;
-		if (polite && sh->open && PQtransactionStatus(sh->conn) == PQTRANS_IDLE)
+		if (polite && sh->open && PQtransactionStatus(sh->conn) == PQTRANS_IDLE &&
+			PQsetnonblocking(sh->conn, 0) == 0)
 		{
 			char	   *sql = psprintf("SELECT %s.ae_shard_close($1)", sh->ext_schema);
 			const char *v[1] = {c->session};
@@ -570,6 +619,7 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			SendCall(c, sh, EvalSql, 3, v, l, f);
 		}
 	}
+	FlushAll(c);
 	INSTR_TIME_SET_CURRENT(t1);
 	if (eval_what == 0)
 		INSTR_TIME_ACCUM_DIFF(c->t_send, t1, t0);
@@ -674,6 +724,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6)",
 						 6, v, NULL, NULL);
 		}
+		FlushAll(c);
 	}
 	st.d = d;
 	st.mean = palloc0(sizeof(double) * d);
@@ -758,6 +809,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			else
 				AeShardNormalize(sh->local, bundle->norm_offset, bundle->norm_scale, d);
 		}
+		FlushAll(c);
 		for (int i = 0; i < c->n_shards; i++)
 			if (c->shards[i].conn)
 				(void) WaitResult(c, &c->shards[i]);
