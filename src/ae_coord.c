@@ -41,6 +41,7 @@
 #include "utils/wait_event.h"
 
 #include "ae_catalog.h"
+#include "ae_coord.h"
 #include "ae_norm.h"
 #include "ae_optim.h"
 #include "ae_shard.h"
@@ -636,9 +637,9 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			answers[i] = WaitResult(c, &c->shards[i]);
 }
 
-/* The options of the exact mode: the objective must be a sum over rows. */
-static void
-CheckOptions(const AeTrainOptions *opts, const char *what)
+/* The options the exact mode refuses (NULL: none): the objective must be a sum over rows. */
+static const char *
+UnsupportedOption(const AeTrainOptions *opts)
 {
 	const char *bad = NULL;
 
@@ -654,6 +655,20 @@ CheckOptions(const AeTrainOptions *opts, const char *what)
 		bad = "max_rows";
 	else if (opts->loss == AE_LOSS_BCE && opts->normalize != AE_NORM_MINMAX)
 		bad = "loss \"bce\" without normalize \"minmax\"";
+	return bad;
+}
+
+static bool
+OptionsSupported(const AeTrainOptions *opts)
+{
+	return UnsupportedOption(opts) == NULL;
+}
+
+static void
+CheckOptions(const AeTrainOptions *opts, const char *what)
+{
+	const char *bad = UnsupportedOption(opts);
+
 	if (bad)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -718,7 +733,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		for (int i = 0; i < c->n_shards; i++)
 		{
 			Shard	   *sh = &c->shards[i];
-			const char *v[6] = {c->session, sh->remote_rel, cols.data, key, seed_s, frac_s};
+			const char *v[6] = {c->session, sh->remote_rel, cols.data, key, seed_s, frac_s};	/* key NULL: SQL NULL */
 
 			if (sh->conn)
 				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6)",
@@ -1010,73 +1025,51 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	return bundle;
 }
 
-/*
- * The shared body of ae_train_sharded (relid valid, cluster NULL) and
- * ae_train_plproxy (cluster and relation names); the arguments from
- * ARG columns on are columns, key, options.
- */
-static Datum
-TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *remote_rel,
-		   int arg)
+/* Column names from a text[]; *colbuf gets them end to end, NUL-terminated. */
+static char **
+ColumnNames(ArrayType *arr, int *ncols, StringInfo colbuf, const char *what)
 {
-	char	   *name;
-	char	   *key;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			ncols;
 	char	  **columns;
-	StringInfoData colbuf;
-	AeTrainOptions opts;
-	Coord		coord = {0};
-	TupleDesc	tupdesc;
-	MemoryContext train_cxt;
-	MemoryContext old_cxt;
-	AeBundle   *volatile bundle = NULL;
-	AeTrainerReport report;
-	int			version;
-	instr_time	start,
-				elapsed;
-	Datum		values[N_RESULT_COLUMNS];
-	bool		rnulls[N_RESULT_COLUMNS] = {false};
 
-	INSTR_TIME_SET_CURRENT(start);
-	for (int i = 0; i < arg + 2; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("only the options may be NULL")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	key = text_to_cstring(PG_GETARG_TEXT_PP(arg + 1));
-	AeOptionsFromJsonb(&opts, PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2));
-	coord.what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
-
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &ncols);
-	if (ncols < 1)
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, ncols);
+	if (*ncols < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: columns must name at least one column", coord.what)));
-	columns = palloc(sizeof(char *) * ncols);
-	initStringInfo(&colbuf);
-	for (int j = 0; j < ncols; j++)
+				 errmsg("%s: columns must name at least one column", what)));
+	columns = palloc(sizeof(char *) * *ncols);
+	initStringInfo(colbuf);
+	for (int j = 0; j < *ncols; j++)
 	{
 		if (nulls[j])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s: column names must not be NULL", coord.what)));
+					 errmsg("%s: column names must not be NULL", what)));
 		columns[j] = TextDatumGetCString(elems[j]);
-		appendBinaryStringInfo(&colbuf, columns[j], strlen(columns[j]) + 1);
+		appendBinaryStringInfo(colbuf, columns[j], strlen(columns[j]) + 1);
 	}
+	return columns;
+}
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
-		tupdesc->natts != N_RESULT_COLUMNS)
-		elog(ERROR, "ae_train_sharded() has an unexpected result type. Please report a bug.");
-	tupdesc = BlessTupleDesc(tupdesc);
+/*
+ * Train over the shards of relid (cluster NULL) or of a PL/Proxy cluster;
+ * the bundle and everything else in CurrentMemoryContext.  Every connection
+ * is closed on return and on error.
+ */
+static AeBundle *
+CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *colarr,
+		   const char *key, AeTrainOptions *opts, const char *what, AeTrainerReport *report,
+		   int *n_shards)
+{
+	Coord		coord = {0};
+	AeBundle   *volatile bundle = NULL;
+	StringInfoData colbuf;
+	int			ncols;
+	char	  **columns;
 
-	(void) ae_catalog_check_store(name);
-	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc sharded training",
-									  ALLOCSET_DEFAULT_SIZES);
-	old_cxt = MemoryContextSwitchTo(train_cxt);
+	coord.what = what;
+	columns = ColumnNames(colarr, &ncols, &colbuf, what);
 	coord.tag = (uint32) (pg_prng_uint64(&pg_global_prng_state) >> 32);
 	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
 	PG_TRY();
@@ -1085,7 +1078,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 			CollectPlproxyShards(&coord, cluster, remote_rel);
 		else
 			CollectShards(&coord, relid);
-		bundle = TrainSharded(&coord, relid, columns, ncols, key, &opts, &report);
+		bundle = TrainSharded(&coord, relid, columns, ncols, key, opts, report);
 		bundle->n_columns = ncols;
 		bundle->columns = colbuf.data;
 		bundle->columns_len = colbuf.len;
@@ -1096,7 +1089,80 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 		CloseShards(&coord, false);
 	}
 	PG_END_TRY();
+	*n_shards = coord.n_shards;
+	return bundle;
+}
 
+bool
+AeCoordWantsShards(Oid relid, const AeTrainOptions *opts)
+{
+	bool		foreign = false;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE || !OptionsSupported(opts))
+		return false;
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+		foreign |= get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE;
+	return foreign;
+}
+
+AeBundle *
+AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts, const char *what,
+					 AeTrainerReport *report)
+{
+	int			n_shards;
+
+	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, what, report, &n_shards);
+}
+
+/*
+ * The shared body of ae_train_sharded (relid valid, cluster NULL) and
+ * ae_train_plproxy (cluster and relation names); the arguments from arg on
+ * are columns, key (NULL: rows keyed by their values), options.
+ */
+static Datum
+TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *remote_rel,
+		   int arg)
+{
+	char	   *name;
+	char	   *key = NULL;
+	char	   *what;
+	AeTrainOptions opts;
+	TupleDesc	tupdesc;
+	MemoryContext train_cxt;
+	MemoryContext old_cxt;
+	AeBundle   *bundle;
+	AeTrainerReport report;
+	int			version;
+	int			n_shards;
+	instr_time	start,
+				elapsed;
+	Datum		values[N_RESULT_COLUMNS];
+	bool		rnulls[N_RESULT_COLUMNS] = {false};
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (int i = 0; i <= arg; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("only the key and the options may be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(arg + 1))
+		key = text_to_cstring(PG_GETARG_TEXT_PP(arg + 1));
+	AeOptionsFromJsonb(&opts, PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2));
+	what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != N_RESULT_COLUMNS)
+		elog(ERROR, "ae_train_sharded() has an unexpected result type. Please report a bug.");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	(void) ae_catalog_check_store(name);
+	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc sharded training",
+									  ALLOCSET_DEFAULT_SIZES);
+	old_cxt = MemoryContextSwitchTo(train_cxt);
+	bundle = CoordTrain(relid, cluster, remote_rel, PG_GETARG_ARRAYTYPE_P(arg), key, &opts,
+						what, &report, &n_shards);
 	version = ae_catalog_store(name, bundle, relid);	/* InvalidOid: no local source */
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);
@@ -1110,7 +1176,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	values[4] = Float8GetDatum(report.val_loss);
 	rnulls[4] = isnan(report.val_loss);
 	values[5] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
-	values[6] = Int32GetDatum(coord.n_shards);
+	values[6] = Int32GetDatum(n_shards);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, rnulls)));
 }
 

@@ -120,7 +120,11 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT (%s)::pg_catalog.text", quote_identifier(key));
+	/* without a key column a row's key is its values (see below) */
+	if (key)
+		appendStringInfo(&sql, "SELECT (%s)::pg_catalog.text", quote_identifier(key));
+	else
+		appendStringInfoString(&sql, "SELECT NULL::pg_catalog.text");
 	for (int j = 0; j < ncols; j++)
 		appendStringInfo(&sql, ", (%s)::pg_catalog.float8", quote_identifier(columns[j]));
 	appendStringInfo(&sql, " FROM %s", relname);
@@ -144,7 +148,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 			Datum		k = SPI_getbinval(tup, desc, 1, &isnull);
 			text	   *kt;
 
-			if (isnull)
+			if (isnull && key)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("key column \"%s\" is NULL in row " INT64_FORMAT " of %s",
@@ -160,8 +164,6 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				s->X = repalloc_huge(s->X, sizeof(float) * cap * ncols);
 				s->h0 = repalloc_huge(s->h0, sizeof(uint64) * cap);
 			}
-			kt = DatumGetTextPP(k);
-			s->h0[s->n] = AeShardKeyHash(VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt), seed);
 			for (int j = 0; j < ncols; j++)
 			{
 				Datum		v = SPI_getbinval(tup, desc, j + 2, &isnull);
@@ -173,6 +175,21 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 							 errmsg("column \"%s\" is %s in row " INT64_FORMAT " of %s", columns[j],
 									isnull ? "NULL" : "not a finite real", s->n + 1, relname)));
 				s->X[(size_t) s->n * ncols + j] = (float) x;
+			}
+			if (key)
+			{
+				kt = DatumGetTextPP(k);
+				s->h0[s->n] = AeShardKeyHash(VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt), seed);
+			}
+			else
+			{
+				/*
+				 * The row's own values (their float bits) are its key: no
+				 * less independent of where the row lives, but equal rows
+				 * always share a batch.
+				 */
+				s->h0[s->n] = AeShardKeyHash((const char *) (s->X + (size_t) s->n * ncols),
+											 sizeof(float) * ncols, seed);
 			}
 			s->n++;
 		}
@@ -590,10 +607,10 @@ ae_shard_open(PG_FUNCTION_ARGS)
 	MemoryContext old;
 
 	for (int i = 1; i <= 5; i++)
-		if (PG_ARGISNULL(i))
+		if (PG_ARGISNULL(i) && i != 3)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("the arguments of ae_shard_open must not be NULL")));
+					 errmsg("the arguments of ae_shard_open but key must not be NULL")));
 	if (FindShard(session, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -610,7 +627,7 @@ ae_shard_open(PG_FUNCTION_ARGS)
 		columns[j] = TextDatumGetCString(elems[j]);
 	}
 	s = AeShardOpen(TopMemoryContext, PG_GETARG_OID(1), columns, ncols,
-					text_to_cstring(PG_GETARG_TEXT_PP(3)), PG_GETARG_INT64(4),
+					PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)), PG_GETARG_INT64(4),
 					PG_GETARG_FLOAT8(5));
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	s->session = MemoryContextStrdup(s->cxt, session);

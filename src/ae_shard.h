@@ -23,8 +23,9 @@ extern bool AeShardIsValidation(uint64 h0, double validation_fraction);
 extern int	AeShardBatchOf(uint64 h0, int epoch, int n_batches);
 
 /*
- * Read the rows of relid (columns: ncols names, key: the key column) into a
- * memory context made under parent.  Raises on unusable rows (NULL, NaN,
+ * Read the rows of relid (columns: ncols names, key: the key column, or
+ * NULL to key each row by its values) into a memory context made under
+ * parent.  Raises on unusable rows (NULL, NaN,
  * infinite), naming the row.
  */
 extern AeShard *AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols,

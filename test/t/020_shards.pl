@@ -128,6 +128,20 @@ my $sd = $coord->safe_psql('postgres',
 	q{SELECT max(abs(ae_error('ref', f) - ae_error('three', f))) / max(ae_error('ref', f)) FROM full_t f});
 ok($sd <= 1e-4, "3 shards: the scores of every row as on one server ($sd)");
 
+# --- ae_train itself on a partitioned table with foreign partitions: the
+# rows are keyed by their values, the model equals ae_train_sharded's on one
+# server without a key
+my $nk = $coord->safe_psql('postgres',
+	"SELECT shards FROM ae_train_sharded('ref_nokey', 'full_t', $cols, NULL, $opts)");
+is($nk, '1', 'without a key column: one local shard');
+my ($rc0, $out0, $err0) = $coord->psql('postgres', "SELECT rows_used, epochs_run FROM ae_train('via_train', 'p3', NULL, $cols,
+	hidden => '{6,3,6}', epochs => 3, batch_size => 32, seed => 7, validation_fraction => 0.1, patience => 0,
+	learning_rate => 0.01, verbose => true)", on_error_stop => 0);
+is($out0, '600|3', 'ae_train on the partitioned table trains on every row');
+like($err0, qr/\(3 shards,/, 'ae_train on foreign partitions trained across 3 shards');
+my $dt = $coord->safe_psql('postgres', "SELECT wdiff('ref_nokey', 'via_train')");
+ok($dt <= 1e-5, "ae_train across shards vs one server, rows keyed by value: max |dw| / max |w| = $dt <= 1e-5");
+
 # --- PL/Proxy: the same rows behind a cluster defined with SQL/MED
 SKIP:
 {
