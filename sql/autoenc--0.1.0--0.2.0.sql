@@ -207,6 +207,7 @@ CREATE FUNCTION @extschema@.ae_train_sharded(
     columns pg_catalog.text[],
     key pg_catalog.text,
     options pg_catalog.jsonb DEFAULT '{}',
+    mode pg_catalog.text DEFAULT 'exact',
     OUT version pg_catalog.int4,
     OUT rows_used pg_catalog.int8,
     OUT epochs_run pg_catalog.int4,
@@ -218,7 +219,7 @@ CREATE FUNCTION @extschema@.ae_train_sharded(
     AS 'MODULE_PATHNAME', 'ae_train_sharded'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION @extschema@.ae_train_sharded(pg_catalog.text, pg_catalog.regclass, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb)
+COMMENT ON FUNCTION @extschema@.ae_train_sharded(pg_catalog.text, pg_catalog.regclass, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb, pg_catalog.text)
     IS 'train an autoencoder across the partitions of a table, local and foreign, exactly as on one server; batches by a seeded hash of key';
 
 CREATE FUNCTION @extschema@.ae_shard_open(session pg_catalog.text, relation pg_catalog.regclass,
@@ -240,6 +241,11 @@ CREATE FUNCTION @extschema@.ae_shard_step(session pg_catalog.text, snapshot pg_c
 CREATE FUNCTION @extschema@.ae_shard_eval(session pg_catalog.text, snapshot pg_catalog.bytea,
     what pg_catalog.int4) RETURNS pg_catalog.bytea
     AS 'MODULE_PATHNAME', 'ae_shard_eval'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_local(session pg_catalog.text, snapshot pg_catalog.bytea,
+    options pg_catalog.jsonb, round pg_catalog.int4) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_shard_local'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 
 CREATE FUNCTION @extschema@.ae_shard_close(session pg_catalog.text) RETURNS pg_catalog.bool
@@ -266,6 +272,7 @@ CREATE FUNCTION @extschema@.ae_train_plproxy(
     columns pg_catalog.text[],
     key pg_catalog.text,
     options pg_catalog.jsonb DEFAULT '{}',
+    mode pg_catalog.text DEFAULT 'exact',
     OUT version pg_catalog.int4,
     OUT rows_used pg_catalog.int8,
     OUT epochs_run pg_catalog.int4,
@@ -277,5 +284,5 @@ CREATE FUNCTION @extschema@.ae_train_plproxy(
     AS 'MODULE_PATHNAME', 'ae_train_plproxy'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION @extschema@.ae_train_plproxy(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb)
+COMMENT ON FUNCTION @extschema@.ae_train_plproxy(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb, pg_catalog.text)
     IS 'train an autoencoder across the partitions of a PL/Proxy cluster, exactly as on one server';

@@ -76,6 +76,10 @@ typedef struct Coord
 	instr_time	t_merge;
 	int			n_shards;
 	Shard	   *shards;
+	/* the approximate mode: local epochs averaged, the options sent along */
+	bool		approximate;
+	Jsonb	   *options;
+	char	   *options_text;
 } Coord;
 
 /* ------------------------------------------------------------ connections */
@@ -576,6 +580,10 @@ CheckAnswer(Coord *c, const Shard *sh, const AeGradState *gs, uint64 id, uint32 
 
 static const char *const StepSql = "SELECT %s.ae_shard_step($1, $2, $3, $4, $5)";
 static const char *const EvalSql = "SELECT %s.ae_shard_eval($1, $2, $3)";
+static const char *const LocalSql = "SELECT %s.ae_shard_local($1, $2, $3::pg_catalog.jsonb, $4)";
+
+/* CallAll's eval_what for a local epoch of the approximate mode */
+#define CALL_LOCAL_EPOCH (-1)
 
 /*
  * Run one call on every shard: the remote ones first (they run while the
@@ -603,7 +611,15 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 
 		if (sh->conn == NULL)
 			continue;
-		if (eval_what == 0)
+		if (eval_what == CALL_LOCAL_EPOCH)
+		{
+			const char *v[4] = {c->session, VARDATA(snap), c->options_text, e_s};
+			int			l[4] = {0, VARSIZE(snap) - VARHDRSZ, 0, 0};
+			int			f[4] = {0, 1, 0, 0};
+
+			SendCall(c, sh, LocalSql, 4, v, l, f);
+		}
+		else if (eval_what == 0)
 		{
 			const char *v[5] = {c->session, VARDATA(snap), e_s, b_s, n_s};
 			int			l[5] = {0, VARSIZE(snap) - VARHDRSZ, 0, 0, 0};
@@ -626,7 +642,9 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 		INSTR_TIME_ACCUM_DIFF(c->t_send, t1, t0);
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].local)
-			answers[i] = eval_what == 0
+			answers[i] = eval_what == CALL_LOCAL_EPOCH
+				? AeShardLocal(c->shards[i].local, snap, c->options, epoch)
+				: eval_what == 0
 				? AeShardStep(c->shards[i].local, snap, epoch, batch, n_batches)
 				: AeShardEval(c->shards[i].local, snap, eval_what);
 	INSTR_TIME_SET_CURRENT(t0);
@@ -855,20 +873,13 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		double		monitor;
 
 		INSTR_TIME_SET_CURRENT(t0);
-		for (int b = 1; b <= n_batches; b++)
+		if (c->approximate)
 		{
+			/* every shard trains an epoch on its own rows; the weights are averaged by rows */
 			int64		rows = 0;
-			double		batch_loss = 0;
-			instr_time	p0,
-						p1;
 
-			INSTR_TIME_SET_CURRENT(p0);
 			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
-			INSTR_TIME_SET_CURRENT(p1);
-			INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
-			CallAll(c, snap, epoch, b, (int) n_batches, 0, answers);
-			INSTR_TIME_SET_CURRENT(p0);
-			INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);
+			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, answers);
 			memset(gsum, 0, sizeof(double) * model.n_params);
 			for (int i = 0; i < c->n_shards; i++)
 			{
@@ -876,10 +887,10 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 
 				AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
 				CheckAnswer(c, &c->shards[i], &gs, id, (uint32) model.n_params);
-				if (gs.epoch != epoch || gs.batch != b || gs.n_doubles != 2)
+				if (gs.epoch != epoch || gs.n_doubles != 2)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("%s: the shard of %s answered about another step",
+							 errmsg("%s: the shard of %s answered about another round",
 									c->what, c->shards[i].name)));
 				if (gs.rows > 0)
 				{
@@ -888,27 +899,70 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 						gsum[k] += grad[k];
 				}
 				rows += gs.rows;
-				batch_loss += ae_grad_state_double(&gs, 0);
-				pfree(answers[i]);
+				loss_sum += ae_grad_state_double(&gs, 0);
 			}
 			pfree(snap);
-			if (rows == 0)
+			if (rows > 0)
+				for (size_t k = 0; k < model.n_params; k++)
+					params[k] = (float) (gsum[k] / (double) rows);
+		}
+		else
+		{
+			for (int b = 1; b <= n_batches; b++)
 			{
+				int64		rows = 0;
+				double		batch_loss = 0;
+				instr_time	p0,
+							p1;
+
+				INSTR_TIME_SET_CURRENT(p0);
+				snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+				INSTR_TIME_SET_CURRENT(p1);
+				INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
+				CallAll(c, snap, epoch, b, (int) n_batches, 0, answers);
+				INSTR_TIME_SET_CURRENT(p0);
+				INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);
+				memset(gsum, 0, sizeof(double) * model.n_params);
+				for (int i = 0; i < c->n_shards; i++)
+				{
+					AeGradState gs;
+
+					AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
+					CheckAnswer(c, &c->shards[i], &gs, id, (uint32) model.n_params);
+					if (gs.epoch != epoch || gs.batch != b || gs.n_doubles != 2)
+						ereport(ERROR,
+								(errcode(ERRCODE_DATA_CORRUPTED),
+								 errmsg("%s: the shard of %s answered about another step",
+										c->what, c->shards[i].name)));
+					if (gs.rows > 0)
+					{
+						ae_grad_state_floats(&gs, grad);
+						for (size_t k = 0; k < model.n_params; k++)
+							gsum[k] += grad[k];
+					}
+					rows += gs.rows;
+					batch_loss += ae_grad_state_double(&gs, 0);
+					pfree(answers[i]);
+				}
+				pfree(snap);
+				if (rows == 0)
+				{
+					INSTR_TIME_SET_CURRENT(p1);
+					INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
+					continue;		/* no row fell into this batch anywhere */
+				}
+				for (size_t k = 0; k < model.n_params; k++)
+					grad[k] = (float) (gsum[k] / (double) rows);
+				if (!isfinite(batch_loss))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("%s: the loss became non-finite in epoch %d, batch %d", c->what, epoch, b)));
+				ae_optim_step(&opt, params, grad, NULL);
 				INSTR_TIME_SET_CURRENT(p1);
 				INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
-				continue;		/* no row fell into this batch anywhere */
+				loss_sum += batch_loss;
+				CHECK_FOR_INTERRUPTS();
 			}
-			for (size_t k = 0; k < model.n_params; k++)
-				grad[k] = (float) (gsum[k] / (double) rows);
-			if (!isfinite(batch_loss))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("%s: the loss became non-finite in epoch %d, batch %d", c->what, epoch, b)));
-			ae_optim_step(&opt, params, grad, NULL);
-			INSTR_TIME_SET_CURRENT(p1);
-			INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
-			loss_sum += batch_loss;
-			CHECK_FOR_INTERRUPTS();
 		}
 		train_loss = loss_sum / st.n_train;
 		val_loss = NAN;
@@ -1059,8 +1113,8 @@ ColumnNames(ArrayType *arr, int *ncols, StringInfo colbuf, const char *what)
  */
 static AeBundle *
 CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *colarr,
-		   const char *key, AeTrainOptions *opts, const char *what, AeTrainerReport *report,
-		   int *n_shards)
+		   const char *key, AeTrainOptions *opts, Jsonb *options, bool approximate,
+		   const char *what, AeTrainerReport *report, int *n_shards)
 {
 	Coord		coord = {0};
 	AeBundle   *volatile bundle = NULL;
@@ -1069,6 +1123,9 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 	char	  **columns;
 
 	coord.what = what;
+	coord.approximate = approximate;
+	coord.options = options;
+	coord.options_text = options ? JsonbToCString(NULL, &options->root, VARSIZE(options)) : "{}";
 	columns = ColumnNames(colarr, &ncols, &colbuf, what);
 	coord.tag = (uint32) (pg_prng_uint64(&pg_global_prng_state) >> 32);
 	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
@@ -1112,7 +1169,7 @@ AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts, const 
 {
 	int			n_shards;
 
-	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, what, report, &n_shards);
+	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, NULL, false, what, report, &n_shards);
 }
 
 /*
@@ -1127,6 +1184,8 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	char	   *name;
 	char	   *key = NULL;
 	char	   *what;
+	Jsonb	   *options;
+	bool		approximate = false;
 	AeTrainOptions opts;
 	TupleDesc	tupdesc;
 	MemoryContext train_cxt;
@@ -1149,8 +1208,24 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(arg + 1))
 		key = text_to_cstring(PG_GETARG_TEXT_PP(arg + 1));
-	AeOptionsFromJsonb(&opts, PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2));
+	options = PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2);
+	AeOptionsFromJsonb(&opts, options);
 	what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
+	if (!PG_ARGISNULL(arg + 3))
+	{
+		char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(arg + 3));
+
+		if (strcmp(mode, "approximate") == 0)
+			approximate = true;
+		else if (strcmp(mode, "exact") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: mode must be \"exact\" or \"approximate\", not \"%s\"", what, mode)));
+	}
+	if (approximate)
+		ereport(NOTICE,
+				(errmsg("approximate mode: every shard trains an epoch on its own rows and the models are averaged"),
+				 errdetail("The result depends on how the rows are sharded and is not the model of a training on one server.")));
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
 		tupdesc->natts != N_RESULT_COLUMNS)
@@ -1162,7 +1237,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 									  ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(train_cxt);
 	bundle = CoordTrain(relid, cluster, remote_rel, PG_GETARG_ARRAYTYPE_P(arg), key, &opts,
-						what, &report, &n_shards);
+						options, approximate, what, &report, &n_shards);
 	version = ae_catalog_store(name, bundle, relid);	/* InvalidOid: no local source */
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);

@@ -23,6 +23,8 @@
 #include "utils/memutils.h"
 
 #include "ae_norm.h"
+#include "ae_train.h"
+#include "ae_training.h"
 #include "ae_shard.h"
 #include "autoenc.h"
 
@@ -55,6 +57,7 @@ struct AeShard
 	float	   *xbuf;
 	float	   *grad;
 	float	   *scratch;
+	float	   *Xtrain;			/* the training rows end to end (approximate mode) */
 };
 
 /* ------------------------------------------------------------- hashing */
@@ -559,6 +562,69 @@ AeShardEval(AeShard *s, const bytea *snapshot, int what)
 	return NULL;
 }
 
+/*
+ * The approximate mode: one epoch of ordinary training on this shard's
+ * training rows from the snapshot's weights (a fresh optimiser, the
+ * options' batch size and learning rate, decayed by lr_decay^(round - 1),
+ * shuffled with seed + round), returned as the weights times the rows
+ * trained on, for the coordinator's weighted average.
+ */
+bytea *
+AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
+{
+	uint64		id = LoadSnapshot(s, snapshot);
+	AeTrainOptions opts;
+	AeTrainConfig cfg;
+	AeTrainResult res;
+	AeTrainProgress progress = {0};
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+	double		sums[2] = {0, 0};
+	float	   *out;
+
+	if (round < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("local training round %d is out of range", round)));
+	if (s->n_train == 0)
+		return MakeState(AE_GS_GRADIENT, id, round, 0, 0, NULL, 0, sums, 2, NULL, 0);
+	AeOptionsFromJsonb(&opts, options);
+	{
+		/* the defaults that depend on the optimiser and the width, as the coordinator resolved them */
+		AeArch		resolved;
+
+		AeTrainerResolve(&opts, s->d, NULL, &resolved, "cannot train a shard locally");
+	}
+	AeTrainerFillConfig(&cfg, &opts);
+	cfg.objective = s->obj;
+	cfg.epochs = 1;
+	cfg.validation_fraction = 0;
+	cfg.patience = 0;
+	cfg.shuffle = true;
+	cfg.seed = (uint64_t) opts.seed + (uint64_t) round;
+	cfg.optim.learning_rate = (float) (cfg.optim.learning_rate * pow(cfg.optim.lr_decay, round - 1));
+	ae_check_status(ae_train_config_validate(&cfg, &s->model, errbuf), errbuf,
+					"cannot train a shard locally");
+	if (s->Xtrain == NULL)
+	{
+		s->Xtrain = MemoryContextAllocHuge(s->cxt, sizeof(float) * (size_t) s->n_train * s->d);
+		for (int64 i = 0; i < s->n_train; i++)
+			memcpy(s->Xtrain + (size_t) i * s->d, s->X + (size_t) s->train[i] * s->d,
+				   sizeof(float) * s->d);
+	}
+	progress.epochs = 1;
+	progress.n_rows = s->n_train;
+	memset(&res, 0, sizeof(res));
+	ae_check_status(ae_train(&s->model, &cfg, s->Xtrain, (size_t) s->n_train, &ae_palloc_allocator,
+							 AeTrainerProgress, &progress, &res, errbuf),
+					errbuf, "cannot train a shard locally");
+	out = palloc_extended(sizeof(float) * Max(s->n_params, 1), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < s->n_params; i++)
+		out[i] = s->params[i] * (float) s->n_train;
+	sums[0] = res.train_loss * (double) s->n_train;
+	return MakeState(AE_GS_GRADIENT, id, round, 0, s->n_train, NULL, 0, sums, 2,
+					 out, (uint32) s->n_params);
+}
+
 /* ------------------------------------------------------------- SQL */
 
 /* The shards this backend holds for remote coordinators, by session name. */
@@ -685,6 +751,21 @@ ae_shard_eval(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the arguments of ae_shard_eval must not be NULL")));
 	PG_RETURN_BYTEA_P(AeShardEval(s, PG_GETARG_BYTEA_PP(1), PG_GETARG_INT32(2)));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_local);
+Datum
+ae_shard_local(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the snapshot and the round of ae_shard_local must not be NULL")));
+	PG_RETURN_BYTEA_P(AeShardLocal(s, PG_GETARG_BYTEA_PP(1),
+								   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2),
+								   PG_GETARG_INT32(3)));
 }
 
 PG_FUNCTION_INFO_V1(ae_shard_close);

@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 #include "ae_grad_state.h"
 
 typedef struct AeShard AeShard;
@@ -44,6 +46,10 @@ extern bytea *AeShardStep(AeShard *shard, const bytea *snapshot, int epoch, int 
 #define AE_SHARD_EVAL_VALIDATION	1
 #define AE_SHARD_EVAL_ERRORS		2
 extern bytea *AeShardEval(AeShard *shard, const bytea *snapshot, int what);
+
+/* The approximate mode: one local epoch from the snapshot (AE_GS_GRADIENT of weights × rows). */
+
+extern bytea *AeShardLocal(AeShard *shard, const bytea *snapshot, Jsonb *options, int round);
 
 /*
  * Parse a partial state from a bytea (raises XX001 naming the fault) and

@@ -128,6 +128,27 @@ my $sd = $coord->safe_psql('postgres',
 	q{SELECT max(abs(ae_error('ref', f) - ae_error('three', f))) / max(ae_error('ref', f)) FROM full_t f});
 ok($sd <= 1e-4, "3 shards: the scores of every row as on one server ($sd)");
 
+# --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
+my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
+	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
+my $ex = $coord->safe_psql('postgres',
+	"SELECT val_loss FROM ae_train_sharded('ex10', 'p2', $cols, 'id', $o10)");
+my ($rca, $outa, $erra) = $coord->psql('postgres',
+	"SELECT val_loss, shards FROM ae_train_sharded('ap10', 'p2', $cols, 'id', $o10, 'approximate')",
+	on_error_stop => 0);
+like($erra, qr/approximate mode: every shard trains an epoch on its own rows/, 'the approximate mode says what it is');
+note "approximate: $outa / $erra";
+my ($ap) = split /\|/, $outa;
+my $first = $coord->safe_psql('postgres', q{SELECT val_loss FROM ae_history('ap10') WHERE epoch = 1});
+note "validation loss after 10 epochs: exact $ex, approximate $ap (approximate after 1: $first)";
+ok($ap > 0 && $ap < $first, "the approximate mode trains: validation loss $first -> $ap");
+ok($ap < 3 * $ex, "the approximate mode's validation loss ($ap) is within 3x of the exact mode's ($ex)");
+my $dap = $coord->safe_psql('postgres', "SELECT wdiff('ex10', 'ap10')");
+ok($dap > 1e-3, "the approximate mode is not the exact model (max |dw| / max |w| = $dap)");
+($rca, $outa, $erra) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('ap10', 'p2', $cols, 'id', $o10, 'roughly')", on_error_stop => 0);
+like($erra, qr/mode must be "exact" or "approximate", not "roughly"/, 'an unknown mode is refused');
+
 # --- ae_train itself on a partitioned table with foreign partitions: the
 # rows are keyed by their values, the model equals ae_train_sharded's on one
 # server without a key
