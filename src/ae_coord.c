@@ -655,6 +655,42 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			answers[i] = WaitResult(c, &c->shards[i]);
 }
 
+/*
+ * Add the shards' answers (AE_GS_GRADIENT: sums over their rows) into gsum
+ * (n floats, zeroed first) and *loss; returns the rows they cover.  grad is
+ * n floats of scratch.  batch 0: a round of the approximate mode.
+ */
+static int64
+SumAnswers(Coord *c, bytea **answers, uint64 id, int epoch, int batch, size_t n,
+		   double *gsum, float *grad, double *loss)
+{
+	int64		rows = 0;
+
+	memset(gsum, 0, sizeof(double) * n);
+	for (int i = 0; i < c->n_shards; i++)
+	{
+		AeGradState gs;
+
+		AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
+		CheckAnswer(c, &c->shards[i], &gs, id, (uint32) n);
+		if (gs.epoch != epoch || gs.batch != batch || gs.n_doubles != 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the shard of %s answered about another step",
+							c->what, c->shards[i].name)));
+		if (gs.rows > 0)
+		{
+			ae_grad_state_floats(&gs, grad);
+			for (size_t k = 0; k < n; k++)
+				gsum[k] += grad[k];
+		}
+		rows += gs.rows;
+		*loss += ae_grad_state_double(&gs, 0);
+		pfree(answers[i]);
+	}
+	return rows;
+}
+
 /* The options the exact mode refuses (NULL: none): the objective must be a sum over rows. */
 static const char *
 UnsupportedOption(const AeTrainOptions *opts)
@@ -880,27 +916,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 
 			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
 			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, answers);
-			memset(gsum, 0, sizeof(double) * model.n_params);
-			for (int i = 0; i < c->n_shards; i++)
-			{
-				AeGradState gs;
-
-				AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
-				CheckAnswer(c, &c->shards[i], &gs, id, (uint32) model.n_params);
-				if (gs.epoch != epoch || gs.n_doubles != 2)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("%s: the shard of %s answered about another round",
-									c->what, c->shards[i].name)));
-				if (gs.rows > 0)
-				{
-					ae_grad_state_floats(&gs, grad);
-					for (size_t k = 0; k < model.n_params; k++)
-						gsum[k] += grad[k];
-				}
-				rows += gs.rows;
-				loss_sum += ae_grad_state_double(&gs, 0);
-			}
+			rows = SumAnswers(c, answers, id, epoch, 0, model.n_params, gsum, grad, &loss_sum);
 			pfree(snap);
 			if (rows > 0)
 				for (size_t k = 0; k < model.n_params; k++)
@@ -922,28 +938,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				CallAll(c, snap, epoch, b, (int) n_batches, 0, answers);
 				INSTR_TIME_SET_CURRENT(p0);
 				INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);
-				memset(gsum, 0, sizeof(double) * model.n_params);
-				for (int i = 0; i < c->n_shards; i++)
-				{
-					AeGradState gs;
-
-					AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
-					CheckAnswer(c, &c->shards[i], &gs, id, (uint32) model.n_params);
-					if (gs.epoch != epoch || gs.batch != b || gs.n_doubles != 2)
-						ereport(ERROR,
-								(errcode(ERRCODE_DATA_CORRUPTED),
-								 errmsg("%s: the shard of %s answered about another step",
-										c->what, c->shards[i].name)));
-					if (gs.rows > 0)
-					{
-						ae_grad_state_floats(&gs, grad);
-						for (size_t k = 0; k < model.n_params; k++)
-							gsum[k] += grad[k];
-					}
-					rows += gs.rows;
-					batch_loss += ae_grad_state_double(&gs, 0);
-					pfree(answers[i]);
-				}
+				rows = SumAnswers(c, answers, id, epoch, b, model.n_params, gsum, grad, &batch_loss);
 				pfree(snap);
 				if (rows == 0)
 				{
