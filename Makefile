@@ -54,7 +54,7 @@ REGRESS_OPTS = --inputdir=test/regress --load-extension=autoenc
 # OpenBLAS's own cblas.h (it declares openblas_set_num_threads); without
 # pkg-config the multiarch default <cblas.h> is OpenBLAS's on Debian too.
 OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
-PG_CPPFLAGS  = -Isrc/core -I$(ONNX_GEN) $(OPENBLAS_CFLAGS)
+PG_CPPFLAGS  = -Isrc/core -I$(ONNX_GEN) $(OPENBLAS_CFLAGS) -I$(shell $(PG_CONFIG) --includedir)
 # The C dialect the code is written in; a compiler with another default
 # still builds it.  Override with AE_CSTD= to use the compiler's own.
 AE_CSTD     ?= -std=gnu99
@@ -67,7 +67,7 @@ AE_WERROR_FLAG = $(if $(filter 1,$(AE_WERROR)),-Werror)
 PG_CFLAGS    = $(AE_CSTD) -Wall -Wextra $(AE_WERROR_FLAG) -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-declaration-after-statement
-SHLIB_LINK   = -lopenblas -lprotobuf-c -lm
+SHLIB_LINK   = -lopenblas -lprotobuf-c -lm -lpq
 # What every program linking the core needs besides the core's objects.
 CORE_LIBS    = -lopenblas -lprotobuf-c -lm
 

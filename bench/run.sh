@@ -12,6 +12,9 @@
 #   bench/stream_bench.sh  ae_train's whole call vs PyTorch, its read phase vs
 #                          the scan floor, streaming at 1M/4M/16M rows
 #                          (throwaway cluster; about 8 minutes more)
+#   bench/shard_bench.sh   sharded training: one server against two shards,
+#                          both reference networks, per-step overhead
+#                          (throwaway cluster; about 2 minutes)
 #
 # AE_BENCH_RUNS (default 5) runs of everything, AE_BENCH_PGBENCH_SECONDS
 # (default 10) per pgbench run.  About 6 minutes on 2 cores.
@@ -60,6 +63,8 @@ report() {
     bash bench/score_bench.sh
     echo
     bash bench/stream_bench.sh
+    echo
+    AE_BENCH_INSTALLED=1 bash bench/shard_bench.sh
 
     echo
     echo "Whole run: $(( $(date +%s) - start )) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

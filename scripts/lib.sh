@@ -38,12 +38,14 @@ ae_install_packages() {
 # root the same list).
 ae_base_packages() {
     printf '%s\n' build-essential pkg-config "postgresql-$1" "postgresql-server-dev-$1" \
-        libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+        libopenblas-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpq-dev \
         "postgresql-$1-pgtap" libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 }
 mapfile -t AE_BASE_PACKAGES < <(ae_base_packages "$AE_PG_MAJOR")
 # The PyTorch cross-check of the training math, and of ONNX in and out.
-AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx)
+# PL/Proxy for the sharded-training test (test/t/020_shards.pl skips its
+# PL/Proxy part, saying so, where it is missing).
+AE_TEST_PACKAGES=(python3 python3-numpy python3-torch python3-onnx "postgresql-$AE_PG_MAJOR-plproxy")
 # make valgrind, make sanitize (gcc's ASan/UBSan runtimes come with gcc) and
 # make fuzz (libFuzzer is in clang's runtime package).
 AE_TOOL_PACKAGES=(valgrind clang libclang-rt-14-dev python3)

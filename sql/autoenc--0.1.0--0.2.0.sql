@@ -189,3 +189,100 @@ COMMENT ON FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[]
     double precision, integer, double precision, integer, double precision, bigint, bigint,
     boolean, boolean, boolean, text, bigint)
     IS 'train an autoencoder on the rows of a relation and store it as a new model version';
+
+-- section: sharded training (doc/scaling.md)
+--
+-- ae_train_sharded trains on a table whose partitions may be foreign tables
+-- on other servers (postgres_fdw): every shard computes the gradient sums of
+-- its rows of each global batch, the coordinator adds them and steps the
+-- optimiser, so the model equals a training on one server with the same key
+-- and seed.  The ae_shard_* functions are the shard side, called by the
+-- coordinator over its own connection; a shard keeps its rows in the
+-- backend between calls.  The bytea values are versioned partial states
+-- (checked before use).
+
+CREATE FUNCTION @extschema@.ae_train_sharded(
+    model pg_catalog.text,
+    relation pg_catalog.regclass,
+    columns pg_catalog.text[],
+    key pg_catalog.text,
+    options pg_catalog.jsonb DEFAULT '{}',
+    mode pg_catalog.text DEFAULT 'exact',
+    OUT version pg_catalog.int4,
+    OUT rows_used pg_catalog.int8,
+    OUT epochs_run pg_catalog.int4,
+    OUT train_loss pg_catalog.float8,
+    OUT val_loss pg_catalog.float8,
+    OUT seconds pg_catalog.float8,
+    OUT shards pg_catalog.int4)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'ae_train_sharded'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.ae_train_sharded(pg_catalog.text, pg_catalog.regclass, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb, pg_catalog.text)
+    IS 'train an autoencoder across the partitions of a table, local and foreign, exactly as on one server; batches by a seeded hash of key';
+
+CREATE FUNCTION @extschema@.ae_shard_open(session pg_catalog.text, relation pg_catalog.regclass,
+    columns pg_catalog.text[], key pg_catalog.text, seed pg_catalog.int8,
+    validation_fraction pg_catalog.float8) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_shard_open'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_normalize(session pg_catalog.text, "offset" pg_catalog.float4[],
+    scale pg_catalog.float4[]) RETURNS pg_catalog.int8
+    AS 'MODULE_PATHNAME', 'ae_shard_normalize'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_step(session pg_catalog.text, snapshot pg_catalog.bytea,
+    epoch pg_catalog.int4, batch pg_catalog.int4, n_batches pg_catalog.int4) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_shard_step'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_eval(session pg_catalog.text, snapshot pg_catalog.bytea,
+    what pg_catalog.int4) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_shard_eval'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_local(session pg_catalog.text, snapshot pg_catalog.bytea,
+    options pg_catalog.jsonb, round pg_catalog.int4) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_shard_local'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_close(session pg_catalog.text) RETURNS pg_catalog.bool
+    AS 'MODULE_PATHNAME', 'ae_shard_close'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_sessions() RETURNS pg_catalog.int4
+    AS 'MODULE_PATHNAME', 'ae_shard_sessions'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.ae_shard_open(pg_catalog.text, pg_catalog.regclass, pg_catalog.text[], pg_catalog.text, pg_catalog.int8, pg_catalog.float8)
+    IS 'shard side of ae_train_sharded: read this server''s rows once into the backend; returns their statistics';
+COMMENT ON FUNCTION @extschema@.ae_shard_step(pg_catalog.text, pg_catalog.bytea, pg_catalog.int4, pg_catalog.int4, pg_catalog.int4)
+    IS 'shard side of ae_train_sharded: gradient sums of this shard''s rows of one batch';
+COMMENT ON FUNCTION @extschema@.ae_shard_sessions() IS 'number of shard sessions this backend holds rows for';
+
+-- PL/Proxy: the same training over the partitions of a PL/Proxy cluster
+-- defined with SQL/MED (CREATE SERVER c FOREIGN DATA WRAPPER plproxy
+-- OPTIONS (p0 'connstr', p1 ...)); relation is resolved on each partition.
+CREATE FUNCTION @extschema@.ae_train_plproxy(
+    model pg_catalog.text,
+    cluster pg_catalog.text,
+    relation pg_catalog.text,
+    columns pg_catalog.text[],
+    key pg_catalog.text,
+    options pg_catalog.jsonb DEFAULT '{}',
+    mode pg_catalog.text DEFAULT 'exact',
+    OUT version pg_catalog.int4,
+    OUT rows_used pg_catalog.int8,
+    OUT epochs_run pg_catalog.int4,
+    OUT train_loss pg_catalog.float8,
+    OUT val_loss pg_catalog.float8,
+    OUT seconds pg_catalog.float8,
+    OUT shards pg_catalog.int4)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'ae_train_plproxy'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.ae_train_plproxy(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb, pg_catalog.text)
+    IS 'train an autoencoder across the partitions of a PL/Proxy cluster, exactly as on one server';

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "ae_catalog.h"
+#include "ae_coord.h"
 #include "ae_training.h"
 #include "autoenc.h"
 
@@ -80,6 +81,10 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 	AeBundle   *bundle;
 	MemoryContext cxt;
 	MemoryContext old;
+
+	/* foreign partitions: trained where the rows are (ae_coord.c, doc/scaling.md) */
+	if (columns != NULL && AeCoordWantsShards(relid, opts))
+		return AeCoordTrainRelation(relid, columns, opts, what, report);
 
 	if (opts->data != AE_DATA_STREAM)
 	{

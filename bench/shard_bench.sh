@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Sharded training (doc/scaling.md): samples per second of one server
+# against two shards, for the two reference networks, and the per-step
+# overhead of a round trip to the shards.
+#
+#   784-256-64-256-784  ReLU, sigmoid output, batch 1024, 8192 rows of
+#                       784 real columns in [0, 1], 2 epochs
+#   64-32-8-32-64       tanh, batch 1024 and batch 64, 65536 rows of 64
+#                       columns, 2 epochs
+#   overhead            64-32-8-32-64 at batch 8: the compute of a step is
+#                       a few microseconds, so a step's time is its overhead
+#                       (snapshot out, gradient back, checks, optimiser)
+#
+# Server: one throwaway cluster; the shards are two other databases of it,
+# reached through postgres_fdw over its unix socket, so each shard is a
+# backend of its own (a process, a core) as it would be on another server,
+# and the round trip is a loopback one.  Single server: ae_train_sharded on
+# the plain table (one local shard, the same code path) and ae_train.
+# samples/s = training rows × epochs / the epochs' seconds (ae_history).
+# AE_BENCH_RUNS (default 3) runs, medians.  Output: markdown on stdout.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+cd "$AE_ROOT"
+
+RUNS=${AE_BENCH_RUNS:-3}
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+
+# AE_BENCH_INSTALLED=1: autoenc is already installed where AE_PG_BIN points
+if [ "${AE_BENCH_INSTALLED:-0}" != 1 ]; then
+    ae_install_packages "${AE_BASE_PACKAGES[@]}" >&2
+    ae_build_install >&2
+fi
+ae_cluster_start >&2
+trap ae_cluster_stop EXIT
+
+q() { "$AE_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+# make_tables NAME D N EXPR: NAME (id, c1..cD) with N rows in the
+# coordinator's database, its halves NAME_h in databases s1 and s2, and the
+# partitioned NAME_p of two foreign partitions over them
+make_tables() {
+    local name=$1 d=$2 n=$3 expr=$4 half=$(($3 / 2))
+    local cols defs
+    cols=$(for j in $(seq 1 "$d"); do printf '%s::real AS c%d,' "${expr//JJ/$j}" "$j"; done)
+    cols=${cols%,}
+    defs=$(for j in $(seq 1 "$d"); do printf 'c%d real,' "$j"; done)
+    defs="id int, ${defs%,}"
+    q -c "CREATE TABLE $name AS SELECT i AS id, $cols FROM generate_series(1, $n) i"
+    q -d s1 -c "CREATE TABLE ${name}_h AS SELECT i AS id, $cols FROM generate_series(1, $half) i"
+    q -d s2 -c "CREATE TABLE ${name}_h AS SELECT i AS id, $cols FROM generate_series($half + 1, $n) i"
+    q -c "CREATE TABLE ${name}_p ($defs) PARTITION BY RANGE (id);
+          CREATE FOREIGN TABLE ${name}_p1 PARTITION OF ${name}_p FOR VALUES FROM (1) TO ($half + 1)
+              SERVER s1 OPTIONS (table_name '${name}_h');
+          CREATE FOREIGN TABLE ${name}_p2 PARTITION OF ${name}_p FOR VALUES FROM ($half + 1) TO ($n + 1)
+              SERVER s2 OPTIONS (table_name '${name}_h');
+          -- the coordinator holds one half itself: its core works instead of waiting
+          CREATE TABLE ${name}_m ($defs) PARTITION BY RANGE (id);
+          CREATE FOREIGN TABLE ${name}_m1 PARTITION OF ${name}_m FOR VALUES FROM (1) TO ($half + 1)
+              SERVER s1 OPTIONS (table_name '${name}_h');
+          CREATE TABLE ${name}_m2 PARTITION OF ${name}_m FOR VALUES FROM ($half + 1) TO ($n + 1);
+          INSERT INTO ${name}_m2 SELECT * FROM $name WHERE id > $half;"
+}
+
+ae_log "setting up the coordinator and two shard databases" >&2
+for db in s1 s2; do
+    q -c "CREATE DATABASE $db"
+    q -d "$db" -c "CREATE EXTENSION autoenc"
+done
+q -c "CREATE EXTENSION autoenc; CREATE EXTENSION postgres_fdw;"
+for db in s1 s2; do
+    q -c "CREATE SERVER $db FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '$PGHOST', port '$PGPORT', dbname '$db');
+          CREATE USER MAPPING FOR CURRENT_USER SERVER $db OPTIONS (user 'postgres');"
+done
+make_tables w784 784 8192 "0.5 + 0.25 * sin(i * 0.01 * (JJ % 13 + 1)) + 0.2 * cos(i * 0.003 * (JJ % 7 + 1))"
+make_tables w64 64 65536 "sin(i * 0.01 * (JJ % 5 + 1)) + cos(i * 0.002 * (JJ % 3 + 1))"
+
+colarr() { local c; c=$(for j in $(seq 1 "$1"); do printf 'c%d,' "$j"; done); echo "{${c%,}}"; }
+
+# run REL D HIDDEN BATCH EPOCHS EXTRA [MODE]: median seconds of the epochs
+run() {
+    local rel=$1 d=$2 hidden=$3 batch=$4 epochs=$5 extra=$6 mode=${7:-exact} out=()
+    local opts="{\"hidden\": [$hidden], \"batch_size\": $batch, \"epochs\": $epochs, \"seed\": 1,
+        \"validation_fraction\": 0, \"patience\": 0 $extra}"
+    for _ in $(seq 1 "$RUNS"); do
+        out+=("$(q -c "SELECT shards FROM ae_train_sharded('bench', '$rel', '$(colarr "$d")', 'id', '$opts', '$mode')" >/dev/null 2>&1
+                 q -c "SELECT sum(seconds) FROM ae_history('bench')")")
+    done
+    printf '%s\n' "${out[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p"
+}
+run_ae_train() {
+    local rel=$1 d=$2 hidden=$3 batch=$4 epochs=$5 extra=$6 out=()
+    for _ in $(seq 1 "$RUNS"); do
+        q -c "SELECT 1 FROM ae_train('bench1', '$rel', NULL, '$(colarr "$d")', hidden => '{$hidden}',
+              batch_size => $batch, epochs => $epochs, seed => 1, validation_fraction => 0, patience => 0,
+              shuffle => true $extra)" >/dev/null
+        out+=("$(q -c "SELECT sum(seconds) FROM ae_history('bench1')")")
+    done
+    printf '%s\n' "${out[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p"
+}
+
+echo "## Sharded training"
+echo
+echo "bench/shard_bench.sh: one server against two shards (two more backends of a throwaway"
+echo "cluster, reached through postgres_fdw over a unix socket), median of $RUNS runs; load average"
+echo "at the start $(cut -d' ' -f1-3 /proc/loadavg).  samples/s = training rows × epochs / seconds of"
+echo "the epochs.  Single server = ae_train_sharded on the plain table (one local shard, the same code);"
+echo "ae_train is the ordinary in-memory training of the same rows, for comparison."
+echo
+echo "| network | batch | rows | ae_train samples/s | 1 shard samples/s | 2 shards samples/s | 2 shards / 1 shard | s per step, 1 shard | s per step, 2 shards | local + foreign shard samples/s | 2 shards approximate samples/s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+row() {
+    local label=$1 rel=$2 d=$3 hidden=$4 batch=$5 n=$6 epochs=$7 extra=$8 extra_t=$9
+    local t0 t1 t2 t3 t4 steps
+    ae_log "$label, batch $batch" >&2
+    t0=$(run_ae_train "$rel" "$d" "$hidden" "$batch" "$epochs" "$extra_t")
+    t1=$(run "$rel" "$d" "$hidden" "$batch" "$epochs" "$extra")
+    t2=$(run "${rel}_p" "$d" "$hidden" "$batch" "$epochs" "$extra")
+    t3=$(run "${rel}_p" "$d" "$hidden" "$batch" "$epochs" "$extra" approximate)
+    t4=$(run "${rel}_m" "$d" "$hidden" "$batch" "$epochs" "$extra")
+    steps=$(( (n + batch / 2) / batch * epochs ))
+    awk -v l="$label" -v b="$batch" -v n="$n" -v e="$epochs" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" -v t4="$t4" -v s="$steps" \
+        'BEGIN { printf "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f× | %.5f | %.5f | %.0f | %.0f |\n",
+                 l, b, n, n * e / t0, n * e / t1, n * e / t2, t1 / t2, t1 / s, t2 / s, n * e / t4, n * e / t3 }'
+}
+row "784-256-64-256-784" w784 784 "256, 64, 256" 1024 8192 2 \
+    ', "activation": "relu", "output_activation": "sigmoid", "normalize": "minmax", "loss": "mse"' \
+    ", activation => 'relu', output_activation => 'sigmoid', \"normalize\" => 'minmax'"
+row "64-32-8-32-64" w64 64 "32, 8, 32" 1024 65536 2 '' ''
+row "64-32-8-32-64" w64 64 "32, 8, 32" 64 65536 1 '' ''
+row "64-32-8-32-64 (overhead)" w64 64 "32, 8, 32" 8 65536 1 '' ''
+echo
+echo "At batch 8 the compute of a step is negligible: its time per step is the per-step overhead"
+echo "of the path (1 shard: in-process; 2 shards: two loopback round trips in parallel with the"
+echo "snapshot out and the gradient back, checksums and checks on both sides)."

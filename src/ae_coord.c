@@ -1,0 +1,1278 @@
+/*
+ * ae_coord.c — the coordinator of a sharded training (doc/scaling.md):
+ * ae_train_sharded(model, relation, columns, key, options).
+ *
+ * Every leaf of the relation is a shard: a local table is worked on in this
+ * backend (ae_shard.c called directly), a foreign table (postgres_fdw) on
+ * its server over a libpq connection of our own, made from the foreign
+ * server's and the user mapping's options.  For every optimiser step the
+ * weights go to every shard, each returns the gradient sums of its rows of
+ * that step's batch, and the step is taken here on their sum.  The remote
+ * calls of a step run while the local shards compute; waiting on them
+ * checks for interrupts, so a cancel or statement_timeout here ends the
+ * training, and the cleanup cancels the remote statements and closes the
+ * connections, which ends the remote backends and frees their rows.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "lib/stringinfo.h"
+#include "commands/defrem.h"
+#include "mb/pg_wchar.h"
+#include "utils/fmgroids.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "storage/latch.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/acl.h"
+#include "utils/wait_event.h"
+
+#include "ae_catalog.h"
+#include "ae_coord.h"
+#include "ae_norm.h"
+#include "ae_optim.h"
+#include "ae_shard.h"
+#include "ae_train.h"
+#include "ae_training.h"
+#include "autoenc.h"
+
+#define N_RESULT_COLUMNS 7
+
+typedef struct Shard
+{
+	const char *name;			/* the partition, for messages */
+	Oid			relid;
+	AeShard    *local;			/* a partition of this server, or NULL */
+	PGconn	   *conn;			/* a foreign partition's connection */
+	char	   *ext_schema;		/* quoted schema of autoenc on the remote server */
+	char	   *remote_rel;		/* the remote table, quoted and qualified */
+	bool		open;			/* ae_shard_open succeeded remotely */
+} Shard;
+
+typedef struct Coord
+{
+	const char *what;
+	char	   *session;
+	uint32		tag;			/* high 32 bits of every snapshot identity */
+	uint32		step_no;
+	/* where a step's time goes (verbose): snapshot out, the calls, merge + optimiser */
+	instr_time	t_snapshot;
+	instr_time	t_calls;
+	instr_time	t_send;
+	instr_time	t_local;
+	instr_time	t_merge;
+	int			n_shards;
+	Shard	   *shards;
+	/* the approximate mode: local epochs averaged, the options sent along */
+	bool		approximate;
+	Jsonb	   *options;
+	char	   *options_text;
+} Coord;
+
+/* ------------------------------------------------------------ connections */
+
+/* Is keyword an option libpq itself knows (not one of postgres_fdw's own)? */
+static bool
+IsLibpqOption(PQconninfoOption *defs, const char *keyword)
+{
+	for (PQconninfoOption *o = defs; o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return true;
+	return false;
+}
+
+static void
+AddOptions(List *options, PQconninfoOption *defs, const char **keys, const char **vals, int *n)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (IsLibpqOption(defs, def->defname) && strcmp(def->defname, "client_encoding") != 0)
+		{
+			keys[*n] = def->defname;
+			vals[*n] = defGetString(def);
+			(*n)++;
+		}
+	}
+}
+
+/*
+ * Connect sh with base (keys/vals, n filled) plus the user mapping's libpq
+ * options, and find autoenc's schema on the other side.
+ */
+static void
+Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
+		const char **keys, const char **vals, int n, bool expand)
+{
+	PQconninfoOption *defs = PQconndefaults();
+	PGresult   *res;
+
+	if (defs == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	AddOptions(um->options, defs, keys, vals, &n);
+	PQconninfoFree(defs);
+	keys[n] = "fallback_application_name";
+	vals[n++] = "autoenc shard";
+	keys[n] = "client_encoding";
+	vals[n++] = GetDatabaseEncodingName();
+	keys[n] = NULL;
+
+	sh->conn = PQconnectdbParams(keys, vals, expand);
+	if (sh->conn == NULL || PQstatus(sh->conn) != CONNECTION_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("%s: could not connect to server \"%s\" for %s",
+						c->what, servername, sh->name),
+				 errdetail_internal("%s", sh->conn ? pchomp(PQerrorMessage(sh->conn)) : "out of memory")));
+	/* as postgres_fdw: only a superuser may connect without a password */
+	if (!superuser() && !PQconnectionUsedPassword(sh->conn))
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("%s: password is required to connect to server \"%s\"",
+						c->what, servername),
+				 errhint("Non-superusers must give a password in the user mapping.")));
+
+	res = PQexec(sh->conn,
+				 "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
+				 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+				 " WHERE e.extname OPERATOR(pg_catalog.=) 'autoenc'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s: autoenc is not installed on server \"%s\" (%s)", c->what,
+						servername, sh->name),
+				 errhint("Run CREATE EXTENSION autoenc in the database the server points at.")));
+	}
+	sh->ext_schema = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	/* a step's snapshots go to every shard at once (FlushAll) */
+	if (PQsetnonblocking(sh->conn, 1) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("%s: could not make the connection for %s non-blocking", c->what, sh->name)));
+}
+
+/* A connection to the server of foreign table relid, as its user mapping says. */
+static void
+ConnectShard(Coord *c, Shard *sh, Oid relid)
+{
+	ForeignTable *ft = GetForeignTable(relid);
+	ForeignServer *server = GetForeignServer(ft->serverid);
+	UserMapping *um = GetUserMapping(GetUserId(), ft->serverid);
+	PQconninfoOption *defs = PQconndefaults();
+	int			max = list_length(server->options) + list_length(um->options) + 3;
+	const char **keys = palloc0(sizeof(char *) * max);
+	const char **vals = palloc0(sizeof(char *) * max);
+	int			n = 0;
+	const char *nsp = NULL;
+	const char *rel = NULL;
+	ListCell   *lc;
+
+	/* the rows are read behind the foreign table: its privileges apply */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_TABLE, get_rel_name(relid));
+	if (defs == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	AddOptions(server->options, defs, keys, vals, &n);
+	PQconninfoFree(defs);
+	Connect(c, sh, server->servername, um, keys, vals, n, false);
+
+	foreach(lc, ft->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "schema_name") == 0)
+			nsp = defGetString(def);
+		else if (strcmp(def->defname, "table_name") == 0)
+			rel = defGetString(def);
+	}
+	if (nsp == NULL)
+		nsp = get_namespace_name(get_rel_namespace(relid));
+	if (rel == NULL)
+		rel = get_rel_name(relid);
+	sh->remote_rel = quote_qualified_identifier(nsp, rel);
+}
+
+/*
+ * The partitions of a PL/Proxy cluster defined with SQL/MED (CREATE SERVER
+ * ... FOREIGN DATA WRAPPER plproxy OPTIONS (p0 'connstr', p1 ...)): one
+ * shard per partition, each reading relation (a name resolved there).
+ */
+static void
+CollectPlproxyShards(Coord *c, const char *cluster, const char *relation)
+{
+	ForeignServer *server = GetForeignServerByName(cluster, false);
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	UserMapping *um;
+	ListCell   *lc;
+	int			n = 0;
+	const char **conn;
+
+	if (strcmp(fdw->fdwname, "plproxy") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s: server \"%s\" is not a PL/Proxy cluster", c->what, cluster),
+				 errdetail("Its foreign-data wrapper is \"%s\".", fdw->fdwname)));
+	if (pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_SERVER, cluster);
+	um = GetUserMapping(GetUserId(), server->serverid);
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+		const char *d = def->defname;
+
+		if (d[0] == 'p' && d[1] >= '0' && d[1] <= '9' && strspn(d + 1, "0123456789") == strlen(d + 1))
+			n++;
+	}
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: PL/Proxy cluster \"%s\" has no partitions", c->what, cluster)));
+	conn = palloc0(sizeof(char *) * n);
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+		const char *d = def->defname;
+
+		if (d[0] == 'p' && d[1] >= '0' && d[1] <= '9' && strspn(d + 1, "0123456789") == strlen(d + 1))
+		{
+			long		k = strtol(d + 1, NULL, 10);
+
+			if (k < 0 || k >= n || conn[k] != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: the partitions of PL/Proxy cluster \"%s\" are not numbered 0 to %d",
+								c->what, cluster, n - 1)));
+			conn[k] = defGetString(def);
+		}
+	}
+	c->n_shards = n;
+	c->shards = palloc0(sizeof(Shard) * n);
+	for (int i = 0; i < n; i++)
+	{
+		Shard	   *sh = &c->shards[i];
+		const char **keys = palloc0(sizeof(char *) * (list_length(um->options) + 4));
+		const char **vals = palloc0(sizeof(char *) * (list_length(um->options) + 4));
+
+		sh->name = psprintf("partition %d of cluster %s", i, cluster);
+		keys[0] = "dbname";
+		vals[0] = conn[i];
+		Connect(c, sh, cluster, um, keys, vals, 1, true);
+		sh->remote_rel = pstrdup(relation);
+	}
+}
+
+/* ------------------------------------------------------------ remote calls */
+
+/* Send one call; params are text except those marked binary (bytea). */
+static void
+SendCall(Coord *c, Shard *sh, const char *fmt, int nparams, const char **values,
+		 const int *lengths, const int *binary)
+{
+	char	   *sql = psprintf(fmt, sh->ext_schema);
+
+	if (!PQsendQueryParams(sh->conn, sql, nparams, NULL, values, lengths, binary, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("%s: could not send to the shard of %s", c->what, sh->name),
+				 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+	pfree(sql);
+}
+
+/*
+ * Push every shard's pending call out, a socket buffer at a time to each in
+ * turn, so that all shards receive their snapshot in parallel rather than
+ * one after the other.
+ */
+static void
+FlushAll(Coord *c)
+{
+	for (;;)
+	{
+		Shard	   *pending = NULL;
+
+		for (int i = 0; i < c->n_shards; i++)
+		{
+			Shard	   *sh = &c->shards[i];
+			int			r;
+
+			if (sh->conn == NULL)
+				continue;
+			r = PQflush(sh->conn);
+			if (r < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("%s: could not send to the shard of %s", c->what, sh->name),
+						 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+			if (r == 1 && pending == NULL)
+				pending = sh;
+		}
+		if (pending == NULL)
+			return;
+		/* a short wait: the other sockets may drain meanwhile */
+		{
+			int			rc = WaitLatchOrSocket(MyLatch,
+											   WL_LATCH_SET | WL_SOCKET_WRITEABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+											   PQsocket(pending->conn), 1L, PG_WAIT_EXTENSION);
+
+			if (rc & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+}
+
+/* Wait for the call's one value (binary bytea), interruptibly. */
+static bytea *
+WaitResult(Coord *c, Shard *sh)
+{
+	PGresult   *res;
+	PGresult   *last = NULL;
+	bytea	   *out = NULL;
+
+	for (;;)
+	{
+		while (PQisBusy(sh->conn))
+		{
+			int			rc = WaitLatchOrSocket(MyLatch,
+											   WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+											   PQsocket(sh->conn), -1L, PG_WAIT_EXTENSION);
+
+			if (rc & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("%s: lost the connection to the shard of %s",
+								c->what, sh->name),
+						 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+		}
+		res = PQgetResult(sh->conn);
+		if (res == NULL)
+			break;
+		if (last)
+			PQclear(last);
+		last = res;
+	}
+	if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
+	{
+		const char *state = last ? PQresultErrorField(last, PG_DIAG_SQLSTATE) : NULL;
+		char	   *msg = pchomp(last ? PQresultErrorMessage(last) : PQerrorMessage(sh->conn));
+		int			code = state ? MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])
+			: ERRCODE_CONNECTION_FAILURE;
+
+		if (last)
+			PQclear(last);
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s: the shard of %s failed", c->what, sh->name),
+				 errdetail_internal("%s", msg)));
+	}
+	if (PQntuples(last) != 1 || PQnfields(last) != 1 || PQgetisnull(last, 0, 0))
+	{
+		PQclear(last);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("%s: the shard of %s returned an unexpected result",
+						c->what, sh->name)));
+	}
+	{
+		int			len = PQgetlength(last, 0, 0);
+
+		out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+		SET_VARSIZE(out, VARHDRSZ + len);
+		memcpy(VARDATA(out), PQgetvalue(last, 0, 0), len);
+	}
+	PQclear(last);
+	return out;
+}
+
+/* Cancel whatever a shard runs and close it: its backend frees its rows. */
+static void
+CloseShards(Coord *c, bool polite)
+{
+	for (int i = 0; i < c->n_shards; i++)
+	{
+		Shard	   *sh = &c->shards[i];
+
+		if (sh->conn == NULL)
+			continue;
+		if (polite && sh->open && PQtransactionStatus(sh->conn) == PQTRANS_IDLE &&
+			PQsetnonblocking(sh->conn, 0) == 0)
+		{
+			char	   *sql = psprintf("SELECT %s.ae_shard_close($1)", sh->ext_schema);
+			const char *v[1] = {c->session};
+			PGresult   *res = PQexecParams(sh->conn, sql, 1, NULL, v, NULL, NULL, 0);
+
+			PQclear(res);
+		}
+		else if (PQtransactionStatus(sh->conn) == PQTRANS_ACTIVE)
+		{
+			PGcancel   *cancel = PQgetCancel(sh->conn);
+			char		buf[256];
+
+			if (cancel)
+			{
+				(void) PQcancel(cancel, buf, sizeof(buf));
+				PQfreeCancel(cancel);
+			}
+		}
+		PQfinish(sh->conn);
+		sh->conn = NULL;
+	}
+}
+
+/* ------------------------------------------------------------ shards */
+
+static void
+CollectShards(Coord *c, Oid relid)
+{
+	List	   *leaves = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+	{
+		foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+		{
+			Oid			child = lfirst_oid(lc);
+
+			if (get_rel_relkind(child) != RELKIND_PARTITIONED_TABLE)
+				leaves = lappend_oid(leaves, child);
+		}
+	}
+	else
+		leaves = list_make1_oid(relid);
+	if (leaves == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s: the partitioned table has no partitions", c->what)));
+	c->n_shards = list_length(leaves);
+	c->shards = palloc0(sizeof(Shard) * c->n_shards);
+	foreach(lc, leaves)
+	{
+		Oid			leaf = lfirst_oid(lc);
+
+		c->shards[i].relid = leaf;
+		c->shards[i].name = psprintf("partition %s",
+									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(leaf)),
+																get_rel_name(leaf)));
+		if (get_rel_relkind(leaf) == RELKIND_FOREIGN_TABLE)
+			ConnectShard(c, &c->shards[i], leaf);
+		i++;
+	}
+}
+
+/* ------------------------------------------------------------ training */
+
+typedef struct Stats
+{
+	int			d;
+	double		n,
+				n_train,
+				n_val;
+	double	   *mean,
+			   *m2,
+			   *lo,
+			   *hi;
+} Stats;
+
+/* Add one shard's column statistics (Chan et al.'s pairwise merge). */
+static void
+MergeStats(Coord *c, Stats *st, const bytea *b)
+{
+	AeGradState gs;
+	int			d = st->d;
+	double		n_b;
+
+	AeShardParseState(b, AE_GS_STATS, &gs, c->what);
+	if (gs.n_ints != 1 || ae_grad_state_int(&gs, 0) != d || gs.n_doubles != 3 + 4 * (uint32) d)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: a shard's statistics are not of %d columns", c->what, d)));
+	n_b = ae_grad_state_double(&gs, 0);
+	if (n_b != (double) gs.rows || ae_grad_state_double(&gs, 1) + ae_grad_state_double(&gs, 2) != n_b)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: a shard's row counts disagree", c->what)));
+	if (n_b == 0)
+		return;
+	for (int j = 0; j < d; j++)
+	{
+		double		mb = ae_grad_state_double(&gs, 3 + j);
+		double		m2b = ae_grad_state_double(&gs, 3 + d + j);
+		double		lob = ae_grad_state_double(&gs, 3 + 2 * d + j);
+		double		hib = ae_grad_state_double(&gs, 3 + 3 * d + j);
+		double		n = st->n + n_b;
+		double		delta = mb - st->mean[j];
+
+		if (st->n == 0)
+		{
+			st->mean[j] = mb;
+			st->m2[j] = m2b;
+			st->lo[j] = lob;
+			st->hi[j] = hib;
+			continue;
+		}
+		st->mean[j] += delta * n_b / n;
+		st->m2[j] += m2b + delta * delta * st->n * n_b / n;
+		st->lo[j] = fmin(st->lo[j], lob);
+		st->hi[j] = fmax(st->hi[j], hib);
+	}
+	st->n += n_b;
+	st->n_train += ae_grad_state_double(&gs, 1);
+	st->n_val += ae_grad_state_double(&gs, 2);
+}
+
+/* A weights snapshot of the current parameters, with a new identity. */
+static bytea *
+WeightsSnapshot(Coord *c, const AeModel *model, AeLoss loss, double l1, uint64 *id)
+{
+	int32		ints[AE_GS_ARCH_INTS(AE_MAX_HIDDEN)];
+	uint32		n_ints = AE_GS_ARCH_INTS(model->arch.n_hidden);
+	size_t		len = ae_grad_state_size(n_ints, 1, (uint32) model->n_params);
+	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+
+	*id = ((uint64) c->tag << 32) | ++c->step_no;
+	ae_grad_state_arch_ints(&model->arch, loss, ints);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	ae_grad_state_write((unsigned char *) VARDATA(b), AE_GS_WEIGHTS, *id, 0, 0, 0,
+						ints, n_ints, &l1, 1, model->params, (uint32) model->n_params);
+	return b;
+}
+
+/* A shard's answer, checked against the snapshot it was asked about. */
+static void
+CheckAnswer(Coord *c, const Shard *sh, const AeGradState *gs, uint64 id, uint32 n_floats_ok)
+{
+	if (gs->snapshot != id)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the shard of %s answered about another model snapshot",
+						c->what, sh->name),
+				 errdetail("Expected snapshot %016llx, got %016llx.",
+						   (unsigned long long) id, (unsigned long long) gs->snapshot)));
+	if (gs->n_floats != n_floats_ok && !(gs->rows == 0 && gs->n_floats == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the shard of %s sent %u numbers where %u were expected",
+						c->what, sh->name, gs->n_floats, n_floats_ok)));
+}
+
+static const char *const StepSql = "SELECT %s.ae_shard_step($1, $2, $3, $4, $5)";
+static const char *const EvalSql = "SELECT %s.ae_shard_eval($1, $2, $3)";
+static const char *const LocalSql = "SELECT %s.ae_shard_local($1, $2, $3::pg_catalog.jsonb, $4)";
+
+/* CallAll's eval_what for a local epoch of the approximate mode */
+#define CALL_LOCAL_EPOCH (-1)
+
+/*
+ * Run one call on every shard: the remote ones first (they run while the
+ * local ones compute), then collect; answers[i] is shard i's state.
+ */
+static void
+CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int eval_what,
+		bytea **answers)
+{
+	instr_time	t0,
+				t1;
+	char		e_s[16],
+				b_s[16],
+				n_s[16],
+				w_s[16];
+
+	snprintf(e_s, sizeof(e_s), "%d", epoch);
+	snprintf(b_s, sizeof(b_s), "%d", batch);
+	snprintf(n_s, sizeof(n_s), "%d", n_batches);
+	snprintf(w_s, sizeof(w_s), "%d", eval_what);
+	INSTR_TIME_SET_CURRENT(t0);
+	for (int i = 0; i < c->n_shards; i++)
+	{
+		Shard	   *sh = &c->shards[i];
+
+		if (sh->conn == NULL)
+			continue;
+		if (eval_what == CALL_LOCAL_EPOCH)
+		{
+			const char *v[4] = {c->session, VARDATA(snap), c->options_text, e_s};
+			int			l[4] = {0, VARSIZE(snap) - VARHDRSZ, 0, 0};
+			int			f[4] = {0, 1, 0, 0};
+
+			SendCall(c, sh, LocalSql, 4, v, l, f);
+		}
+		else if (eval_what == 0)
+		{
+			const char *v[5] = {c->session, VARDATA(snap), e_s, b_s, n_s};
+			int			l[5] = {0, VARSIZE(snap) - VARHDRSZ, 0, 0, 0};
+			int			f[5] = {0, 1, 0, 0, 0};
+
+			SendCall(c, sh, StepSql, 5, v, l, f);
+		}
+		else
+		{
+			const char *v[3] = {c->session, VARDATA(snap), w_s};
+			int			l[3] = {0, VARSIZE(snap) - VARHDRSZ, 0};
+			int			f[3] = {0, 1, 0};
+
+			SendCall(c, sh, EvalSql, 3, v, l, f);
+		}
+	}
+	FlushAll(c);
+	INSTR_TIME_SET_CURRENT(t1);
+	if (eval_what == 0)
+		INSTR_TIME_ACCUM_DIFF(c->t_send, t1, t0);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].local)
+			answers[i] = eval_what == CALL_LOCAL_EPOCH
+				? AeShardLocal(c->shards[i].local, snap, c->options, epoch)
+				: eval_what == 0
+				? AeShardStep(c->shards[i].local, snap, epoch, batch, n_batches)
+				: AeShardEval(c->shards[i].local, snap, eval_what);
+	INSTR_TIME_SET_CURRENT(t0);
+	if (eval_what == 0)
+		INSTR_TIME_ACCUM_DIFF(c->t_local, t0, t1);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].conn)
+			answers[i] = WaitResult(c, &c->shards[i]);
+}
+
+/*
+ * Add the shards' answers (AE_GS_GRADIENT: sums over their rows) into gsum
+ * (n floats, zeroed first) and *loss; returns the rows they cover.  grad is
+ * n floats of scratch.  batch 0: a round of the approximate mode.
+ */
+static int64
+SumAnswers(Coord *c, bytea **answers, uint64 id, int epoch, int batch, size_t n,
+		   double *gsum, float *grad, double *loss)
+{
+	int64		rows = 0;
+
+	memset(gsum, 0, sizeof(double) * n);
+	for (int i = 0; i < c->n_shards; i++)
+	{
+		AeGradState gs;
+
+		AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
+		CheckAnswer(c, &c->shards[i], &gs, id, (uint32) n);
+		if (gs.epoch != epoch || gs.batch != batch || gs.n_doubles != 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the shard of %s answered about another step",
+							c->what, c->shards[i].name)));
+		if (gs.rows > 0)
+		{
+			ae_grad_state_floats(&gs, grad);
+			for (size_t k = 0; k < n; k++)
+				gsum[k] += grad[k];
+		}
+		rows += gs.rows;
+		*loss += ae_grad_state_double(&gs, 0);
+		pfree(answers[i]);
+	}
+	return rows;
+}
+
+/* The options the exact mode refuses (NULL: none): the objective must be a sum over rows. */
+static const char *
+UnsupportedOption(const AeTrainOptions *opts)
+{
+	const char *bad = NULL;
+
+	if (opts->sparsity_weight > 0)
+		bad = "sparsity_weight";
+	else if (opts->noise != AE_NOISE_NONE)
+		bad = "noise";
+	else if (opts->contractive > 0)
+		bad = "contractive";
+	else if (opts->warm_start)
+		bad = "warm_start";
+	else if (opts->max_rows > 0)
+		bad = "max_rows";
+	else if (opts->loss == AE_LOSS_BCE && opts->normalize != AE_NORM_MINMAX)
+		bad = "loss \"bce\" without normalize \"minmax\"";
+	return bad;
+}
+
+static bool
+OptionsSupported(const AeTrainOptions *opts)
+{
+	return UnsupportedOption(opts) == NULL;
+}
+
+static void
+CheckOptions(const AeTrainOptions *opts, const char *what)
+{
+	const char *bad = UnsupportedOption(opts);
+
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: %s is not supported by sharded training", what, bad),
+				 errdetail("The exact mode sums per-row gradients across shards; this option does not decompose by row.")));
+}
+
+static AeBundle *
+TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
+			 AeTrainOptions *opts, AeTrainerReport *report)
+{
+	int			d = ncols;
+	Stats		st = {0};
+	AeArch		arch;
+	AeModel		model;
+	AeTrainConfig cfg;
+	AeOptimizer opt;
+	AeBundle   *bundle = palloc0(sizeof(AeBundle));
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+	float	   *params,
+			   *best,
+			   *grad;
+	double	   *gsum;
+	bytea	  **answers = palloc0(sizeof(bytea *) * c->n_shards);
+	char		seed_s[32],
+				frac_s[64];
+	int64		n_batches;
+	double		best_loss = INFINITY;
+	int			best_epoch = 0,
+				bad_epochs = 0,
+				epochs_run = 0;
+	double		train_loss = NAN,
+				val_loss = NAN;
+	AeEpochStats *history;
+	uint64		id;
+	bytea	   *snap;
+
+	AeTrainerResolve(opts, d, NULL, &arch, c->what);
+	CheckOptions(opts, c->what);
+	AeTrainerFillConfig(&cfg, opts);
+
+	/* open every shard: the rows are read once, here */
+	snprintf(seed_s, sizeof(seed_s), INT64_FORMAT, opts->seed);
+	snprintf(frac_s, sizeof(frac_s), "%.17g", opts->validation_fraction);
+	{
+		StringInfoData cols;
+
+		initStringInfo(&cols);
+		appendStringInfoChar(&cols, '{');
+		for (int j = 0; j < ncols; j++)
+		{
+			appendStringInfo(&cols, "%s\"", j ? "," : "");
+			for (const char *p = columns[j]; *p; p++)
+			{
+				if (*p == '"' || *p == '\\')
+					appendStringInfoChar(&cols, '\\');
+				appendStringInfoChar(&cols, *p);
+			}
+			appendStringInfoChar(&cols, '"');
+		}
+		appendStringInfoChar(&cols, '}');
+		for (int i = 0; i < c->n_shards; i++)
+		{
+			Shard	   *sh = &c->shards[i];
+			const char *v[6] = {c->session, sh->remote_rel, cols.data, key, seed_s, frac_s};	/* key NULL: SQL NULL */
+
+			if (sh->conn)
+				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6)",
+						 6, v, NULL, NULL);
+		}
+		FlushAll(c);
+	}
+	st.d = d;
+	st.mean = palloc0(sizeof(double) * d);
+	st.m2 = palloc0(sizeof(double) * d);
+	st.lo = palloc0(sizeof(double) * d);
+	st.hi = palloc0(sizeof(double) * d);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].conn == NULL)
+		{
+			c->shards[i].local = AeShardOpen(CurrentMemoryContext, c->shards[i].relid, columns,
+											 ncols, key, opts->seed, opts->validation_fraction);
+			MergeStats(c, &st, AeShardStats(c->shards[i].local));
+		}
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].conn)
+		{
+			MergeStats(c, &st, WaitResult(c, &c->shards[i]));
+			c->shards[i].open = true;
+		}
+	if (st.n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: at least 2 rows are needed, got %.0f", c->what, st.n)));
+	if (st.n_train < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: no row falls into the training split", c->what),
+				 errhint("Lower validation_fraction.")));
+
+	/* the normalisation of all rows, as ae_norm_fit computes it on one server */
+	bundle->norm_method = (AeNormMethod) opts->normalize;
+	bundle->norm_offset = palloc(sizeof(float) * d);
+	bundle->norm_scale = palloc(sizeof(float) * d);
+	bundle->feature_mean = palloc(sizeof(float) * d);
+	for (int j = 0; j < d; j++)
+	{
+		double		off = 0,
+					sc = 1;
+
+		if (bundle->norm_method == AE_NORM_ZSCORE)
+		{
+			off = st.mean[j];
+			sc = sqrt(st.m2[j] / st.n);
+		}
+		else if (bundle->norm_method == AE_NORM_MINMAX)
+		{
+			off = st.lo[j];
+			sc = st.hi[j] - st.lo[j];
+		}
+		if (!((float) sc > 0) || !isfinite((float) sc))
+			sc = 1;
+		bundle->norm_offset[j] = (float) off;
+		bundle->norm_scale[j] = (float) sc;
+		bundle->feature_mean[j] = (float) st.mean[j];
+	}
+	{
+		ArrayType  *off_a;
+		Datum	   *od = palloc(sizeof(Datum) * d);
+		Datum	   *sd = palloc(sizeof(Datum) * d);
+		ArrayType  *sc_a;
+		char	   *off_s,
+				   *sc_s;
+
+		for (int j = 0; j < d; j++)
+		{
+			od[j] = Float4GetDatum(bundle->norm_offset[j]);
+			sd[j] = Float4GetDatum(bundle->norm_scale[j]);
+		}
+		off_a = construct_array(od, d, FLOAT4OID, 4, true, TYPALIGN_INT);
+		sc_a = construct_array(sd, d, FLOAT4OID, 4, true, TYPALIGN_INT);
+		/* float4out writes the shortest text that reads back to the same float */
+		off_s = OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(off_a));
+		sc_s = OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(sc_a));
+		for (int i = 0; i < c->n_shards; i++)
+		{
+			Shard	   *sh = &c->shards[i];
+			const char *v[3] = {c->session, off_s, sc_s};
+
+			if (sh->conn)
+				SendCall(c, sh, "SELECT %s.ae_shard_normalize($1, $2::pg_catalog.float4[], $3::pg_catalog.float4[])",
+						 3, v, NULL, NULL);
+			else
+				AeShardNormalize(sh->local, bundle->norm_offset, bundle->norm_scale, d);
+		}
+		FlushAll(c);
+		for (int i = 0; i < c->n_shards; i++)
+			if (c->shards[i].conn)
+				(void) WaitResult(c, &c->shards[i]);
+	}
+
+	/* the network and the optimiser, as ae_train sets them up */
+	params = palloc_extended(sizeof(float) * Max(ae_arch_param_count(&arch), 1), MCXT_ALLOC_HUGE);
+	ae_check_status(ae_model_bind(&model, &arch, params, errbuf), errbuf, c->what);
+	ae_model_init_weights(&model, (uint64_t) opts->seed);
+	ae_check_status(ae_train_config_validate(&cfg, &model, errbuf), errbuf, c->what);
+	ae_check_status(ae_optim_create(&opt, &cfg.optim, model.n_params, &ae_palloc_allocator),
+					NULL, c->what);
+	best = palloc_extended(sizeof(float) * Max(model.n_params, 1), MCXT_ALLOC_HUGE);
+	grad = palloc_extended(sizeof(float) * Max(model.n_params, 1), MCXT_ALLOC_HUGE);
+	gsum = palloc_extended(sizeof(double) * Max(model.n_params, 1), MCXT_ALLOC_HUGE);
+	memcpy(best, params, sizeof(float) * model.n_params);
+	history = palloc0(sizeof(AeEpochStats) * cfg.epochs);
+
+	n_batches = Max(1, (int64) floor(st.n_train / cfg.batch_size + 0.5));
+	if (n_batches > PG_INT32_MAX / 2)
+		n_batches = PG_INT32_MAX / 2;
+
+	for (int epoch = 1; epoch <= cfg.epochs; epoch++)
+	{
+		instr_time	t0,
+					t1;
+		double		loss_sum = 0;
+		double		monitor;
+
+		INSTR_TIME_SET_CURRENT(t0);
+		if (c->approximate)
+		{
+			/* every shard trains an epoch on its own rows; the weights are averaged by rows */
+			int64		rows = 0;
+
+			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, answers);
+			rows = SumAnswers(c, answers, id, epoch, 0, model.n_params, gsum, grad, &loss_sum);
+			pfree(snap);
+			if (rows > 0)
+				for (size_t k = 0; k < model.n_params; k++)
+					params[k] = (float) (gsum[k] / (double) rows);
+		}
+		else
+		{
+			for (int b = 1; b <= n_batches; b++)
+			{
+				int64		rows = 0;
+				double		batch_loss = 0;
+				instr_time	p0,
+							p1;
+
+				INSTR_TIME_SET_CURRENT(p0);
+				snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+				INSTR_TIME_SET_CURRENT(p1);
+				INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
+				CallAll(c, snap, epoch, b, (int) n_batches, 0, answers);
+				INSTR_TIME_SET_CURRENT(p0);
+				INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);
+				rows = SumAnswers(c, answers, id, epoch, b, model.n_params, gsum, grad, &batch_loss);
+				pfree(snap);
+				if (rows == 0)
+				{
+					INSTR_TIME_SET_CURRENT(p1);
+					INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
+					continue;		/* no row fell into this batch anywhere */
+				}
+				for (size_t k = 0; k < model.n_params; k++)
+					grad[k] = (float) (gsum[k] / (double) rows);
+				if (!isfinite(batch_loss))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("%s: the loss became non-finite in epoch %d, batch %d", c->what, epoch, b)));
+				ae_optim_step(&opt, params, grad, NULL);
+				INSTR_TIME_SET_CURRENT(p1);
+				INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
+				loss_sum += batch_loss;
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+		train_loss = loss_sum / st.n_train;
+		val_loss = NAN;
+		if (st.n_val > 0)
+		{
+			double		vsum = 0;
+
+			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+			CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_VALIDATION, answers);
+			for (int i = 0; i < c->n_shards; i++)
+			{
+				AeGradState gs;
+
+				AeShardParseState(answers[i], AE_GS_EVAL, &gs, c->what);
+				CheckAnswer(c, &c->shards[i], &gs, id, 0);
+				if (gs.n_doubles != 1)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("%s: a shard's evaluation is malformed", c->what)));
+				vsum += ae_grad_state_double(&gs, 0);
+			}
+			pfree(snap);
+			val_loss = vsum / st.n_val;
+		}
+		ae_optim_epoch_end(&opt);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_SUBTRACT(t1, t0);
+		history[epoch - 1].epoch = epoch;
+		history[epoch - 1].train_loss = train_loss;
+		history[epoch - 1].val_loss = val_loss;
+		history[epoch - 1].seconds = INSTR_TIME_GET_DOUBLE(t1);
+		epochs_run = epoch;
+		if (opts->verbose)
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train_loss %.6g, val_loss %.6g (%d shards, %.3f s)",
+							epoch, cfg.epochs, train_loss, val_loss, c->n_shards,
+							INSTR_TIME_GET_DOUBLE(t1)),
+					 errdetail("So far per step, in ms: snapshot %.3f, calls %.3f (sending %.3f, local shards %.3f, waiting the rest), merge and optimiser %.3f.",
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_snapshot) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_calls) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_send) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_local) / (epoch * n_batches),
+							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_merge) / (epoch * n_batches))));
+
+		/* early stopping exactly as ae_train: strict improvements only */
+		monitor = st.n_val > 0 ? val_loss : train_loss;
+		if (monitor < best_loss)
+		{
+			best_loss = monitor;
+			best_epoch = epoch;
+			bad_epochs = 0;
+			memcpy(best, params, sizeof(float) * model.n_params);
+		}
+		else if (cfg.patience > 0 && ++bad_epochs >= cfg.patience)
+			break;
+	}
+	if (cfg.patience > 0 && best_epoch > 0)
+		memcpy(params, best, sizeof(float) * model.n_params);
+	else
+		best_epoch = epochs_run;
+	ae_optim_destroy(&opt, &ae_palloc_allocator);
+
+	/* the error distribution over every row of every shard */
+	{
+		float	   *errors = palloc_extended(sizeof(float) * (size_t) st.n, MCXT_ALLOC_HUGE);
+		size_t		at = 0;
+		double		probs[AE_BUNDLE_N_QUANTILES + 1];
+		double		q[AE_BUNDLE_N_QUANTILES + 1];
+
+		snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+		CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_ERRORS, answers);
+		for (int i = 0; i < c->n_shards; i++)
+		{
+			AeGradState gs;
+
+			AeShardParseState(answers[i], AE_GS_EVAL, &gs, c->what);
+			CheckAnswer(c, &c->shards[i], &gs, id, (uint32) gs.rows);
+			if (gs.n_floats != (uint32) gs.rows || at + gs.n_floats > (size_t) st.n)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("%s: a shard sent the errors of rows it did not announce", c->what)));
+			ae_grad_state_floats(&gs, errors + at);
+			at += gs.n_floats;
+		}
+		if (at != (size_t) st.n)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the shards sent errors of %zu rows, not %.0f", c->what, at, st.n)));
+		for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
+			probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
+		probs[AE_BUNDLE_N_QUANTILES] = 1.0 - opts->contamination;
+		ae_quantiles(errors, at, probs, AE_BUNDLE_N_QUANTILES + 1, q);
+		memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
+		bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
+		bundle->contamination = opts->contamination;
+	}
+
+	bundle->arch = arch;
+	bundle->params = params;
+	bundle->n_rows = (int64) st.n;
+	bundle->epochs_run = epochs_run;
+	bundle->train_loss = history[best_epoch - 1].train_loss;
+	bundle->val_loss = st.n_val > 0 ? history[best_epoch - 1].val_loss : NAN;
+	bundle->n_history = epochs_run;
+	bundle->history = history;
+	opts->data = AE_DATA_MEMORY;
+	opts->shuffle_buffer = 0;
+	bundle->config_json = AeOptionsToJson(opts);
+
+	report->rows_used = (int64) st.n;
+	report->epochs_run = epochs_run;
+	report->train_loss = bundle->train_loss;
+	report->val_loss = bundle->val_loss;
+	return bundle;
+}
+
+/* Column names from a text[]; *colbuf gets them end to end, NUL-terminated. */
+static char **
+ColumnNames(ArrayType *arr, int *ncols, StringInfo colbuf, const char *what)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **columns;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, ncols);
+	if (*ncols < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: columns must name at least one column", what)));
+	columns = palloc(sizeof(char *) * *ncols);
+	initStringInfo(colbuf);
+	for (int j = 0; j < *ncols; j++)
+	{
+		if (nulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s: column names must not be NULL", what)));
+		columns[j] = TextDatumGetCString(elems[j]);
+		appendBinaryStringInfo(colbuf, columns[j], strlen(columns[j]) + 1);
+	}
+	return columns;
+}
+
+/*
+ * Train over the shards of relid (cluster NULL) or of a PL/Proxy cluster;
+ * the bundle and everything else in CurrentMemoryContext.  Every connection
+ * is closed on return and on error.
+ */
+static AeBundle *
+CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *colarr,
+		   const char *key, AeTrainOptions *opts, Jsonb *options, bool approximate,
+		   const char *what, AeTrainerReport *report, int *n_shards)
+{
+	Coord		coord = {0};
+	AeBundle   *volatile bundle = NULL;
+	StringInfoData colbuf;
+	int			ncols;
+	char	  **columns;
+
+	coord.what = what;
+	coord.approximate = approximate;
+	coord.options = options;
+	coord.options_text = options ? JsonbToCString(NULL, &options->root, VARSIZE(options)) : "{}";
+	columns = ColumnNames(colarr, &ncols, &colbuf, what);
+	coord.tag = (uint32) (pg_prng_uint64(&pg_global_prng_state) >> 32);
+	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
+	PG_TRY();
+	{
+		if (cluster)
+			CollectPlproxyShards(&coord, cluster, remote_rel);
+		else
+			CollectShards(&coord, relid);
+		bundle = TrainSharded(&coord, relid, columns, ncols, key, opts, report);
+		bundle->n_columns = ncols;
+		bundle->columns = colbuf.data;
+		bundle->columns_len = colbuf.len;
+		CloseShards(&coord, true);
+	}
+	PG_FINALLY();
+	{
+		CloseShards(&coord, false);
+	}
+	PG_END_TRY();
+	*n_shards = coord.n_shards;
+	return bundle;
+}
+
+bool
+AeCoordWantsShards(Oid relid, const AeTrainOptions *opts)
+{
+	bool		foreign = false;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE || !OptionsSupported(opts))
+		return false;
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+		foreign |= get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE;
+	return foreign;
+}
+
+AeBundle *
+AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts, const char *what,
+					 AeTrainerReport *report)
+{
+	int			n_shards;
+
+	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, NULL, false, what, report, &n_shards);
+}
+
+/*
+ * The shared body of ae_train_sharded (relid valid, cluster NULL) and
+ * ae_train_plproxy (cluster and relation names); the arguments from arg on
+ * are columns, key (NULL: rows keyed by their values), options.
+ */
+static Datum
+TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *remote_rel,
+		   int arg)
+{
+	char	   *name;
+	char	   *key = NULL;
+	char	   *what;
+	Jsonb	   *options;
+	bool		approximate = false;
+	AeTrainOptions opts;
+	TupleDesc	tupdesc;
+	MemoryContext train_cxt;
+	MemoryContext old_cxt;
+	AeBundle   *bundle;
+	AeTrainerReport report;
+	int			version;
+	int			n_shards;
+	instr_time	start,
+				elapsed;
+	Datum		values[N_RESULT_COLUMNS];
+	bool		rnulls[N_RESULT_COLUMNS] = {false};
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (int i = 0; i <= arg; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("only the key and the options may be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(arg + 1))
+		key = text_to_cstring(PG_GETARG_TEXT_PP(arg + 1));
+	options = PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2);
+	AeOptionsFromJsonb(&opts, options);
+	what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
+	if (!PG_ARGISNULL(arg + 3))
+	{
+		char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(arg + 3));
+
+		if (strcmp(mode, "approximate") == 0)
+			approximate = true;
+		else if (strcmp(mode, "exact") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: mode must be \"exact\" or \"approximate\", not \"%s\"", what, mode)));
+	}
+	if (approximate)
+		ereport(NOTICE,
+				(errmsg("approximate mode: every shard trains an epoch on its own rows and the models are averaged"),
+				 errdetail("The result depends on how the rows are sharded and is not the model of a training on one server.")));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != N_RESULT_COLUMNS)
+		elog(ERROR, "ae_train_sharded() has an unexpected result type. Please report a bug.");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	(void) ae_catalog_check_store(name);
+	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc sharded training",
+									  ALLOCSET_DEFAULT_SIZES);
+	old_cxt = MemoryContextSwitchTo(train_cxt);
+	bundle = CoordTrain(relid, cluster, remote_rel, PG_GETARG_ARRAYTYPE_P(arg), key, &opts,
+						options, approximate, what, &report, &n_shards);
+	version = ae_catalog_store(name, bundle, relid);	/* InvalidOid: no local source */
+	MemoryContextSwitchTo(old_cxt);
+	MemoryContextDelete(train_cxt);
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	values[0] = Int32GetDatum(version);
+	values[1] = Int64GetDatum(report.rows_used);
+	values[2] = Int32GetDatum(report.epochs_run);
+	values[3] = Float8GetDatum(report.train_loss);
+	values[4] = Float8GetDatum(report.val_loss);
+	rnulls[4] = isnan(report.val_loss);
+	values[5] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+	values[6] = Int32GetDatum(n_shards);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, rnulls)));
+}
+
+PG_FUNCTION_INFO_V1(ae_train_sharded);
+
+/* ae_train_sharded(model text, relation regclass, columns text[], key text, options jsonb) */
+Datum
+ae_train_sharded(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be NULL")));
+	return TrainEntry(fcinfo, PG_GETARG_OID(1), NULL, NULL, 2);
+}
+
+PG_FUNCTION_INFO_V1(ae_train_plproxy);
+
+/* ae_train_plproxy(model text, cluster text, relation text, columns text[], key text, options jsonb) */
+Datum
+ae_train_plproxy(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cluster and relation must not be NULL")));
+	return TrainEntry(fcinfo, InvalidOid, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					  text_to_cstring(PG_GETARG_TEXT_PP(2)), 3);
+}

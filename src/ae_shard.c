@@ -1,0 +1,790 @@
+/*
+ * ae_shard.c — the shard side of a sharded training (doc/scaling.md).
+ *
+ * A shard reads its rows once (ae_shard_open), keeps them in a memory
+ * context of its own and answers one call per optimiser step with the
+ * gradient sums of its rows of that step's batch.  Which rows those are
+ * depends only on each row's key, the seed and the epoch, so the global
+ * batches do not depend on where the rows live.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "ae_norm.h"
+#include "ae_train.h"
+#include "ae_training.h"
+#include "ae_shard.h"
+#include "autoenc.h"
+
+struct AeShard
+{
+	MemoryContext cxt;
+	char	   *session;		/* registry name; NULL for a coordinator's local shard */
+	int			d;
+	int64		n;
+	float	   *X;				/* n × d: original units, normalised in place later */
+	uint64	   *h0;				/* key hash of each row */
+	int64		n_train;
+	int64		n_val;
+	int32	   *train;			/* the training rows' indices, in read order */
+	int32	   *val;			/* the validation rows' indices */
+	/* the training rows bucketed by batch for one epoch */
+	int			epoch;
+	int			n_batches;
+	int64	   *bucket;			/* n_batches + 1 starts into order */
+	int32	   *order;
+	int			max_bucket;
+	/* the network at the last snapshot */
+	AeArch		arch;
+	AeObjective obj;
+	AeModel		model;
+	float	   *params;
+	size_t		n_params;
+	AeWorkspace *ws;
+	int			ws_batch;
+	float	   *xbuf;
+	float	   *grad;
+	float	   *scratch;
+	float	   *Xtrain;			/* the training rows end to end (approximate mode) */
+};
+
+/* ------------------------------------------------------------- hashing */
+
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static inline uint64
+Mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+#define SALT_VALIDATION UINT64CONST(0x76616c6964617465)	/* "validate" */
+
+uint64
+AeShardKeyHash(const char *key, Size len, int64 seed)
+{
+	/* FNV-1a over the key's text form, then seeded */
+	uint64		h = UINT64CONST(0xcbf29ce484222325);
+
+	for (Size i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) key[i];
+		h *= UINT64CONST(0x100000001b3);
+	}
+	return Mix64(h ^ Mix64((uint64) seed));
+}
+
+bool
+AeShardIsValidation(uint64 h0, double validation_fraction)
+{
+	double		u = (double) (Mix64(h0 ^ SALT_VALIDATION) >> 11) * (1.0 / 9007199254740992.0);
+
+	return u < validation_fraction;
+}
+
+int
+AeShardBatchOf(uint64 h0, int epoch, int n_batches)
+{
+	return (int) (Mix64(h0 ^ Mix64((uint64) epoch)) % (uint64) n_batches);
+}
+
+/* ------------------------------------------------------------- reading */
+
+static void
+ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int64 seed,
+		 double validation_fraction)
+{
+	StringInfoData sql;
+	Portal		portal;
+	int64		cap = 1024;
+	int			ret;
+	const char *relname;
+
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										 get_rel_name(relid));
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	initStringInfo(&sql);
+	/* without a key column a row's key is its values (see below) */
+	if (key)
+		appendStringInfo(&sql, "SELECT (%s)::pg_catalog.text", quote_identifier(key));
+	else
+		appendStringInfoString(&sql, "SELECT NULL::pg_catalog.text");
+	for (int j = 0; j < ncols; j++)
+		appendStringInfo(&sql, ", (%s)::pg_catalog.float8", quote_identifier(columns[j]));
+	appendStringInfo(&sql, " FROM %s", relname);
+
+	s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * cap * ncols);
+	s->h0 = MemoryContextAllocHuge(s->cxt, sizeof(uint64) * cap);
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 4096);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		k = SPI_getbinval(tup, desc, 1, &isnull);
+			text	   *kt;
+
+			if (isnull && key)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("key column \"%s\" is NULL in row " INT64_FORMAT " of %s",
+								key, s->n + 1, relname),
+						 errhint("A sharded training needs a key in every row.")));
+			if (s->n == cap)
+			{
+				if (cap >= PG_INT32_MAX / 2)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("a shard holds at most %d rows", PG_INT32_MAX / 2)));
+				cap *= 2;
+				s->X = repalloc_huge(s->X, sizeof(float) * cap * ncols);
+				s->h0 = repalloc_huge(s->h0, sizeof(uint64) * cap);
+			}
+			for (int j = 0; j < ncols; j++)
+			{
+				Datum		v = SPI_getbinval(tup, desc, j + 2, &isnull);
+				double		x = isnull ? 0 : DatumGetFloat8(v);
+
+				if (isnull || isnan(x) || isinf(x) || fabs(x) > FLT_MAX)
+					ereport(ERROR,
+							(errcode(isnull ? ERRCODE_NULL_VALUE_NOT_ALLOWED : ERRCODE_DATA_EXCEPTION),
+							 errmsg("column \"%s\" is %s in row " INT64_FORMAT " of %s", columns[j],
+									isnull ? "NULL" : "not a finite real", s->n + 1, relname)));
+				s->X[(size_t) s->n * ncols + j] = (float) x;
+			}
+			if (key)
+			{
+				kt = DatumGetTextPP(k);
+				s->h0[s->n] = AeShardKeyHash(VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt), seed);
+			}
+			else
+			{
+				/*
+				 * The row's own values (their float bits) are its key: no
+				 * less independent of where the row lives, but equal rows
+				 * always share a batch.
+				 */
+				s->h0[s->n] = AeShardKeyHash((const char *) (s->X + (size_t) s->n * ncols),
+											 sizeof(float) * ncols, seed);
+			}
+			s->n++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	s->train = MemoryContextAllocHuge(s->cxt, sizeof(int32) * Max(s->n, 1));
+	s->val = MemoryContextAllocHuge(s->cxt, sizeof(int32) * Max(s->n, 1));
+	for (int64 i = 0; i < s->n; i++)
+	{
+		if (AeShardIsValidation(s->h0[i], validation_fraction))
+			s->val[s->n_val++] = (int32) i;
+		else
+			s->train[s->n_train++] = (int32) i;
+	}
+}
+
+AeShard *
+AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols, const char *key,
+			int64 seed, double validation_fraction)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "autoenc shard", ALLOCSET_DEFAULT_SIZES);
+	AeShard    *s = MemoryContextAllocZero(cxt, sizeof(AeShard));
+
+	if (ncols < 1 || ncols > AE_MAX_WIDTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a shard needs between 1 and %d columns, got %d", AE_MAX_WIDTH, ncols)));
+	if (!(validation_fraction >= 0 && validation_fraction < 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("validation_fraction must be in [0, 1), got %g", validation_fraction)));
+	s->cxt = cxt;
+	s->d = ncols;
+	PG_TRY();
+	{
+		ReadRows(s, relid, columns, ncols, key, seed, validation_fraction);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return s;
+}
+
+void
+AeShardFree(AeShard *shard)
+{
+	MemoryContextDelete(shard->cxt);
+}
+
+/* ------------------------------------------------------------- states */
+
+static bytea *
+MakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, int64 rows,
+		  const int32 *ints, uint32 n_ints, const double *doubles, uint32 n_doubles,
+		  const float *floats, uint32 n_floats)
+{
+	size_t		len = ae_grad_state_size(n_ints, n_doubles, n_floats);
+	bytea	   *b;
+
+	if (len == 0 || len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partial state too large")));
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	ae_grad_state_write((unsigned char *) VARDATA(b), kind, snapshot, epoch, batch, rows,
+						ints, n_ints, doubles, n_doubles, floats, n_floats);
+	return b;
+}
+
+void
+AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs, const char *what)
+{
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+
+	if (ae_grad_state_parse((const unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+							gs, errbuf) != AE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: invalid partial state", what),
+				 errdetail("%s.", errbuf)));
+	if (gs->kind != kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: partial state of kind %d where kind %d was expected",
+						what, (int) gs->kind, (int) kind)));
+}
+
+bytea *
+AeShardStats(AeShard *s)
+{
+	int			d = s->d;
+	double	   *out = palloc(sizeof(double) * (3 + 4 * (size_t) d));
+	int32		width = d;
+
+	out[0] = (double) s->n;
+	out[1] = (double) s->n_train;
+	out[2] = (double) s->n_val;
+	for (int j = 0; j < d; j++)
+	{
+		double		mean = 0,
+					m2 = 0,
+					lo = s->n > 0 ? s->X[j] : 0,
+					hi = lo;
+
+		/* two passes, like ae_norm_fit: Σ(x − mean)² does not cancel */
+		for (int64 i = 0; i < s->n; i++)
+		{
+			double		x = s->X[(size_t) i * d + j];
+
+			mean += x;
+			lo = fmin(lo, x);
+			hi = fmax(hi, x);
+		}
+		mean = s->n > 0 ? mean / (double) s->n : 0;
+		for (int64 i = 0; i < s->n; i++)
+		{
+			double		dx = s->X[(size_t) i * d + j] - mean;
+
+			m2 += dx * dx;
+		}
+		out[3 + j] = mean;
+		out[3 + d + j] = m2;
+		out[3 + 2 * d + j] = lo;
+		out[3 + 3 * d + j] = hi;
+	}
+	return MakeState(AE_GS_STATS, 0, 0, 0, s->n, &width, 1, out, 3 + 4 * d, NULL, 0);
+}
+
+void
+AeShardNormalize(AeShard *s, const float *offset, const float *scale, int d)
+{
+	if (d != s->d)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("normalisation of %d columns for a shard of %d", d, s->d)));
+	for (int j = 0; j < d; j++)
+		if (!isfinite(offset[j]) || !isfinite(scale[j]) || scale[j] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("normalisation of column %d is not finite and non-zero", j + 1)));
+	ae_norm_apply(offset, scale, s->X, (size_t) s->n, d);
+}
+
+/* ------------------------------------------------------------- steps */
+
+/* Bind the network to a weights snapshot; returns its identity. */
+static uint64
+LoadSnapshot(AeShard *s, const bytea *snapshot)
+{
+	AeGradState gs;
+	AeArch		arch;
+	AeLoss		loss;
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+	MemoryContext old;
+
+	AeShardParseState(snapshot, AE_GS_WEIGHTS, &gs, "cannot run a shard step");
+	if (ae_grad_state_arch(&gs, &arch, &loss, errbuf) != AE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: invalid weights snapshot"),
+				 errdetail("%s.", errbuf)));
+	if (arch.n_inputs != s->d)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: the snapshot has %d inputs, the shard %d columns",
+						arch.n_inputs, s->d)));
+	if (gs.n_floats != ae_arch_param_count(&arch) || gs.n_doubles != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: the snapshot's parameters do not fit its architecture")));
+
+	old = MemoryContextSwitchTo(s->cxt);
+	if (s->params == NULL || memcmp(&arch, &s->arch, sizeof(arch)) != 0)
+	{
+		/* a new network: everything sized by it goes */
+		if (s->ws)
+			ae_workspace_destroy(s->ws, &ae_palloc_allocator);
+		s->ws = NULL;
+		s->ws_batch = 0;
+		if (s->params)
+			pfree(s->params);
+		if (s->grad)
+			pfree(s->grad);
+		s->n_params = gs.n_floats;
+		s->params = palloc_extended(sizeof(float) * Max(s->n_params, 1), MCXT_ALLOC_HUGE);
+		s->grad = palloc_extended(sizeof(float) * Max(s->n_params, 1), MCXT_ALLOC_HUGE);
+		s->arch = arch;
+		ae_check_status(ae_model_bind(&s->model, &arch, s->params, errbuf), errbuf,
+						"cannot run a shard step");
+	}
+	ae_objective_defaults(&s->obj);
+	s->obj.loss = loss;
+	s->obj.l1_activity = (float) ae_grad_state_double(&gs, 0);
+	if (!(s->obj.l1_activity >= 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: negative l1_activity in the snapshot")));
+	ae_grad_state_floats(&gs, s->params);
+	MemoryContextSwitchTo(old);
+	return gs.snapshot;
+}
+
+/* A workspace and buffers for batches of up to rows rows. */
+static void
+EnsureBatch(AeShard *s, int rows)
+{
+	MemoryContext old;
+
+	rows = Max(rows, 1);
+	if (s->ws && s->ws_batch >= rows)
+		return;
+	old = MemoryContextSwitchTo(s->cxt);
+	if (s->ws)
+		ae_workspace_destroy(s->ws, &ae_palloc_allocator);
+	if (s->xbuf)
+		pfree(s->xbuf);
+	if (s->scratch)
+		pfree(s->scratch);
+	s->ws = ae_workspace_create(&s->model, &s->obj, rows, &ae_palloc_allocator);
+	s->xbuf = palloc_extended(sizeof(float) * (size_t) rows * s->d, MCXT_ALLOC_HUGE);
+	s->scratch = palloc_extended(sizeof(float) * ae_forward_scratch_size(&s->model, rows),
+								 MCXT_ALLOC_HUGE);
+	s->ws_batch = rows;
+	MemoryContextSwitchTo(old);
+}
+
+/* The training rows sorted by their batch of this epoch (a counting sort). */
+static void
+Bucket(AeShard *s, int epoch, int n_batches)
+{
+	int64	   *count;
+
+	if (s->epoch == epoch && s->n_batches == n_batches)
+		return;
+	if (s->bucket)
+		pfree(s->bucket);
+	if (s->order)
+		pfree(s->order);
+	s->bucket = MemoryContextAllocZero(s->cxt, sizeof(int64) * ((size_t) n_batches + 1));
+	s->order = MemoryContextAllocHuge(s->cxt, sizeof(int32) * Max(s->n_train, 1));
+	count = palloc0(sizeof(int64) * ((size_t) n_batches + 1));
+	for (int64 i = 0; i < s->n_train; i++)
+		count[AeShardBatchOf(s->h0[s->train[i]], epoch, n_batches) + 1]++;
+	s->max_bucket = 0;
+	for (int b = 0; b < n_batches; b++)
+	{
+		s->max_bucket = Max(s->max_bucket, (int) count[b + 1]);
+		count[b + 1] += count[b];
+	}
+	memcpy(s->bucket, count, sizeof(int64) * ((size_t) n_batches + 1));
+	for (int64 i = 0; i < s->n_train; i++)
+	{
+		int32		r = s->train[i];
+
+		s->order[count[AeShardBatchOf(s->h0[r], epoch, n_batches)]++] = r;
+	}
+	pfree(count);
+	s->epoch = epoch;
+	s->n_batches = n_batches;
+}
+
+bytea *
+AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batches)
+{
+	uint64		id;
+	int64		lo,
+				hi;
+	int			B;
+	double		sums[2] = {0, 0};
+	AeLossParts parts;
+	AeStatus	st;
+
+	if (epoch < 1 || n_batches < 1 || n_batches > PG_INT32_MAX / 2 || batch < 1 || batch > n_batches)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shard step %d of %d in epoch %d is out of range", batch, n_batches, epoch)));
+	id = LoadSnapshot(s, snapshot);
+	Bucket(s, epoch, n_batches);
+	lo = s->bucket[batch - 1];
+	hi = s->bucket[batch];
+	B = (int) (hi - lo);
+	if (B == 0)
+		return MakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
+
+	EnsureBatch(s, s->max_bucket);
+	for (int i = 0; i < B; i++)
+		memcpy(s->xbuf + (size_t) i * s->d, s->X + (size_t) s->order[lo + i] * s->d,
+			   sizeof(float) * s->d);
+	st = ae_loss_grad(&s->model, s->ws, &s->obj, s->xbuf, s->xbuf, B, s->grad, &parts, NULL);
+	if (st == AE_ERR_NONFINITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the loss became non-finite in epoch %d, batch %d", epoch, batch),
+				 errhint("Lower the learning rate, or set clip_norm.")));
+	ae_check_status(st, NULL, "cannot run a shard step");
+	/* the core gives the batch mean: the coordinator wants sums */
+	for (size_t i = 0; i < s->n_params; i++)
+		s->grad[i] *= (float) B;
+	sums[0] = parts.total * B;
+	sums[1] = parts.recon * B;
+	return MakeState(AE_GS_GRADIENT, id, epoch, batch, B, NULL, 0, sums, 2,
+					 s->grad, (uint32) s->n_params);
+}
+
+bytea *
+AeShardEval(AeShard *s, const bytea *snapshot, int what)
+{
+	uint64		id = LoadSnapshot(s, snapshot);
+	const int	chunk = 256;
+	double		sum = 0;
+	AeLossParts parts;
+
+	EnsureBatch(s, Max(s->max_bucket, chunk));
+	if (what == AE_SHARD_EVAL_VALIDATION)
+	{
+		for (int64 i = 0; i < s->n_val; i += chunk)
+		{
+			int			B = (int) Min(chunk, s->n_val - i);
+
+			for (int k = 0; k < B; k++)
+				memcpy(s->xbuf + (size_t) k * s->d, s->X + (size_t) s->val[i + k] * s->d,
+					   sizeof(float) * s->d);
+			ae_check_status(ae_loss_only(&s->model, s->ws, &s->obj, s->xbuf, s->xbuf, B,
+										 &parts, NULL), NULL, "cannot evaluate a shard");
+			sum += parts.recon * B;
+			CHECK_FOR_INTERRUPTS();
+		}
+		return MakeState(AE_GS_EVAL, id, 0, 0, s->n_val, NULL, 0, &sum, 1, NULL, 0);
+	}
+	else if (what == AE_SHARD_EVAL_ERRORS)
+	{
+		float	   *errors = palloc_extended(sizeof(float) * Max(s->n, 1), MCXT_ALLOC_HUGE);
+		float	   *sq = palloc(sizeof(float) * (size_t) chunk * s->d);
+
+		if (s->n > AE_GS_MAX_COUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a shard sends the errors of at most %u rows", AE_GS_MAX_COUNT)));
+		for (int64 i = 0; i < s->n; i += chunk)
+		{
+			int			B = (int) Min(chunk, s->n - i);
+
+			ae_feature_sqerr(&s->model, s->X + (size_t) i * s->d, B, sq, s->scratch);
+			for (int k = 0; k < B; k++)
+			{
+				double		e = 0;
+
+				for (int j = 0; j < s->d; j++)
+					e += sq[(size_t) k * s->d + j];
+				errors[i + k] = (float) (e / s->d);
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		return MakeState(AE_GS_EVAL, id, 0, 0, s->n, NULL, 0, &sum, 1, errors, (uint32) s->n);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown shard evaluation %d", what)));
+	return NULL;
+}
+
+/*
+ * The approximate mode: one epoch of ordinary training on this shard's
+ * training rows from the snapshot's weights (a fresh optimiser, the
+ * options' batch size and learning rate, decayed by lr_decay^(round - 1),
+ * shuffled with seed + round), returned as the weights times the rows
+ * trained on, for the coordinator's weighted average.
+ */
+bytea *
+AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
+{
+	uint64		id = LoadSnapshot(s, snapshot);
+	AeTrainOptions opts;
+	AeTrainConfig cfg;
+	AeTrainResult res;
+	AeTrainProgress progress = {0};
+	char		errbuf[AE_ERRBUF_SIZE] = "";
+	double		sums[2] = {0, 0};
+	float	   *out;
+
+	if (round < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("local training round %d is out of range", round)));
+	if (s->n_train == 0)
+		return MakeState(AE_GS_GRADIENT, id, round, 0, 0, NULL, 0, sums, 2, NULL, 0);
+	AeOptionsFromJsonb(&opts, options);
+	{
+		/* the defaults that depend on the optimiser and the width, as the coordinator resolved them */
+		AeArch		resolved;
+
+		AeTrainerResolve(&opts, s->d, NULL, &resolved, "cannot train a shard locally");
+	}
+	AeTrainerFillConfig(&cfg, &opts);
+	cfg.objective = s->obj;
+	cfg.epochs = 1;
+	cfg.validation_fraction = 0;
+	cfg.patience = 0;
+	cfg.shuffle = true;
+	cfg.seed = (uint64_t) opts.seed + (uint64_t) round;
+	cfg.optim.learning_rate = (float) (cfg.optim.learning_rate * pow(cfg.optim.lr_decay, round - 1));
+	ae_check_status(ae_train_config_validate(&cfg, &s->model, errbuf), errbuf,
+					"cannot train a shard locally");
+	if (s->Xtrain == NULL)
+	{
+		s->Xtrain = MemoryContextAllocHuge(s->cxt, sizeof(float) * (size_t) s->n_train * s->d);
+		for (int64 i = 0; i < s->n_train; i++)
+			memcpy(s->Xtrain + (size_t) i * s->d, s->X + (size_t) s->train[i] * s->d,
+				   sizeof(float) * s->d);
+	}
+	progress.epochs = 1;
+	progress.n_rows = s->n_train;
+	memset(&res, 0, sizeof(res));
+	ae_check_status(ae_train(&s->model, &cfg, s->Xtrain, (size_t) s->n_train, &ae_palloc_allocator,
+							 AeTrainerProgress, &progress, &res, errbuf),
+					errbuf, "cannot train a shard locally");
+	out = palloc_extended(sizeof(float) * Max(s->n_params, 1), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < s->n_params; i++)
+		out[i] = s->params[i] * (float) s->n_train;
+	sums[0] = res.train_loss * (double) s->n_train;
+	return MakeState(AE_GS_GRADIENT, id, round, 0, s->n_train, NULL, 0, sums, 2,
+					 out, (uint32) s->n_params);
+}
+
+/* ------------------------------------------------------------- SQL */
+
+/* The shards this backend holds for remote coordinators, by session name. */
+static List *open_shards = NIL;
+
+static AeShard *
+FindShard(const char *session, bool missing_ok)
+{
+	ListCell   *lc;
+
+	foreach(lc, open_shards)
+	{
+		AeShard    *s = lfirst(lc);
+
+		if (strcmp(s->session, session) == 0)
+			return s;
+	}
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no shard session \"%s\" in this backend", session),
+				 errhint("Open it with ae_shard_open on the same connection.")));
+	return NULL;
+}
+
+static char *
+SessionArg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("session must not be NULL")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(0));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_open);
+Datum
+ae_shard_open(PG_FUNCTION_ARGS)
+{
+	char	   *session = SessionArg(fcinfo);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			ncols;
+	char	  **columns;
+	AeShard    *s;
+	MemoryContext old;
+
+	for (int i = 1; i <= 5; i++)
+		if (PG_ARGISNULL(i) && i != 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the arguments of ae_shard_open but key must not be NULL")));
+	if (FindShard(session, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("shard session \"%s\" is already open in this backend", session)));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &ncols);
+	columns = palloc(sizeof(char *) * Max(ncols, 1));
+	for (int j = 0; j < ncols; j++)
+	{
+		if (nulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("column names must not be NULL")));
+		columns[j] = TextDatumGetCString(elems[j]);
+	}
+	s = AeShardOpen(TopMemoryContext, PG_GETARG_OID(1), columns, ncols,
+					PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)), PG_GETARG_INT64(4),
+					PG_GETARG_FLOAT8(5));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	s->session = MemoryContextStrdup(s->cxt, session);
+	open_shards = lappend(open_shards, s);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_BYTEA_P(AeShardStats(s));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_normalize);
+Datum
+ae_shard_normalize(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+	ArrayType  *off;
+	ArrayType  *sc;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("offset and scale must not be NULL")));
+	off = PG_GETARG_ARRAYTYPE_P(1);
+	sc = PG_GETARG_ARRAYTYPE_P(2);
+	if (ARR_NDIM(off) != 1 || ARR_NDIM(sc) != 1 || ARR_HASNULL(off) || ARR_HASNULL(sc) ||
+		ARR_DIMS(off)[0] != s->d || ARR_DIMS(sc)[0] != s->d)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset and scale must be arrays of %d non-NULL reals", s->d)));
+	AeShardNormalize(s, (float *) ARR_DATA_PTR(off), (float *) ARR_DATA_PTR(sc), s->d);
+	PG_RETURN_INT64(s->n);
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_step);
+Datum
+ae_shard_step(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+
+	for (int i = 1; i <= 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the arguments of ae_shard_step must not be NULL")));
+	PG_RETURN_BYTEA_P(AeShardStep(s, PG_GETARG_BYTEA_PP(1), PG_GETARG_INT32(2),
+								  PG_GETARG_INT32(3), PG_GETARG_INT32(4)));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_eval);
+Datum
+ae_shard_eval(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the arguments of ae_shard_eval must not be NULL")));
+	PG_RETURN_BYTEA_P(AeShardEval(s, PG_GETARG_BYTEA_PP(1), PG_GETARG_INT32(2)));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_local);
+Datum
+ae_shard_local(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the snapshot and the round of ae_shard_local must not be NULL")));
+	PG_RETURN_BYTEA_P(AeShardLocal(s, PG_GETARG_BYTEA_PP(1),
+								   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2),
+								   PG_GETARG_INT32(3)));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_close);
+Datum
+ae_shard_close(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), true);
+
+	if (s == NULL)
+		PG_RETURN_BOOL(false);
+	open_shards = list_delete_ptr(open_shards, s);
+	AeShardFree(s);
+	PG_RETURN_BOOL(true);
+}
+
+/* How many shard sessions this backend holds (tests prove none is left). */
+PG_FUNCTION_INFO_V1(ae_shard_sessions);
+Datum
+ae_shard_sessions(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(list_length(open_shards));
+}

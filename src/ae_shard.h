@@ -1,0 +1,61 @@
+/*
+ * ae_shard.h — one shard of a sharded training (doc/scaling.md): the rows
+ * of one table, read once into memory, and the per-step work on them.
+ *
+ * The SQL functions ae_shard_open/_normalize/_step/_eval/_close serve a
+ * coordinator on another server (the state lives in the backend between
+ * calls, keyed by a session name); the coordinator calls the same functions
+ * directly for the partitions it holds itself.  Every result is a partial
+ * state of src/core/ae_grad_state.h, as a bytea.
+ */
+#ifndef AE_SHARD_H
+#define AE_SHARD_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#include "ae_grad_state.h"
+
+typedef struct AeShard AeShard;
+
+/* What a row's hash decides (the same rule on every server). */
+extern uint64 AeShardKeyHash(const char *key, Size len, int64 seed);
+extern bool AeShardIsValidation(uint64 h0, double validation_fraction);
+extern int	AeShardBatchOf(uint64 h0, int epoch, int n_batches);
+
+/*
+ * Read the rows of relid (columns: ncols names, key: the key column, or
+ * NULL to key each row by its values) into a memory context made under
+ * parent.  Raises on unusable rows (NULL, NaN,
+ * infinite), naming the row.
+ */
+extern AeShard *AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols,
+							const char *key, int64 seed, double validation_fraction);
+extern void AeShardFree(AeShard *shard);
+
+/* AE_GS_STATS: rows, training rows, validation rows; per column mean, M2, min, max. */
+extern bytea *AeShardStats(AeShard *shard);
+extern void AeShardNormalize(AeShard *shard, const float *offset, const float *scale, int d);
+
+/* AE_GS_GRADIENT of the shard's rows of one batch at the snapshot's weights. */
+extern bytea *AeShardStep(AeShard *shard, const bytea *snapshot, int epoch, int batch,
+						  int n_batches);
+
+/* AE_GS_EVAL: what 1 the validation loss sum, what 2 every row's error. */
+#define AE_SHARD_EVAL_VALIDATION	1
+#define AE_SHARD_EVAL_ERRORS		2
+extern bytea *AeShardEval(AeShard *shard, const bytea *snapshot, int what);
+
+/* The approximate mode: one local epoch from the snapshot (AE_GS_GRADIENT of weights × rows). */
+
+extern bytea *AeShardLocal(AeShard *shard, const bytea *snapshot, Jsonb *options, int round);
+
+/*
+ * Parse a partial state from a bytea (raises XX001 naming the fault) and
+ * check its kind.
+ */
+extern void AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs,
+							  const char *what);
+
+#endif							/* AE_SHARD_H */

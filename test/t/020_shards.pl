@@ -1,0 +1,259 @@
+# Sharded training (doc/scaling.md) on three clusters: the model trained
+# over 1 local shard, over 2 foreign partitions (postgres_fdw) and over 2
+# foreign + 1 local partition equals the single-server training of the same
+# rows with the same key and seed; a shard that fails, and a statement
+# timeout on the coordinator, end the training with the stored model as it
+# was and no shard backend left holding rows; hostile partial states are
+# refused.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my $coord = PostgreSQL::Test::Cluster->new('coord');
+my $s1 = PostgreSQL::Test::Cluster->new('shard1');
+my $s2 = PostgreSQL::Test::Cluster->new('shard2');
+for my $n ($coord, $s1, $s2)
+{
+	$n->init;
+	$n->start;
+	$n->safe_psql('postgres', 'CREATE EXTENSION autoenc');
+}
+
+# 600 rows of 8 columns, a smooth function of the id; the id is the key
+my $rows = q{SELECT i AS id, sin(i * 0.1) AS c1, cos(i * 0.07) AS c2, sin(i * 0.013) * 3 AS c3,
+	(i % 7) / 7.0 AS c4, sin(i * 0.1) + cos(i * 0.07) AS c5, sqrt(i) AS c6, ((i * 37) % 11) AS c7,
+	sin(i * 0.3) * cos(i * 0.05) AS c8 FROM generate_series(1, 600) i};
+my $cols = q{'{c1,c2,c3,c4,c5,c6,c7,c8}'};
+my $opts = q{'{"hidden": [6, 3, 6], "epochs": 3, "batch_size": 32, "seed": 7,
+	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
+
+$coord->safe_psql('postgres', "CREATE TABLE full_t AS $rows");
+$s1->safe_psql('postgres', "CREATE TABLE part_a AS SELECT * FROM ($rows) r WHERE id <= 250");
+$s2->safe_psql('postgres', "CREATE TABLE part_b AS SELECT * FROM ($rows) r WHERE id > 250 AND id <= 450");
+$s2->safe_psql('postgres', "CREATE TABLE part_bc AS SELECT * FROM ($rows) r WHERE id > 250");
+
+my $me = $coord->safe_psql('postgres', 'SELECT current_user');
+my $ddl = '';
+for my $pair ([ 'srv1', $s1 ], [ 'srv2', $s2 ])
+{
+	my ($srv, $n) = @$pair;
+	$ddl .= sprintf(q{
+		CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '%s', port '%d', dbname 'postgres');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (user '%s');
+	}, $srv, $n->host, $n->port, $srv, $me);
+}
+my $coldefs = 'id int, c1 float8, c2 float8, c3 float8, c4 float8, c5 float8, c6 float8, c7 float8, c8 float8';
+$coord->safe_psql('postgres', qq{
+	CREATE EXTENSION postgres_fdw;
+	$ddl
+	-- two shards: both foreign
+	CREATE TABLE p2 ($coldefs) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE p2_a PARTITION OF p2 FOR VALUES FROM (1) TO (251)
+		SERVER srv1 OPTIONS (table_name 'part_a');
+	CREATE FOREIGN TABLE p2_b PARTITION OF p2 FOR VALUES FROM (251) TO (601)
+		SERVER srv2 OPTIONS (table_name 'part_bc');
+	-- three shards: two foreign, one local
+	CREATE TABLE p3 ($coldefs) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE p3_a PARTITION OF p3 FOR VALUES FROM (1) TO (251)
+		SERVER srv1 OPTIONS (table_name 'part_a');
+	CREATE FOREIGN TABLE p3_b PARTITION OF p3 FOR VALUES FROM (251) TO (451)
+		SERVER srv2 OPTIONS (table_name 'part_b');
+	CREATE TABLE p3_c PARTITION OF p3 FOR VALUES FROM (451) TO (601);
+	INSERT INTO p3_c SELECT * FROM full_t WHERE id > 450;
+	-- the model's parameters in a fixed order, and the largest relative difference
+	CREATE FUNCTION params(m text) RETURNS TABLE (i bigint, v float8) LANGUAGE sql AS \$\$
+		SELECT i, v::text::float8 FROM jsonb_path_query(ae_export(m),
+			'\$.layers[*].weight[*][*]') WITH ORDINALITY AS t(v, i)
+		UNION ALL
+		SELECT 1000000 + i, v::text::float8 FROM jsonb_path_query(ae_export(m),
+			'\$.layers[*].bias[*]') WITH ORDINALITY AS t(v, i)
+	\$\$;
+	CREATE FUNCTION wdiff(a text, b text) RETURNS float8 LANGUAGE sql AS \$\$
+		SELECT max(abs(x.v - y.v)) / max(abs(x.v)) FROM params(a) x JOIN params(b) y USING (i)
+	\$\$;
+	CREATE FUNCTION nparams(m text) RETURNS bigint LANGUAGE sql AS \$\$ SELECT count(*) FROM params(m) \$\$;
+});
+
+sub train
+{
+	my ($model, $rel, $extra) = @_;
+	my $o = $opts;
+	return $coord->safe_psql('postgres',
+		"SELECT rows_used, epochs_run, train_loss, val_loss, shards FROM ae_train_sharded('$model', '$rel', $cols, 'id', $o)");
+}
+
+# --- exactness
+my $ref = train('ref', 'full_t');
+note "1 local shard: $ref";
+my ($n, $ep, $tl, $vl, $sh) = split /\|/, $ref;
+is("$n|$ep|$sh", '600|3|1', 'single server: every row, 3 epochs, 1 shard');
+ok($tl > 0 && $tl < 1 && $vl > 0 && $vl < 1, "single server: finite losses below the normalised variance ($tl, $vl)");
+my $nparams = $coord->safe_psql('postgres', "SELECT nparams('ref')");
+is($nparams, 8 * 6 + 6 + 6 * 3 + 3 + 3 * 6 + 6 + 6 * 8 + 8, 'the exported parameters are all compared');
+
+train('ref_again', 'full_t');
+is($coord->safe_psql('postgres', "SELECT wdiff('ref', 'ref_again')"), '0',
+	'single server twice: bit-identical');
+# the same rows in another physical order: batches by key, not by position
+$coord->safe_psql('postgres', 'CREATE TABLE full_rev AS SELECT * FROM full_t ORDER BY id DESC');
+train('ref_rev', 'full_rev');
+my $drev = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'ref_rev')");
+ok($drev <= 1e-5, "single server, rows in reverse order: max |dw| / max |w| = $drev <= 1e-5");
+
+my $r2 = train('two', 'p2');
+note "2 foreign shards: $r2";
+like($r2, qr/^600\|3\|.*\|2$/, '2 shards: every row, 2 shards');
+my $d2 = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'two')");
+ok($d2 <= 1e-5, "2 shards vs single server: max |dw| / max |w| = $d2 <= 1e-5");
+
+my $r3 = train('three', 'p3');
+note "2 foreign + 1 local shard: $r3";
+like($r3, qr/^600\|3\|.*\|3$/, '3 shards: every row, 3 shards');
+my $d3 = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'three')");
+ok($d3 <= 1e-5, "3 shards vs single server: max |dw| / max |w| = $d3 <= 1e-5");
+
+my ($tl3, $vl3) = (split /\|/, $r3)[2, 3];
+ok(abs($tl3 - $tl) <= 1e-5 * $tl && abs($vl3 - $vl) <= 1e-5 * $vl,
+	"3 shards: train and validation loss as on one server ($tl3 vs $tl, $vl3 vs $vl)");
+my $thr = $coord->safe_psql('postgres',
+	q{SELECT abs(a.threshold - b.threshold) / a.threshold FROM ae_models a, ae_models b
+	  WHERE a.name = 'ref' AND b.name = 'three'});
+ok($thr <= 1e-4, "3 shards: the anomaly threshold (merged error quantiles) as on one server ($thr)");
+
+# the models score alike, and the stored model knows its columns
+my $sd = $coord->safe_psql('postgres',
+	q{SELECT max(abs(ae_error('ref', f) - ae_error('three', f))) / max(ae_error('ref', f)) FROM full_t f});
+ok($sd <= 1e-4, "3 shards: the scores of every row as on one server ($sd)");
+
+# --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
+my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
+	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
+my $ex = $coord->safe_psql('postgres',
+	"SELECT val_loss FROM ae_train_sharded('ex10', 'p2', $cols, 'id', $o10)");
+my ($rca, $outa, $erra) = $coord->psql('postgres',
+	"SELECT val_loss, shards FROM ae_train_sharded('ap10', 'p2', $cols, 'id', $o10, 'approximate')",
+	on_error_stop => 0);
+like($erra, qr/approximate mode: every shard trains an epoch on its own rows/, 'the approximate mode says what it is');
+note "approximate: $outa / $erra";
+my ($ap) = split /\|/, $outa;
+my $first = $coord->safe_psql('postgres', q{SELECT val_loss FROM ae_history('ap10') WHERE epoch = 1});
+note "validation loss after 10 epochs: exact $ex, approximate $ap (approximate after 1: $first)";
+ok($ap > 0 && $ap < $first, "the approximate mode trains: validation loss $first -> $ap");
+ok($ap < 3 * $ex, "the approximate mode's validation loss ($ap) is within 3x of the exact mode's ($ex)");
+my $dap = $coord->safe_psql('postgres', "SELECT wdiff('ex10', 'ap10')");
+ok($dap > 1e-3, "the approximate mode is not the exact model (max |dw| / max |w| = $dap)");
+($rca, $outa, $erra) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('ap10', 'p2', $cols, 'id', $o10, 'roughly')", on_error_stop => 0);
+like($erra, qr/mode must be "exact" or "approximate", not "roughly"/, 'an unknown mode is refused');
+
+# --- ae_train itself on a partitioned table with foreign partitions: the
+# rows are keyed by their values, the model equals ae_train_sharded's on one
+# server without a key
+my $nk = $coord->safe_psql('postgres',
+	"SELECT shards FROM ae_train_sharded('ref_nokey', 'full_t', $cols, NULL, $opts)");
+is($nk, '1', 'without a key column: one local shard');
+my ($rc0, $out0, $err0) = $coord->psql('postgres', "SELECT rows_used, epochs_run FROM ae_train('via_train', 'p3', NULL, $cols,
+	hidden => '{6,3,6}', epochs => 3, batch_size => 32, seed => 7, validation_fraction => 0.1, patience => 0,
+	learning_rate => 0.01, verbose => true)", on_error_stop => 0);
+is($out0, '600|3', 'ae_train on the partitioned table trains on every row');
+like($err0, qr/\(3 shards,/, 'ae_train on foreign partitions trained across 3 shards');
+my $dt = $coord->safe_psql('postgres', "SELECT wdiff('ref_nokey', 'via_train')");
+ok($dt <= 1e-5, "ae_train across shards vs one server, rows keyed by value: max |dw| / max |w| = $dt <= 1e-5");
+
+# --- PL/Proxy: the same rows behind a cluster defined with SQL/MED
+SKIP:
+{
+	my $has = $coord->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_available_extensions WHERE name = 'plproxy'});
+	skip 'PL/Proxy is not installed (postgresql-15-plproxy): its test is skipped', 2 unless $has;
+	$s1->safe_psql('postgres', 'CREATE TABLE pp_rows AS SELECT * FROM part_a');
+	$s2->safe_psql('postgres', 'CREATE TABLE pp_rows AS SELECT * FROM part_bc');
+	$coord->safe_psql('postgres', sprintf(q{
+		CREATE EXTENSION plproxy;
+		CREATE SERVER pcluster FOREIGN DATA WRAPPER plproxy
+			OPTIONS (p0 'host=%s port=%d dbname=postgres', p1 'host=%s port=%d dbname=postgres');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER pcluster OPTIONS (user '%s');
+	}, $s1->host, $s1->port, $s2->host, $s2->port, $me));
+	my $rp = $coord->safe_psql('postgres',
+		"SELECT rows_used, epochs_run, shards FROM ae_train_plproxy('pp', 'pcluster', 'public.pp_rows', $cols, 'id', $opts)");
+	is($rp, '600|3|2', 'PL/Proxy cluster of 2 partitions: every row, 2 shards');
+	my $dp = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'pp')");
+	ok($dp <= 1e-5, "PL/Proxy cluster vs single server: max |dw| / max |w| = $dp <= 1e-5");
+}
+
+# --- no shard backend is left
+sub shard_backends
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'autoenc shard'});
+}
+sub wait_no_shards
+{
+	for (1 .. 100)
+	{
+		return 1 if shard_backends($s1) == 0 && shard_backends($s2) == 0;
+		sleep 0.1;
+	}
+	return 0;
+}
+ok(wait_no_shards(), 'after the trainings no shard backend is left on either server');
+
+# --- failures
+my $before = $coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'});
+$s2->safe_psql('postgres', q{UPDATE part_bc SET c3 = NULL WHERE id = 500});
+my ($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $opts)");
+like($err, qr/shard of partition public\.p2_b failed.*column "c3" is NULL in row/s,
+	'a shard that errors fails the training, naming the partition and the row');
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
+	'after a failed shard the stored model is as it was');
+ok(wait_no_shards(), 'after a failed shard no shard backend is left');
+$s2->safe_psql('postgres', q{UPDATE part_bc SET c3 = 1 WHERE id = 500});
+
+# a shard that goes away mid-training: its backend is terminated
+my $long = q{'{"hidden": [6, 3, 6], "epochs": 100000, "batch_size": 8, "seed": 7, "patience": 0}'};
+my $bg = $coord->background_psql('postgres', on_error_stop => 0);
+$bg->query_until(qr/go/, "\\echo go\nSELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $long);\n");
+my $seen = 0;
+for (1 .. 100) { if (shard_backends($s1) > 0) { $seen = 1; last } sleep 0.1 }
+ok($seen, 'a long training has a shard backend on server 1');
+$s1->safe_psql('postgres',
+	q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'autoenc shard'});
+$bg->{timeout}->start(60);
+my $bgout = $bg->query('');
+$bgout .= $bg->{stderr};
+$bg->quit;
+like($bgout, qr/shard of partition public\.p2_a/, 'a terminated shard fails the training, naming it');
+ok(wait_no_shards(), 'after a terminated shard no shard backend is left on the other server');
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
+	'after a terminated shard the stored model is as it was');
+
+# statement_timeout on the coordinator stops the shards
+($rc, $out, $err) = $coord->psql('postgres',
+	"SET statement_timeout = '1500ms'; SELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $long)");
+like($err, qr/canceling statement due to statement timeout/, 'statement_timeout on the coordinator ends the training');
+ok(wait_no_shards(), 'after the timeout no shard backend is left holding rows');
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
+	'after the timeout the stored model is as it was');
+
+# --- hostile partial states, sent straight to a shard
+($rc, $out, $err) = $s1->psql('postgres', q{
+	SELECT length(ae_shard_open('t', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
+	SELECT ae_shard_step('t', '\x00'::bytea, 1, 1, 1);
+	SELECT ae_shard_step('t', decode('41454753' || repeat('00', 60), 'hex'), 1, 1, 1);
+	SELECT ae_shard_step('t', NULL, 1, 1, 1);
+	SELECT ae_shard_open('t', 'part_a', '{c1,c2}', 'id', 1, 0);
+	SELECT ae_shard_sessions();
+	SELECT ae_shard_close('t'), ae_shard_close('t'), ae_shard_sessions();
+}, on_error_stop => 0);
+like($err, qr/invalid partial state.*shorter than its header/s, 'a short state is refused');
+like($err, qr/format version 0 is not supported/, 'a state of another version is refused');
+like($err, qr/must not be NULL/, 'a NULL state is refused');
+like($err, qr/shard session "t" is already open/, 'a session cannot be opened twice');
+like($out, qr/^t\n1\nt\|f\|0$/m, 'the session holds rows until closed, then none');
+
+done_testing();
