@@ -56,17 +56,22 @@ typedef char ae_b64_byte;
 #endif
 
 /*
- * Privileges on a schema: object_aclcheck() replaced the per-class
+ * Privileges on a schema or a foreign server: object_aclcheck() replaced the per-class
  * pg_*_aclcheck() functions in PostgreSQL 16.
  */
 #include "catalog/pg_namespace.h"
 #include "utils/acl.h"
+#include "catalog/pg_foreign_server.h"
 #if PG_VERSION_NUM >= 160000
 #define ae_namespace_aclcheck(nsp, roleid, mode) \
 	object_aclcheck(NamespaceRelationId, (nsp), (roleid), (mode))
+#define ae_foreign_server_aclcheck(srv, roleid, mode) \
+	object_aclcheck(ForeignServerRelationId, (srv), (roleid), (mode))
 #else
 #define ae_namespace_aclcheck(nsp, roleid, mode) \
 	pg_namespace_aclcheck((nsp), (roleid), (mode))
+#define ae_foreign_server_aclcheck(srv, roleid, mode) \
+	pg_foreign_server_aclcheck((srv), (roleid), (mode))
 #endif
 
 #endif							/* AE_COMPAT_H */

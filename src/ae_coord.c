@@ -41,6 +41,7 @@
 #include "utils/wait_event.h"
 
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "ae_coord.h"
 #include "ae_norm.h"
 #include "ae_optim.h"
@@ -231,7 +232,7 @@ CollectPlproxyShards(Coord *c, const char *cluster, const char *relation)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s: server \"%s\" is not a PL/Proxy cluster", c->what, cluster),
 				 errdetail("Its foreign-data wrapper is \"%s\".", fdw->fdwname)));
-	if (pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+	if (ae_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_SERVER, cluster);
 	um = GetUserMapping(GetUserId(), server->serverid);
 	foreach(lc, server->options)
