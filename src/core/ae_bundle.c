@@ -20,6 +20,12 @@
  *   columns       u32 n_columns, u32 length, length bytes (n_columns
  *                 NUL-terminated names)
  *
+ * Format version 2 appends (mixed-type models, ae_groups.h):
+ *   groups        u32 n_plain, u32 n_groups, n_groups × u32 width (the
+ *                 groups tile the inputs from n_plain on, in order), and
+ *                 when n_groups > 0, (n_plain + n_groups) × f32 slot weight
+ *   encoding      u32 length, length bytes of JSON text (0: none)
+ *
  * The reader never trusts a length before checking that the bytes it
  * announces are present, so a hostile or truncated buffer can neither make it
  * read outside buf nor allocate more than a small multiple of len.
@@ -132,10 +138,27 @@ ae_crc32c(const void *data, size_t len)
 #define ARCH_LAYER_BYTES	(2 * 4)
 #define HISTORY_ENTRY_BYTES (4 + 3 * 8)
 
+/* version 1 unless the model needs what version 2 added */
+static int
+BundleVersion(const AeBundle *b)
+{
+	return b->groups.n_groups > 0 || b->encoding_json != NULL ? 2 : 1;
+}
+
+static size_t
+GroupsSize(const AeBundle *b)
+{
+	const AeGroups *g = &b->groups;
+
+	return 4 + 4 + (size_t) g->n_groups * 4 +
+		(g->n_groups > 0 ? (size_t) ae_groups_slots(g) * 4 : 0);
+}
+
 static size_t
 PayloadSize(const AeBundle *b)
 {
 	size_t		d = (size_t) b->arch.n_inputs;
+	size_t		encoding_len = b->encoding_json ? strlen(b->encoding_json) : 0;
 	size_t		config_len = b->config_json ? strlen(b->config_json) : 0;
 	size_t		columns_len = b->n_columns > 0 ? b->columns_len : 0;
 
@@ -145,7 +168,8 @@ PayloadSize(const AeBundle *b)
 		+ 8 + 8 + 4 + AE_BUNDLE_N_QUANTILES * 8
 		+ 8 + 4 + 8 + 8 + 4 + (size_t) b->n_history * HISTORY_ENTRY_BYTES
 		+ 4 + config_len
-		+ 4 + 4 + columns_len;
+		+ 4 + 4 + columns_len
+		+ (BundleVersion(b) >= 2 ? GroupsSize(b) + 4 + encoding_len : 0);
 }
 
 size_t
@@ -274,9 +298,26 @@ ae_bundle_serialize(const AeBundle *b, uint8_t *out)
 		memcpy(p, b->columns, columns_len);
 	p += columns_len;
 
+	if (BundleVersion(b) >= 2)
+	{
+		const AeGroups *g = &b->groups;
+		size_t		encoding_len = b->encoding_json ? strlen(b->encoding_json) : 0;
+
+		p = PutU32(p, (uint32_t) (g->n_groups > 0 ? g->n_plain : 0));
+		p = PutU32(p, (uint32_t) g->n_groups);
+		for (int i = 0; i < g->n_groups; i++)
+			p = PutU32(p, (uint32_t) g->groups[i].width);
+		if (g->n_groups > 0)
+			p = PutF32Array(p, g->weights, (size_t) ae_groups_slots(g));
+		p = PutU32(p, (uint32_t) encoding_len);
+		if (encoding_len > 0)
+			memcpy(p, b->encoding_json, encoding_len);
+		p += encoding_len;
+	}
+
 	/* header last: it covers the payload */
 	memcpy(out, AE_BUNDLE_MAGIC, 4);
-	PutU16(out + 4, AE_BUNDLE_FORMAT_VERSION);
+	PutU16(out + 4, (uint16_t) BundleVersion(b));
 	PutU16(out + 6, 0);
 	PutU32(out + 8, (uint32_t) payload_len);
 	PutU32(out + 12, ae_crc32c(payload, payload_len));
@@ -292,6 +333,7 @@ typedef struct Reader
 	const char *section;		/* for "truncated in the … section" */
 	char	   *errbuf;
 	AeStatus	status;
+	bool		mixed;			/* version 2: the columns need not be one per input */
 } Reader;
 
 #define FAIL(r, ...) \
@@ -443,6 +485,9 @@ ae_bundle_free(AeBundle *b, const AeAllocator *al)
 	ae_free(al, b->history);
 	ae_free(al, b->config_json);
 	ae_free(al, b->columns);
+	ae_free(al, b->groups.groups);
+	ae_free(al, b->groups.weights);
+	ae_free(al, b->encoding_json);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -593,27 +638,85 @@ ReadTraining(Reader *r, AeBundle *b, const AeAllocator *al)
 	}
 }
 
+/* u32 length and that many bytes of text without NUL; NULL when empty */
+static char *
+GetText(Reader *r, const AeAllocator *al, const char *what)
+{
+	uint32_t	len;
+	char	   *text;
+
+	len = GetU32(r);
+	if (!Need(r, len) || len == 0)
+		return NULL;
+	if (memchr(r->p, '\0', len) != NULL)
+	{
+		FAIL(r, "the %s text contains a NUL byte", what);
+		return NULL;
+	}
+	text = Alloc(r, al, (size_t) len + 1);
+	if (text == NULL)
+		return NULL;
+	memcpy(text, r->p, len);
+	text[len] = '\0';
+	r->p += len;
+	r->left -= len;
+	return text;
+}
+
 static void
 ReadConfig(Reader *r, AeBundle *b, const AeAllocator *al)
 {
-	uint32_t	len;
-
 	r->section = "configuration";
-	len = GetU32(r);
-	if (!Need(r, len) || len == 0)
-		return;
-	if (memchr(r->p, '\0', len) != NULL)
+	b->config_json = GetText(r, al, "configuration");
+}
+
+static void
+ReadGroups(Reader *r, AeBundle *b, const AeAllocator *al)
+{
+	AeGroups   *g = &b->groups;
+	int			d = b->arch.n_inputs;
+	int			start;
+	char		gerr[AE_ERRBUF_SIZE];
+
+	r->section = "groups";
+	g->n_plain = GetCount(r, "the number of plain inputs", 0, d);
+	g->n_groups = GetCount(r, "the number of groups", 0, d / 2);
+	if (r->status != AE_OK || g->n_groups == 0)
 	{
-		FAIL(r, "the configuration text contains a NUL byte");
+		if (r->status == AE_OK && g->n_plain != 0)
+			FAIL(r, "a model without groups has %d plain inputs recorded", g->n_plain);
 		return;
 	}
-	b->config_json = Alloc(r, al, (size_t) len + 1);
-	if (b->config_json == NULL)
+	if (!Need(r, (size_t) g->n_groups * 4 + (size_t) (g->n_plain + g->n_groups) * 4))
 		return;
-	memcpy(b->config_json, r->p, len);
-	b->config_json[len] = '\0';
-	r->p += len;
-	r->left -= len;
+	g->groups = Alloc(r, al, (size_t) g->n_groups * sizeof(AeGroup));
+	if (g->groups == NULL)
+		return;
+	start = g->n_plain;
+	for (int i = 0; i < g->n_groups && r->status == AE_OK; i++)
+	{
+		g->groups[i].start = start;
+		g->groups[i].width = GetCount(r, "a group's width", 2, d);
+		start += g->groups[i].width;
+		if (start > d)
+			FAIL(r, "the groups need more than the %d inputs", d);
+	}
+	g->weights = GetF32Array(r, al, (size_t) ae_groups_slots(g), "slot weight");
+	if (r->status == AE_OK && ae_groups_validate(g, d, gerr) != AE_OK)
+		FAIL(r, "invalid groups: %.200s", gerr);
+	/* groups are never normalised */
+	for (int j = g->n_plain; j < d && r->status == AE_OK; j++)
+		if (b->norm_offset[j] != 0.0f || b->norm_scale[j] != 1.0f)
+			FAIL(r, "input %d of a group is normalised", j + 1);
+}
+
+static void
+ReadEncoding(Reader *r, AeBundle *b, const AeAllocator *al)
+{
+	r->section = "encoding";
+	b->encoding_json = GetText(r, al, "encoding");
+	if (r->status == AE_OK && b->groups.n_groups > 0 && b->encoding_json == NULL)
+		FAIL(r, "a model with groups has no column encoding");
 }
 
 static void
@@ -630,7 +733,7 @@ ReadColumns(Reader *r, AeBundle *b, const AeAllocator *al)
 		return;
 	if (n == 0 && len == 0)
 		return;
-	if (n != (uint32_t) b->arch.n_inputs)
+	if (n != (uint32_t) b->arch.n_inputs && !(r->mixed && n >= 1 && n <= (uint32_t) b->arch.n_inputs))
 	{
 		FAIL(r, "the model names %lu columns but has %d inputs",
 			 (unsigned long) n, b->arch.n_inputs);
@@ -698,9 +801,9 @@ ae_bundle_deserialize(const uint8_t *buf, size_t len, AeBundle *bundle,
 	}
 	version = (uint16_t) (buf[4] | (buf[5] << 8));
 	flags = (uint16_t) (buf[6] | (buf[7] << 8));
-	if (version != AE_BUNDLE_FORMAT_VERSION)
+	if (version < 1 || version > AE_BUNDLE_FORMAT_VERSION)
 	{
-		FAIL(&r, "model format version %u is not supported; this library reads version %d",
+		FAIL(&r, "model format version %u is not supported; this library reads versions 1 to %d",
 			 (unsigned) version, AE_BUNDLE_FORMAT_VERSION);
 		return r.status;
 	}
@@ -737,7 +840,15 @@ ae_bundle_deserialize(const uint8_t *buf, size_t len, AeBundle *bundle,
 	ReadThreshold(&r, bundle);
 	ReadTraining(&r, bundle, al);
 	ReadConfig(&r, bundle, al);
+	r.mixed = version >= 2;
 	ReadColumns(&r, bundle, al);
+	if (version >= 2)
+	{
+		ReadGroups(&r, bundle, al);
+		ReadEncoding(&r, bundle, al);
+		if (r.status == AE_OK && bundle->encoding_json == NULL)
+			FAIL(&r, "a version 2 model has no column encoding");
+	}
 	if (r.status == AE_OK && r.left != 0)
 		FAIL(&r, "model data has %zu unexpected bytes at its end", r.left);
 

@@ -13,8 +13,11 @@
  *   u32 checksum (CRC-32C of the payload) | payload
  * The payload holds, in this order: the architecture, the parameters, the
  * normalisation, the threshold and quantiles, the training summary and
- * history, the configuration text and the column names.  Flags are 0 in
- * format version 1; a reader refuses flags it does not know.
+ * history, the configuration text and the column names; format version 2
+ * adds the softmax groups and the column encoding of mixed-type models.
+ * A model without either is still written as version 1, byte for byte what
+ * earlier releases wrote.  Flags are 0; a reader refuses flags it does not
+ * know.
  *
  * "Not known" values: a model imported without them has no threshold,
  * contamination, quantiles or losses.  Those fields then hold NaN (the
@@ -24,12 +27,13 @@
 #ifndef AE_BUNDLE_H
 #define AE_BUNDLE_H
 
+#include "ae_groups.h"
 #include "ae_nn.h"
 #include "ae_norm.h"
 #include "ae_train.h"
 
 #define AE_BUNDLE_MAGIC			"AENC"
-#define AE_BUNDLE_FORMAT_VERSION 1
+#define AE_BUNDLE_FORMAT_VERSION 2	/* the newest; version 1 bundles still read */
 #define AE_BUNDLE_N_QUANTILES	101 /* error quantiles at 0%, 1%, …, 100% */
 #define AE_BUNDLE_HEADER_SIZE	16	/* magic, version, flags, length, checksum */
 
@@ -74,6 +78,18 @@ typedef struct AeBundle
 	int			n_columns;
 	char	   *columns;
 	size_t		columns_len;	/* bytes of columns, terminators included */
+
+	/*
+	 * Mixed-type models (format version 2).  groups.n_groups is 0 when the
+	 * model has no softmax group (groups.weights is then NULL too).
+	 * encoding_json, NULL for a numeric model, is the SQL layer's per-column
+	 * encoding (kinds, vocabularies, date features, missing states) as JSON
+	 * text without NUL bytes; the core stores it and does not read it.  With
+	 * an encoding, the columns are the table's columns, one or more, not one
+	 * per input.
+	 */
+	AeGroups	groups;
+	char	   *encoding_json;
 } AeBundle;
 
 /* CRC-32C (Castagnoli, as in iSCSI and PostgreSQL's WAL) of len bytes. */

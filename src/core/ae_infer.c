@@ -18,6 +18,7 @@
 
 #include "ae_act.h"
 #include "ae_simd.h"
+#include "ae_groups.h"
 
 size_t
 ae_infer_packed_size(const AeModel *model)
@@ -90,7 +91,17 @@ ae_infer_scratch_size(const AeModel *model)
 			int			n_out = model->dims[l + 1]; \
 			float	   *dst = l == to - 1 ? out : scratch + ((l - from) % 2) * half; \
 			\
-			KERNEL(cur, n_in, P, n_out, dst); \
+			if (l == 0 && model->groups) \
+			{ \
+				/* plain inputs through the kernel, groups by row lookups */ \
+				if (model->groups->n_plain > 0) \
+					KERNEL(cur, model->groups->n_plain, P, n_out, dst); \
+				else \
+					memset(dst, 0, sizeof(float) * n_out); \
+				ae_groups_first_row(model->groups, P, cur, n_out, dst); \
+			} \
+			else \
+				KERNEL(cur, n_in, P, n_out, dst); \
 			ae_act_forward(model->act[l], dst, model->b[l], 1, n_out); \
 			P += (size_t) n_in * n_out; \
 			cur = dst; \

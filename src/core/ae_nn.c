@@ -18,6 +18,7 @@
 
 #include "ae_act.h"
 #include "ae_blas.h"
+#include "ae_groups.h"
 #include "ae_names.h"
 #include "ae_nn_int.h"
 #include "ae_simd.h"
@@ -257,7 +258,9 @@ ae_layer_forward(const AeModel *model, int l, const float *in, int B, float *out
 	int			n_in = model->dims[l];
 	int			n_out = model->dims[l + 1];
 
-	if (model->W_tied[l])
+	if (l == 0 && model->groups)
+		ae_groups_first_forward(model->groups, model->W[0], in, B, n_in, n_out, out);
+	else if (model->W_tied[l])
 		ae_gemm(false, false, B, n_out, n_in, 1.0f, in, n_in, model->W[l], n_out,
 				0.0f, out, n_out);
 	else
@@ -316,7 +319,9 @@ ae_layer_backward(const AeModel *model, int l, const float *in, const float *out
 	if (dz_extra)
 		AddWithColumnSums(dout, dz_extra, db, B, n_out);
 	/* dW (O, I) += dzᵀ in;  tied: dW_twin (I, O) += inᵀ dz */
-	if (model->W_tied[l])
+	if (l == 0 && model->groups)
+		ae_groups_first_backward(model->groups, dout, in, B, n_in, n_out, dW);
+	else if (model->W_tied[l])
 		ae_gemm(true, false, n_in, n_out, B, 1.0f, in, n_in, dout, n_out, 1.0f, dW, n_out);
 	else
 		ae_gemm(true, false, n_out, n_in, B, 1.0f, dout, n_out, in, n_in, 1.0f, dW, n_in);
@@ -368,5 +373,27 @@ ae_feature_sqerr(const AeModel *model, const float *x, int B, float *err, float 
 		float		e = err[i] - x[i];
 
 		err[i] = e * e;
+	}
+}
+
+void
+ae_row_errors(const AeModel *model, const float *x, int B, float *errors, float *sq, float *scratch)
+{
+	int			d = model->dims[0];
+
+	if (model->groups)
+	{
+		ae_forward_range(model, 0, model->n_layers, x, B, sq, scratch);
+		ae_groups_row_errors(model->groups, model->arch.output_act, sq, x, B, d, errors);
+		return;
+	}
+	ae_feature_sqerr(model, x, B, sq, scratch);
+	for (int b = 0; b < B; b++)
+	{
+		double		sum = 0;
+
+		for (int j = 0; j < d; j++)
+			sum += sq[(size_t) b * d + j];
+		errors[b] = (float) (sum / d);
 	}
 }

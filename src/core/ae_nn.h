@@ -106,6 +106,8 @@ typedef struct AeModel
 	/* offsets of W[l] / b[l] inside params (W_off = -1 for tied layers) */
 	long		W_off[AE_MAX_HIDDEN + 1];
 	long		b_off[AE_MAX_HIDDEN + 1];
+	/* softmax groups of a mixed-type model (ae_groups.h), or NULL */
+	const struct AeGroups *groups;
 } AeModel;
 
 /* Bind *model to arch and a caller-owned buffer of ae_arch_param_count floats. */
@@ -218,6 +220,15 @@ void		ae_forward_range(const AeModel *model, int from, int to,
  * scratch as for ae_forward_range(model, 0, L, …).
  */
 void		ae_feature_sqerr(const AeModel *model, const float *x, int B, float *err, float *scratch);
+
+/*
+ * The reconstruction error of each of B rows: the mean squared error over
+ * its d inputs, normalised space; for a mixed model the weighted slot mean
+ * of ae_groups.h.  sq: B·d floats of scratch, scratch as for
+ * ae_forward_range(model, 0, L, …).
+ */
+void		ae_row_errors(const AeModel *model, const float *x, int B, float *errors,
+						  float *sq, float *scratch);
 
 /* The width of the code layer. */
 static inline int

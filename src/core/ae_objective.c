@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ae_defaults.h"
+#include "ae_groups.h"
 #include "ae_nn_int.h"
 
 void
@@ -138,7 +139,11 @@ LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 
 	/* loss parts; ∂recon/∂x̂ (B, d) goes straight into the first delta buffer */
 	dcur = ws->delta[0];
-	lp.recon = ae_recon_loss(obj->loss, ws->act[L - 1], x_target, (size_t) B * d, grad ? dcur : NULL);
+	if (model->groups)
+		lp.recon = ae_groups_recon_loss(model->groups, obj->loss, model->arch.output_act,
+										ws->act[L - 1], x_target, B, d, grad ? dcur : NULL);
+	else
+		lp.recon = ae_recon_loss(obj->loss, ws->act[L - 1], x_target, (size_t) B * d, grad ? dcur : NULL);
 	if (obj->l1_activity > 0.0f)
 		lp.l1 = ae_l1_penalty(obj->l1_activity, ws->act[C], (size_t) B * h, B);
 	if (obj->sparsity_weight > 0.0f)

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "ae_defaults.h"
+#include "ae_groups.h"
 
 
 void
@@ -296,6 +297,8 @@ TrainBatch(Loop *r, int epoch, int batch, const float *x_tgt, int B, double *los
 	{
 		/* fresh noise every batch; the target stays clean */
 		ae_corrupt(obj, r->rng_noise, x_tgt, r->x_input, (size_t) B * r->model->dims[0]);
+		if (r->model->groups)
+			ae_keep_groups_clean(r->model->groups, x_tgt, r->x_input, B, r->model->dims[0]);
 		x_in = r->x_input;
 	}
 	st = ae_loss_grad(r->model, r->ws, obj, x_in, x_tgt, B, r->grad, &parts, r->rng_noise);
