@@ -429,7 +429,7 @@ static void
 MutVersion(uint8_t *buf, const AeBundle *b)
 {
 	(void) b;
-	buf[4] = 2;
+	buf[4] = 3;
 }
 static void
 MutFlags(uint8_t *buf, const AeBundle *b)
@@ -589,7 +589,7 @@ static void
 TestRefusals(void)
 {
 	ExpectRefused(MutMagic, "magic number", "a wrong magic number");
-	ExpectRefused(MutVersion, "format version 2 is not supported", "format version 2");
+	ExpectRefused(MutVersion, "format version 3 is not supported", "format version 3");
 	ExpectRefused(MutFlags, "unknown flags 0x0001", "an unknown flag");
 	ExpectRefused(MutNanParam, "parameter 3 is not a finite number", "a NaN parameter");
 	ExpectRefused(MutInfParam, "parameter 0 is not a finite number", "an infinite parameter");
