@@ -491,7 +491,7 @@ ae_fit_finalfn(PG_FUNCTION_ARGS)
 	}
 
 	bundle = AeTrainerRun(&opts, &arch, X, n, state->d, NULL, 0, 0, NULL,
-						  AE_FIT_WHAT, &report);
+						  AE_FIT_WHAT, &report, NULL, NULL);
 
 	MemoryContextSwitchTo(old);
 	result = ae_bundle_to_varlena(bundle);

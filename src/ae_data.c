@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "ae_encoding.h"
 #include "ae_rng.h"
 #include "ae_training.h"
 
@@ -119,18 +120,23 @@ CheckArrayColumn(Oid relid, const char *relname, const char *name)
 	return getBaseType(elem) == FLOAT4OID;
 }
 
-static void
+/* True when the column is numeric; false when it needs an encoding (ae_encoding.h). */
+static bool
 CheckScalarColumn(Oid relid, const char *relname, const char *name)
 {
 	AttrNumber	attnum = LookupColumn(relid, relname, name);
 	Oid			typid = get_atttype(relid, attnum);
+	AeColumnKind kind;
 
-	if (!NumericScalarType(getBaseType(typid)))
+	if (!AeColumnKindOf(typid, &kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation \"%s\" has type %s", name, relname,
 						format_type_be(typid)),
-				 errdetail("Input columns must be real, double precision, numeric, smallint, integer or bigint.")));
+				 errdetail("Input columns must be numeric (real, double precision, numeric, smallint, integer, bigint), "
+						   "categorical (text, varchar, char, boolean, an enum) or date/time (date, timestamp, timestamptz), "
+						   "or domains over them.")));
+	return kind == AE_COL_NUMERIC;
 }
 
 /* The columns option: a non-empty one-dimensional text[] of distinct names. */
@@ -170,7 +176,8 @@ ParseColumns(Reader *r, ArrayType *columns)
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("column \"%s\" is listed twice in option \"columns\"",
 								r->colnames[i])));
-		CheckScalarColumn(r->relid, r->relname, r->colnames[i]);
+		if (!CheckScalarColumn(r->relid, r->relname, r->colnames[i]))
+			r->data->mixed = true;
 	}
 }
 
@@ -527,6 +534,8 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 	ae_rng_seed(&r.rng, (uint64) opts->seed ^ UINT64CONST(0x9E3779B97F4A7C15));
 
 	Prepare(&r, relid, input, columns, data);
+	if (data->mixed)
+		return;					/* not only numbers: ae_mixed.c reads them */
 	if (!input)
 		StartMatrix(&r, r.ncols);
 
@@ -547,6 +556,12 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 		if (data->d > 0)
 			AeScanConvert(scan, data->d, r.row, &width, &check, what);
 
+		if (check.problem == AE_ROW_NULL && !input && opts->nulls == AE_NULLS_LEARN)
+		{
+			/* a NULL to learn: the columns need an encoding after all */
+			data->mixed = true;
+			break;
+		}
 		if (check.problem != AE_ROW_OK)
 		{
 			if (!opts->skip_invalid)
@@ -563,7 +578,7 @@ AeDataRead(Oid relid, const char *input, ArrayType *columns,
 		}
 	}
 	AeScanEnd(scan);
-	if (data->too_big)
+	if (data->too_big || data->mixed)
 	{
 		pfree(data->X);
 		data->X = NULL;

@@ -40,7 +40,8 @@ typedef enum AeOptionKind
 	AE_KIND_REAL,				/* double, range per min/max/open flags */
 	AE_KIND_BOOL,
 	AE_KIND_CHOICE,				/* int holding a value of choices[] */
-	AE_KIND_WIDTHS				/* hidden: int[] of layer widths */
+	AE_KIND_WIDTHS,				/* hidden: int[] of layer widths */
+	AE_KIND_WEIGHTS				/* column_weights: a JSON object of numbers > 0, kept as text */
 } AeOptionKind;
 
 typedef struct AeOptionDef
@@ -75,6 +76,12 @@ const AeName ae_data_mode_names[] = {
 	{"auto", AE_DATA_AUTO},
 	{"memory", AE_DATA_MEMORY},
 	{"stream", AE_DATA_STREAM},
+	{NULL, 0}
+};
+
+const AeName ae_nulls_mode_names[] = {
+	{"learn", AE_NULLS_LEARN},
+	{"error", AE_NULLS_ERROR},
 	{NULL, 0}
 };
 
@@ -114,6 +121,9 @@ static const AeOptionDef Options[AE_N_OPTIONS] = {
 	[AE_OPTION_VERBOSE] = BOOL_OPT("verbose", verbose, false),
 	[AE_OPTION_DATA] = CHOICE_OPT("data", data, AE_DATA_AUTO, ae_data_mode_names, 0),
 	[AE_OPTION_SHUFFLE_BUFFER] = {"shuffle_buffer", AE_KIND_INT8, OFF(shuffle_buffer), 0, 1, AE_MAX_SHUFFLE_BUFFER, false, false, NULL, 0, true},
+	[AE_OPTION_MAX_CATEGORIES] = INT_OPT("max_categories", max_categories, AE_DEFAULT_MAX_CATEGORIES, 1, AE_MAX_CATEGORIES),
+	[AE_OPTION_NULLS] = CHOICE_OPT("nulls", nulls, AE_NULLS_LEARN, ae_nulls_mode_names, 0),
+	[AE_OPTION_COLUMN_WEIGHTS] = {"column_weights", AE_KIND_WEIGHTS, OFF(column_weights), 0, 0, 0, false, false, NULL, 0, true},
 };
 
 void
@@ -142,6 +152,9 @@ AeOptionsDefaults(AeTrainOptions *opts)
 				break;
 			case AE_KIND_WIDTHS:
 				*(int *) field = 0; /* derived from the input width */
+				break;
+			case AE_KIND_WEIGHTS:
+				*(char **) field = NULL;
 				break;
 		}
 	}
@@ -291,6 +304,42 @@ SetWidths(const AeOptionDef *def, AeTrainOptions *opts, const int *widths, int n
 	memcpy(opts->hidden, widths, sizeof(int) * n);
 }
 
+static void JsonWrongType(const AeOptionDef *def, const JsonbValue *v, const char *expected);
+
+/*
+ * column_weights: a JSON object whose every value is a number > 0 (at most
+ * 1e6); kept as its text, matched against the columns when training starts.
+ */
+static char *
+WeightsText(const AeOptionDef *def, JsonbContainer *obj)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (!JsonContainerIsObject(obj))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be a JSON object of column names and weights", def->name)));
+	it = JsonbIteratorInit(obj);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		double		w;
+
+		if (tok != WJB_VALUE)
+			continue;
+		if (v.type != jbvNumeric)
+			JsonWrongType(def, &v, "an object of numbers");
+		w = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v.val.numeric)));
+		if (!(isfinite(w) && w > 0.0 && w <= 1e6))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\": weights must be greater than 0 and at most 1e6, got %s",
+							def->name, FormatReal(w))));
+	}
+	return JsonbToCString(NULL, obj, -1);
+}
+
 /* ---------------------------------------------------------------- named arguments */
 
 static void
@@ -334,6 +383,9 @@ SetFromDatum(const AeOptionDef *def, AeTrainOptions *opts, Datum value)
 							 errmsg("option \"hidden\" must not contain NULL")));
 				SetWidths(def, opts, n > 0 ? (int *) ARR_DATA_PTR(arr) : NULL, n);
 			}
+			break;
+		case AE_KIND_WEIGHTS:
+			*(char **) field = WeightsText(def, &DatumGetJsonbP(value)->root);
 			break;
 	}
 }
@@ -483,6 +535,11 @@ SetFromJson(const AeOptionDef *def, AeTrainOptions *opts, const JsonbValue *v)
 		case AE_KIND_WIDTHS:
 			SetWidthsFromJson(def, opts, v);
 			break;
+		case AE_KIND_WEIGHTS:
+			if (v->type != jbvBinary)
+				JsonWrongType(def, v, "an object");
+			*(char **) field = WeightsText(def, v->val.binary.data);
+			break;
 	}
 }
 
@@ -601,6 +658,9 @@ AeOptionsToJson(const AeTrainOptions *opts)
 				for (int j = 0; j < opts->n_hidden; j++)
 					appendStringInfo(&s, "%s%d", j ? ", " : "", opts->hidden[j]);
 				appendStringInfoChar(&s, ']');
+				break;
+			case AE_KIND_WEIGHTS:
+				appendStringInfoString(&s, *(char *const *) field ? *(char *const *) field : "null");
 				break;
 		}
 	}

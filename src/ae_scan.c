@@ -140,7 +140,7 @@ CanReadDirect(const AeScanSpec *spec, const char **why)
 				return false;
 			}
 		}
-		else if (!DirectScalarType(typid))
+		else if (!spec->raw && !DirectScalarType(typid))
 		{
 			*why = "a column needs a cast";
 			return false;
@@ -177,6 +177,9 @@ BuildQuery(const AeScanSpec *spec)
 	if (spec->input)
 		appendStringInfo(&q, "CAST(%s AS pg_catalog.%s)", quote_identifier(spec->input),
 						 spec->float4 ? "float4[]" : "float8[]");
+	else if (spec->raw)
+		for (int j = 0; j < spec->ncols; j++)
+			appendStringInfo(&q, "%s%s", j ? ", " : "", quote_identifier(spec->colnames[j]));
 	else
 		for (int j = 0; j < spec->ncols; j++)
 			appendStringInfo(&q, "%sCAST(%s AS pg_catalog.float8)", j ? ", " : "",
@@ -421,4 +424,17 @@ AeScanConvert(AeScan *s, int d, float *out, int *width, AeRowCheck *c, const cha
 		}
 	}
 	MemoryContextSwitchTo(old);
+}
+
+Datum
+AeScanValue(AeScan *s, int j, bool *isnull)
+{
+	*isnull = s->isnull[j];
+	return s->values[j];
+}
+
+MemoryContext
+AeScanRowContext(AeScan *s)
+{
+	return s->row_cxt;
 }

@@ -82,6 +82,13 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 	MemoryContext cxt;
 	MemoryContext old;
 
+	/* categorical and date/time columns (ae_mixed.c) */
+	if (columns != NULL)
+	{
+		AeDataPrepare(relid, input, columns, opts, what, &data);
+		if (data.mixed)
+			return AeMixedTrain(&data, opts, warm, what, report);
+	}
 	/* foreign partitions: trained where the rows are (ae_coord.c, doc/scaling.md) */
 	if (columns != NULL && AeCoordWantsShards(relid, opts))
 		return AeCoordTrainRelation(relid, columns, opts, what, report);
@@ -89,13 +96,15 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 	if (opts->data != AE_DATA_STREAM)
 	{
 		AeDataRead(relid, input, columns, opts, warm, what, &data);
+		if (data.mixed)
+			return AeMixedTrain(&data, opts, warm, what, report);	/* a NULL to learn */
 		if (!data.too_big)
 		{
 			if (warm)
 				CheckWarmColumns(warm, &data, what);
 			return AeTrainerRun(opts, &data.arch, data.X, data.n, data.d,
 								data.columns, data.n_columns, data.columns_len,
-								warm, what, report);
+								warm, what, report, NULL, NULL);
 		}
 		if (opts->verbose)
 			ereport(NOTICE,
@@ -119,7 +128,7 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 		AeDataRead(relid, input, columns, opts, warm, what, &data);
 		return AeTrainerRun(opts, &data.arch, data.X, data.n, data.d,
 							data.columns, data.n_columns, data.columns_len,
-							warm, what, report);
+							warm, what, report, NULL, NULL);
 	}
 	return bundle;
 }

@@ -445,7 +445,10 @@ AeTrainerFillConfig(AeTrainConfig *cfg, const AeTrainOptions *opts)
 	cfg->seed = (uint64_t) opts->seed;
 }
 
-/* Normalised-space mean squared error of every row (X: n × d, normalised). */
+/*
+ * The reconstruction error of every row (X: n × d, normalised): the mean
+ * squared error, or a mixed model's weighted slot mean (ae_row_errors).
+ */
 static float *
 RowErrors(const AeModel *model, const float *X, int64 n, int d)
 {
@@ -458,15 +461,7 @@ RowErrors(const AeModel *model, const float *X, int64 n, int d)
 		int			B = (int) Min(AE_ERROR_BATCH, n - start);
 
 		CHECK_FOR_INTERRUPTS();
-		ae_feature_sqerr(model, X + (size_t) start * d, B, sq, scratch);
-		for (int b = 0; b < B; b++)
-		{
-			double		sum = 0;
-
-			for (int j = 0; j < d; j++)
-				sum += sq[(size_t) b * d + j];
-			errors[start + b] = (float) (sum / d);
-		}
+		ae_row_errors(model, X + (size_t) start * d, B, errors + start, sq, scratch);
 	}
 	pfree(sq);
 	pfree(scratch);
@@ -538,7 +533,8 @@ AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64
 AeBundle *
 AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 			 const char *columns, int n_columns, Size columns_len,
-			 const AeBundle *warm, const char *what, AeTrainerReport *report)
+			 const AeBundle *warm, const char *what, AeTrainerReport *report,
+			 const AeGroups *groups, const char *encoding_json)
 {
 	AeBundle   *bundle = palloc0(sizeof(AeBundle));
 	AeModel		model;
@@ -589,6 +585,12 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	}
 	else
 		ae_norm_fit(bundle->norm_method, X, n, d, bundle->norm_offset, bundle->norm_scale);
+	/* one-hot groups are never normalised */
+	for (int j = groups && groups->n_groups > 0 ? groups->n_plain : d; j < d; j++)
+	{
+		bundle->norm_offset[j] = 0.0f;
+		bundle->norm_scale[j] = 1.0f;
+	}
 	ae_norm_apply(bundle->norm_offset, bundle->norm_scale, X, n, d);
 
 	if (opts->loss == AE_LOSS_BCE)
@@ -608,6 +610,8 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	/* the network */
 	params = palloc_extended(sizeof(float) * Max(ae_arch_param_count(arch), 1), MCXT_ALLOC_HUGE);
 	ae_check_status(ae_model_bind(&model, arch, params, errbuf), errbuf, what);
+	if (groups && groups->n_groups > 0)
+		ae_check_status(ae_model_set_groups(&model, groups, errbuf), errbuf, what);
 	if (warm)
 		memcpy(params, warm->params, sizeof(float) * model.n_params);
 	else
@@ -644,6 +648,9 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	bundle->n_columns = n_columns;
 	bundle->columns = n_columns > 0 ? (char *) columns : NULL;
 	bundle->columns_len = n_columns > 0 ? columns_len : 0;
+	if (groups && groups->n_groups > 0)
+		bundle->groups = *groups;
+	bundle->encoding_json = encoding_json ? pstrdup(encoding_json) : NULL;
 
 	report->rows_used = n;
 	report->epochs_run = result.epochs_run;

@@ -63,6 +63,9 @@ typedef enum AeOptionId
 	AE_OPTION_VERBOSE,
 	AE_OPTION_DATA,
 	AE_OPTION_SHUFFLE_BUFFER,
+	AE_OPTION_MAX_CATEGORIES,
+	AE_OPTION_NULLS,
+	AE_OPTION_COLUMN_WEIGHTS,
 	AE_N_OPTIONS
 } AeOptionId;
 
@@ -110,7 +113,19 @@ typedef struct AeTrainOptions
 	bool		verbose;
 	int			data;			/* AeDataMode (ae_train only) */
 	int64		shuffle_buffer; /* rows; streaming only */
+	int			max_categories; /* vocabulary of a categorical column */
+	int			nulls;			/* AeNullsMode */
+	char	   *column_weights; /* JSON object text {"column": weight}, or NULL */
 } AeTrainOptions;
+
+/* What a NULL in a named column is (option nulls) */
+typedef enum AeNullsMode
+{
+	AE_NULLS_LEARN = 0,			/* a value: the column gets a missing state */
+	AE_NULLS_ERROR				/* an invalid row, as in numeric models before */
+} AeNullsMode;
+
+extern const AeName ae_nulls_mode_names[];
 
 /* Where ae_train's rows are trained from (option "data"). */
 typedef enum AeDataMode
@@ -184,7 +199,8 @@ typedef struct AeTrainerReport
 extern AeBundle *AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 							  const char *columns, int n_columns, Size columns_len,
 							  const AeBundle *warm, const char *what,
-							  AeTrainerReport *report);
+							  AeTrainerReport *report,
+							  const AeGroups *groups, const char *encoding_json);
 
 /*
  * The error distribution of n normalised rows X (n × d) under model: the
@@ -265,6 +281,7 @@ typedef struct AeScanSpec
 	char	  **colnames;		/* named columns (input NULL) */
 	int			ncols;
 	bool		verbose;		/* a NOTICE naming the path taken */
+	bool		raw;			/* named columns as they are, not cast (AeScanValue) */
 } AeScanSpec;
 
 typedef struct AeScan AeScan;
@@ -280,6 +297,10 @@ extern bool AeScanNext(AeScan *s);
 extern void AeScanConvert(AeScan *s, int d, float *out, int *width, AeRowCheck *c,
 						  const char *what);
 extern void AeScanEnd(AeScan *s);
+/* Column j of the current row as read (a raw spec: the column's own type). */
+extern Datum AeScanValue(AeScan *s, int j, bool *isnull);
+/* Reset every few rows: where to convert the current row's values. */
+extern MemoryContext AeScanRowContext(AeScan *s);
 extern bool AeScanDirect(const AeScan *s);
 /* Would the table scan be used for spec, for the current role? */
 extern bool AeScanIsDirect(const AeScanSpec *spec);
@@ -298,6 +319,7 @@ typedef struct AeData
 	AeArch		arch;			/* resolved once the width was known */
 	bool		too_big;		/* AeDataRead with may_stream: the rows do not fit */
 	AeScanSpec	spec;			/* what was read, for a streaming training */
+	bool		mixed;			/* named columns that need an encoding: ae_mixed.c trains */
 } AeData;
 
 /*
@@ -305,6 +327,13 @@ typedef struct AeData
  * or input is NULL and columns (a text[]) names numeric columns.  Checks the
  * memory budget while reading and resolves opts/arch once the width is known.
  */
+/*
+ * Train on named columns that need an encoding (data->mixed, after
+ * AeDataPrepare or AeDataRead): ae_mixed.c.
+ */
+extern AeBundle *AeMixedTrain(AeData *data, AeTrainOptions *opts, const AeBundle *warm,
+							  const char *what, AeTrainerReport *report);
+
 extern void AeDataRead(Oid relid, const char *input, ArrayType *columns,
 					   AeTrainOptions *opts, const AeBundle *warm, const char *what,
 					   AeData *data);

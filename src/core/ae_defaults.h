@@ -46,6 +46,10 @@
 #define AE_DEFAULT_PATIENCE				10
 #define AE_DEFAULT_SEED					42
 
+/* mixed-type models (SQL layer, ae_mixed.c) */
+#define AE_DEFAULT_MAX_CATEGORIES		100		/* the rest of a column's categories pool into "other" */
+#define AE_MAX_CATEGORIES				65534
+
 /* limits, checked by ae_train_config_validate and by the SQL option table */
 #define AE_MAX_BATCH_SIZE				65536	/* far past any useful size; int arithmetic stays safe */
 #define AE_MAX_EPOCHS					100000
