@@ -124,8 +124,9 @@ CREATE FUNCTION @extschema@.ae_import_onnx(
 
 COMMENT ON FUNCTION @extschema@.ae_import_onnx(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.text[]) IS 'store a feed-forward autoencoder from an ONNX model; returns its version';
 
--- ae_train gains the options data and shuffle_buffer (streaming training):
--- the 0.1.0 signature goes, the new one is the install script's.
+-- ae_train gains the options data and shuffle_buffer (streaming training)
+-- and max_categories, nulls and column_weights (mixed-type columns): the
+-- 0.1.0 signature goes, the new one is the install script's.
 DROP FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[], text, text, integer,
     boolean, text, text, double precision, double precision, boolean, double precision,
     double precision, double precision, integer, integer, boolean, text, text,
@@ -172,6 +173,9 @@ CREATE FUNCTION @extschema@.ae_train(
     verbose boolean DEFAULT NULL,
     data text DEFAULT NULL,
     shuffle_buffer bigint DEFAULT NULL,
+    max_categories integer DEFAULT NULL,
+    nulls text DEFAULT NULL,
+    column_weights jsonb DEFAULT NULL,
     OUT version integer,
     OUT rows_used bigint,
     OUT epochs_run integer,
@@ -187,7 +191,7 @@ COMMENT ON FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[]
     double precision, double precision, integer, integer, boolean, text, text,
     double precision, double precision, double precision, double precision,
     double precision, integer, double precision, integer, double precision, bigint, bigint,
-    boolean, boolean, boolean, text, bigint)
+    boolean, boolean, boolean, text, bigint, integer, text, jsonb)
     IS 'train an autoencoder on the rows of a relation and store it as a new model version';
 
 -- section: sharded training (doc/scaling.md)
@@ -286,3 +290,26 @@ CREATE FUNCTION @extschema@.ae_train_plproxy(
 
 COMMENT ON FUNCTION @extschema@.ae_train_plproxy(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb, pg_catalog.text)
     IS 'train an autoencoder across the partitions of a PL/Proxy cluster, exactly as on one server';
+
+-- ae_explain gains the column detail (observed and expected value; per
+-- column for mixed-type models): a result type cannot change in place.
+DROP FUNCTION @extschema@.ae_explain(text, real[], integer, text);
+DROP FUNCTION @extschema@.ae_explain(text, double precision[], integer, text);
+DROP FUNCTION @extschema@.ae_explain(text, record, integer, text);
+
+CREATE FUNCTION @extschema@.ae_explain(model text, x real[], k integer DEFAULT 3, missing text DEFAULT 'error')
+    RETURNS TABLE (feature text, error double precision, share double precision, detail text)
+    AS 'MODULE_PATHNAME', 'ae_explain'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
+CREATE FUNCTION @extschema@.ae_explain(model text, x double precision[], k integer DEFAULT 3, missing text DEFAULT 'error')
+    RETURNS TABLE (feature text, error double precision, share double precision, detail text)
+    AS 'MODULE_PATHNAME', 'ae_explain'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
+CREATE FUNCTION @extschema@.ae_explain(model text, x record, k integer DEFAULT 3, missing text DEFAULT 'error')
+    RETURNS TABLE (feature text, error double precision, share double precision, detail text)
+    AS 'MODULE_PATHNAME', 'ae_explain_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
+
+COMMENT ON FUNCTION @extschema@.ae_explain(text, real[], integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
+COMMENT ON FUNCTION @extschema@.ae_explain(text, double precision[], integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
+COMMENT ON FUNCTION @extschema@.ae_explain(text, record, integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';

@@ -332,6 +332,9 @@ CREATE FUNCTION @extschema@.ae_train(
     verbose boolean DEFAULT NULL,
     data text DEFAULT NULL,
     shuffle_buffer bigint DEFAULT NULL,
+    max_categories integer DEFAULT NULL,
+    nulls text DEFAULT NULL,
+    column_weights jsonb DEFAULT NULL,
     OUT version integer,
     OUT rows_used bigint,
     OUT epochs_run integer,
@@ -347,7 +350,7 @@ COMMENT ON FUNCTION @extschema@.ae_train(text, regclass, text, text[], integer[]
     double precision, double precision, integer, integer, boolean, text, text,
     double precision, double precision, double precision, double precision,
     double precision, integer, double precision, integer, double precision, bigint, bigint,
-    boolean, boolean, boolean, text, bigint)
+    boolean, boolean, boolean, text, bigint, integer, text, jsonb)
     IS 'train an autoencoder on the rows of a relation and store it as a new model version';
 
 -- ae_fit: the same training as an aggregate returning the model as a value.
@@ -485,21 +488,21 @@ COMMENT ON FUNCTION @extschema@.ae_feature_errors(text, double precision[], text
 COMMENT ON FUNCTION @extschema@.ae_feature_errors(text, record, text) IS 'squared reconstruction error of each feature, in normalised space';
 
 CREATE FUNCTION @extschema@.ae_explain(model text, x real[], k integer DEFAULT 3, missing text DEFAULT 'error')
-    RETURNS TABLE (feature text, error double precision, share double precision)
+    RETURNS TABLE (feature text, error double precision, share double precision, detail text)
     AS 'MODULE_PATHNAME', 'ae_explain'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
 CREATE FUNCTION @extschema@.ae_explain(model text, x double precision[], k integer DEFAULT 3, missing text DEFAULT 'error')
-    RETURNS TABLE (feature text, error double precision, share double precision)
+    RETURNS TABLE (feature text, error double precision, share double precision, detail text)
     AS 'MODULE_PATHNAME', 'ae_explain'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
 CREATE FUNCTION @extschema@.ae_explain(model text, x record, k integer DEFAULT 3, missing text DEFAULT 'error')
-    RETURNS TABLE (feature text, error double precision, share double precision)
+    RETURNS TABLE (feature text, error double precision, share double precision, detail text)
     AS 'MODULE_PATHNAME', 'ae_explain_row'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 3;
 
-COMMENT ON FUNCTION @extschema@.ae_explain(text, real[], integer, text) IS 'the k features contributing most to a row''s reconstruction error';
-COMMENT ON FUNCTION @extschema@.ae_explain(text, double precision[], integer, text) IS 'the k features contributing most to a row''s reconstruction error';
-COMMENT ON FUNCTION @extschema@.ae_explain(text, record, integer, text) IS 'the k features contributing most to a row''s reconstruction error';
+COMMENT ON FUNCTION @extschema@.ae_explain(text, real[], integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
+COMMENT ON FUNCTION @extschema@.ae_explain(text, double precision[], integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
+COMMENT ON FUNCTION @extschema@.ae_explain(text, record, integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
 
 CREATE FUNCTION @extschema@.ae_anomaly_score(model text, x real[], missing text DEFAULT 'error') RETURNS double precision
     AS 'MODULE_PATHNAME', 'ae_anomaly_score'

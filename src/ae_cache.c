@@ -48,6 +48,7 @@
 #include "ae_cache.h"
 #include "ae_catalog.h"
 #include "ae_compat.h"
+#include "ae_encoding.h"
 #include "ae_infer.h"
 #include "ae_scorer.h"
 #include "autoenc.h"
@@ -197,6 +198,7 @@ Build(AeCachedModel *entry)
 	char		errbuf[AE_ERRBUF_SIZE];
 	char		what[AE_CACHE_NAME_MAX + 64];
 	char	  **columns = NULL;
+	AeEncoding *encoding = NULL;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "autoenc model fetch",
 								ALLOCSET_DEFAULT_SIZES);
@@ -214,6 +216,14 @@ Build(AeCachedModel *entry)
 	snprintf(what, sizeof(what), "cannot use model \"%s\"", entry->name);
 	errbuf[0] = '\0';
 	ae_check_status(ae_model_bind(&model, &bundle->arch, params, errbuf), errbuf, what);
+	if (bundle->encoding_json)
+	{
+		/* checked against the network before it is trusted: a bundle may come from elsewhere */
+		encoding = AeEncodingFromText(bundle->encoding_json, ERRCODE_DATA_CORRUPTED, what);
+		AeEncodingCheckModel(encoding, bundle, ERRCODE_DATA_CORRUPTED, what);
+		if (ae_groups_present(&encoding->groups))
+			ae_check_status(ae_model_set_groups(&model, &encoding->groups, errbuf), errbuf, what);
+	}
 	packed = (float *) palloc(sizeof(float) * ae_infer_packed_size(&model));
 	ae_infer_pack(&model, packed);
 
@@ -257,6 +267,7 @@ Build(AeCachedModel *entry)
 	memcpy(entry->quantiles, bundle->quantiles, sizeof(entry->quantiles));
 	entry->n_columns = bundle->n_columns;
 	entry->columns = columns;
+	entry->encoding = encoding;
 	entry->built = true;
 	entry->serial = ++BuildSerial;
 

@@ -94,6 +94,7 @@ typedef struct AeCachedModel
 	double		quantiles[AE_BUNDLE_N_QUANTILES];
 	int			n_columns;		/* 0: array-input model */
 	char	  **columns;		/* n_columns names */
+	struct AeEncoding *encoding;	/* mixed-type models (ae_encoding.h), or NULL */
 
 	AeCachedAccess access[AE_CACHE_USERS];	/* remembered permission checks */
 	int			access_next;	/* the slot to replace next */

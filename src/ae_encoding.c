@@ -470,14 +470,13 @@ AeEncodingCheckModel(const AeEncoding *enc, const AeBundle *b, int sqlstate, con
 					 c + 1, enc->cols[c].name);
 		name += strlen(name) + 1;
 	}
-	if (g->n_groups != enc->groups.n_groups ||
-		(g->n_groups > 0 && g->n_plain != enc->groups.n_plain))
+	if (g->n_groups != enc->groups.n_groups || g->n_plain != enc->groups.n_plain)
 		EncError(sqlstate, what, "Its groups do not match the network's.");
 	for (int i = 0; i < g->n_groups; i++)
 		if (g->groups[i].start != enc->groups.groups[i].start ||
 			g->groups[i].width != enc->groups.groups[i].width)
 			EncError(sqlstate, what, "Group %d does not match the network's.", i + 1);
-	for (int s = 0; g->n_groups > 0 && s < ae_groups_slots(g); s++)
+	for (int s = 0; s < ae_groups_slots(g); s++)
 		if (g->weights[s] != enc->groups.weights[s])
 			EncError(sqlstate, what, "The weight of slot %d does not match the network's.", s + 1);
 }

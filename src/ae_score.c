@@ -114,13 +114,13 @@ FeatureErrorsImpl(FunctionCallInfo fcinfo, bool row)
 
 	ae_scorer_reconstruct(s);
 	ae_scorer_feature_errors(s);
-	if (s->n_present < s->d)
+	if (s->n_features == s->d && s->n_present < s->d)
 	{
 		nulls = palloc(sizeof(bool) * s->d);
 		for (int j = 0; j < s->d; j++)
 			nulls[j] = !s->present[j];
 	}
-	PG_RETURN_ARRAYTYPE_P(ae_float4_array(s->sqerr, s->d, nulls));
+	PG_RETURN_ARRAYTYPE_P(ae_float4_array(s->sqerr, s->n_features, nulls));
 }
 
 AE_SCORE_ENTRY_POINTS(ae_feature_errors, FeatureErrorsImpl)
@@ -162,8 +162,8 @@ ExplainImpl(FunctionCallInfo fcinfo, bool row)
 
 	ae_scorer_reconstruct(s);
 	ae_scorer_feature_errors(s);
-	ranked = palloc(sizeof(RankedFeature) * s->d);
-	for (int j = 0; j < s->d; j++)
+	ranked = palloc(sizeof(RankedFeature) * s->n_features);
+	for (int j = 0; j < s->n_features; j++)
 		if (s->present[j])
 		{
 			ranked[n].j = j;
@@ -177,12 +177,13 @@ ExplainImpl(FunctionCallInfo fcinfo, bool row)
 	for (int i = 0; i < Min(k, n); i++)
 	{
 		char		buf[16];
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
 
 		values[0] = CStringGetTextDatum(ae_feature_name(s, ranked[i].j, buf, sizeof(buf)));
 		values[1] = Float8GetDatum(ranked[i].err);
 		values[2] = Float8GetDatum(total > 0.0 ? ranked[i].err / total : 0.0);
+		values[3] = CStringGetTextDatum(ae_explain_detail(s, ranked[i].j));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

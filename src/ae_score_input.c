@@ -26,8 +26,10 @@
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
+#include "ae_encoding.h"
 #include "ae_infer.h"
 #include "ae_scorer.h"
+#include "ae_training.h"
 
 const char *
 ae_feature_name(const AeScorer *s, int j, char *buf, size_t bufsize)
@@ -188,11 +190,22 @@ CheckArray(const AeScorer *s, ArrayType *arr, int expected, const char *what)
 void
 ae_scorer_load_array(AeScorer *s, Datum datum, AeMissing missing)
 {
-	ArrayType  *arr = ArrayInPlace(s, datum);
+	ArrayType  *arr;
 	int			d = s->d;
-	Oid			elemtype = CheckArray(s, arr, d, "input");
-	const bits8 *nulls = ARR_NULLBITMAP(arr);
-	const char *p = ARR_DATA_PTR(arr);
+	Oid			elemtype;
+	const bits8 *nulls;
+	const char *p;
+
+	if (s->entry->encoding)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("model \"%s\" was trained on named columns of several types, not on arrays", s->name),
+				 errhint("Pass the row, e.g. ae_error('%s', t) for a table t.", s->name)));
+	s->n_features = d;
+	arr = ArrayInPlace(s, datum);
+	elemtype = CheckArray(s, arr, d, "input");
+	nulls = ARR_NULLBITMAP(arr);
+	p = ARR_DATA_PTR(arr);
 
 	if (elemtype == FLOAT4OID && nulls == NULL &&
 		likely(ae_infer_normalize((const float *) p, s->entry->norm_offset,
@@ -263,6 +276,13 @@ BuildRowMap(AeScorer *s, TupleDesc desc)
 	s->row_type = palloc(sizeof(Oid) * m->n_columns);
 	s->row_values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	s->row_nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	if (s->col_values)
+	{
+		pfree(s->col_values);
+		pfree(s->col_nulls);
+	}
+	s->col_values = palloc(sizeof(Datum) * m->n_columns);
+	s->col_nulls = palloc(sizeof(bool) * m->n_columns);
 	MemoryContextSwitchTo(old);
 
 	for (int j = 0; j < m->n_columns; j++)
@@ -290,7 +310,20 @@ BuildRowMap(AeScorer *s, TupleDesc desc)
 		}
 		s->row_attno[j] = i + 1;
 		s->row_type[j] = getBaseType(TupleDescAttr(desc, i)->atttypid);
-		if (!NumericType(s->row_type[j]))
+		if (m->encoding)
+		{
+			AeColumnKind kind;
+			AeColumnKind want = m->encoding->cols[j].kind;
+
+			if (!AeColumnKindOf(s->row_type[j], &kind) || kind != want)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("input column \"%s\" has type %s, but model \"%s\" learnt it as a %s column",
+								m->columns[j], format_type_be(TupleDescAttr(desc, i)->atttypid),
+								s->name, AeColumnKindName(want)),
+						 errhint("Cast the column to the type it had in training.")));
+		}
+		else if (!NumericType(s->row_type[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("input column \"%s\" has type %s, not a number", m->columns[j],
@@ -318,7 +351,7 @@ CheckNamedColumns(const AeScorer *s)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("model \"%s\" was trained on arrays, not on named columns", s->name),
 				 errhint("Pass the features as a real[] or double precision[] array.")));
-	if (s->entry->n_columns != s->d)
+	if (s->entry->n_columns != s->d && s->entry->encoding == NULL)
 		elog(ERROR, "model \"%s\" has %d columns for %d inputs. Please report a bug.",
 			 s->name, s->entry->n_columns, s->d);
 }
@@ -346,10 +379,73 @@ DatumToDouble(Datum value, Oid type)
 	}
 }
 
+/*
+ * A mixed model's row: its columns through the model's encoding
+ * (AeEncodeRow, what training used), then the plain inputs normalised.  A
+ * NULL in a column without a missing state, or a NaN, is an error — or with
+ * missing 'impute' that column's training mean (it then counts in the
+ * error like any value).
+ */
+static void
+LoadEncoded(AeScorer *s, AeMissing missing)
+{
+	const AeCachedModel *m = s->entry;
+	const AeEncoding *enc = m->encoding;
+	AeRowCheck	check;
+	char		buf[NAMEDATALEN + 32];
+
+	for (int c = 0; c < enc->n_columns; c++)
+	{
+		int			a = s->row_attno[c] - 1;
+
+		s->col_values[c] = s->row_values[a];
+		s->col_nulls[c] = s->row_nulls[a];
+	}
+	for (;;)
+	{
+		s->n_unknown = 0;
+		if (AeEncodeRow(enc, s->col_values, s->col_nulls, s->row_type, m->feature_mean, s->xn,
+						&s->n_unknown, &check))
+			break;
+		if (check.problem == AE_ROW_NULL || check.problem == AE_ROW_NAN)
+		{
+			if (missing != AE_MISSING_IMPUTE)
+				ReportMissing(s, check.index - 1, true, check.problem == AE_ROW_NULL);
+			if (check.problem == AE_ROW_NULL)
+				break;			/* the row is complete, the NULL's inputs hold the mean */
+			s->col_nulls[check.index - 1] = true;	/* a NaN: encode it as that NULL */
+			continue;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is %s", InputLabel(s, check.index - 1, true, buf, sizeof(buf)),
+						check.problem == AE_ROW_INFINITE ? "infinite" : "out of range for type real")));
+	}
+	for (int j = 0; j < enc->groups.n_plain; j++)
+	{
+		float		z = (s->xn[j] - m->norm_offset[j]) / m->norm_scale[j];
+
+		if (!isfinite(z))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("input %d of model \"%s\" is out of range once normalised", j + 1, s->name)));
+		s->xn[j] = z;
+	}
+	memset(s->present, true, sizeof(bool) * s->d);
+	s->n_present = s->d;
+	s->n_features = enc->n_columns;
+}
+
 /* The deformed row in s->row_values / row_nulls → s->xn. */
 static void
 LoadDeformed(AeScorer *s, AeMissing missing)
 {
+	if (s->entry->encoding)
+	{
+		LoadEncoded(s, missing);
+		return;
+	}
+	s->n_features = s->d;
 	for (int j = 0; j < s->d; j++)
 	{
 		int			a = s->row_attno[j] - 1;

@@ -15,8 +15,12 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
+#include "ae_encoding.h"
+#include "ae_groups.h"
 #include "ae_infer.h"
 #include "ae_scorer.h"
 
@@ -91,9 +95,16 @@ void
 ae_scorer_denormalise(AeScorer *s)
 {
 	const AeCachedModel *m = s->entry;
+	int			n = s->d;
 
 	CheckFinite(s, s->out, s->d);
-	for (int j = 0; j < s->d; j++)
+	if (m->model.groups)
+	{
+		/* raw outputs: the output activation on plain ones, each group's softmax */
+		ae_groups_finish(m->model.groups, m->model.arch.output_act, s->out, 1, s->d);
+		n = m->model.groups->n_plain;
+	}
+	for (int j = 0; j < n; j++)
 	{
 		float		v = s->out[j] * m->norm_scale[j] + m->norm_offset[j];
 
@@ -115,6 +126,30 @@ ClampedLog(double v)
 	return v > 0.0 ? fmax(log(v), -100.0) : -100.0;
 }
 
+/*
+ * A mixed model's error: its weighted slot mean (ae_groups.h), the loss it
+ * was trained on; mse and rmse only, as the other metrics do not apply to
+ * a categorical column's cross-entropy.
+ */
+static double
+MixedError(AeScorer *s, AeMetric metric)
+{
+	const AeModel *model = &s->entry->model;
+	float		e;
+
+	if (metric != AE_METRIC_MSE && metric != AE_METRIC_RMSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metric \"%s\" is not defined for model \"%s\", which has categorical, date/time or NULL-learning columns",
+						metric == AE_METRIC_MAE ? "mae" : metric == AE_METRIC_MAX ? "max" : "bce", s->name),
+				 errhint("Use mse (the weighted reconstruction loss the model was trained on) or rmse.")));
+	CheckFinite(s, s->out, s->d);
+	ae_groups_row_errors(model->groups, model->arch.output_act, s->out, s->xn, 1, s->d, &e);
+	if (unlikely(!isfinite(e)))
+		ReportNonFinite(s);
+	return metric == AE_METRIC_RMSE ? sqrt(e) : e;
+}
+
 double
 ae_scorer_error(AeScorer *s, AeMetric metric)
 {
@@ -124,6 +159,9 @@ ae_scorer_error(AeScorer *s, AeMetric metric)
 	int			d = s->d;
 	bool		all = s->n_present == d;
 	double		acc = 0.0;
+
+	if (s->entry->model.groups)
+		return MixedError(s, metric);
 
 	if ((metric == AE_METRIC_MSE || metric == AE_METRIC_RMSE) && all)
 	{
@@ -178,13 +216,134 @@ ae_scorer_error(AeScorer *s, AeMetric metric)
 void
 ae_scorer_feature_errors(AeScorer *s)
 {
+	const AeModel *model = &s->entry->model;
+
 	CheckFinite(s, s->out, s->d);
+	if (model->groups)
+	{
+		/* per column: the sum of its slots' weighted errors (the scratch is free after the run) */
+		const AeEncoding *enc = s->entry->encoding;
+		float	   *slot = s->scratch;
+
+		ae_groups_slot_errors(model->groups, model->arch.output_act, s->out, s->xn, 1, s->d, slot);
+		for (int c = 0; c < enc->n_columns; c++)
+		{
+			double		sum = 0.0;
+
+			for (int k = 0; k < enc->cols[c].n_slots; k++)
+				sum += slot[enc->cols[c].slot + k];
+			s->sqerr[c] = (float) sum;
+			s->present[c] = true;
+		}
+		return;
+	}
 	for (int j = 0; j < s->d; j++)
 	{
 		float		e = s->out[j] - s->xn[j];
 
 		s->sqerr[j] = s->present[j] ? e * e : 0.0f;
 	}
+}
+
+/* ---------------------------------------------------------------- explanations */
+
+/* plain output j in original units (raw outputs of a mixed model get f_out first) */
+static double
+PlainOutput(const AeScorer *s, int j)
+{
+	const AeCachedModel *m = s->entry;
+	double		v = s->out[j];
+
+	if (m->model.groups && m->sigmoid_output)
+		v = 1.0 / (1.0 + exp(-v));
+	return v * m->norm_scale[j] + m->norm_offset[j];
+}
+
+static double
+PlainInput(const AeScorer *s, int j)
+{
+	return (double) s->xn[j] * s->entry->norm_scale[j] + s->entry->norm_offset[j];
+}
+
+/* days since 2000-01-01 as the column's type prints it */
+static char *
+TimeText(AeColumnKind kind, double days)
+{
+	if (!(fabs(days) < 1e7))
+		return psprintf("%g days from 2000-01-01", days);
+	if (kind == AE_COL_DATE)
+		return DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum((DateADT) floor(days + 0.5))));
+	if (kind == AE_COL_TIMESTAMP)
+		return DatumGetCString(DirectFunctionCall1(timestamp_out,
+												   TimestampGetDatum((Timestamp) (days * USECS_PER_DAY))));
+	return DatumGetCString(DirectFunctionCall1(timestamptz_out,
+											   TimestampTzGetDatum((TimestampTz) (days * USECS_PER_DAY))));
+}
+
+static char *
+Quoted(const char *v)
+{
+	return v ? quote_literal_cstr(v) : pstrdup("NULL");
+}
+
+/* A column of a mixed model: what the row holds and what the model expects. */
+static char *
+ColumnDetail(AeScorer *s, int c)
+{
+	const AeColumnEncoding *col = &s->entry->encoding->cols[c];
+	int			n_feat = col->width - (col->missing ? 1 : 0);
+	bool		was_null = s->col_nulls[c];
+
+	if (col->kind == AE_COL_CATEGORICAL)
+	{
+		const float *z = s->out + col->first;
+		int			best = 0;
+		double		lse = 0.0;
+		const char *expected;
+		char	   *observed;
+
+		for (int k = 1; k < col->width; k++)
+			if (z[k] > z[best])
+				best = k;
+		for (int k = 0; k < col->width; k++)
+			lse += exp((double) z[k] - z[best]);
+		expected = best < col->n_categories ? col->categories[best] :
+			best == col->n_categories ? "(other)" : NULL;
+		if (was_null)
+			observed = pstrdup("NULL");
+		else
+		{
+			char	   *text = AeCategoryText(s->col_values[c], s->row_type[c]);
+
+			observed = AeCategoryLookup(col, text) >= 0 ? Quoted(text) :
+				psprintf("%s (not among the learnt categories)", Quoted(text));
+		}
+		return psprintf("observed %s, expected %s (p=%.2f)", observed,
+						expected && best != col->n_categories ? Quoted(expected) :
+						expected ? expected : "NULL", 1.0 / lse);
+	}
+	if (col->missing && (was_null || PlainOutput(s, col->first + n_feat) > 0.5))
+	{
+		/* the indicator's side: a NULL expected or observed */
+		double		p = PlainOutput(s, col->first + n_feat);
+
+		return psprintf("observed %s, expected %s (missing p=%.2f)",
+						was_null ? "NULL" : "a value", p > 0.5 ? "NULL" : "a value",
+						Min(Max(p, 0.0), 1.0));
+	}
+	if (col->kind == AE_COL_NUMERIC)
+		return psprintf("observed %g, expected %g", PlainInput(s, col->first), PlainOutput(s, col->first));
+	return psprintf("observed %s, expected %s",
+					TimeText(col->kind, PlainInput(s, col->first + n_feat - 1)),
+					TimeText(col->kind, PlainOutput(s, col->first + n_feat - 1)));
+}
+
+char *
+ae_explain_detail(AeScorer *s, int j)
+{
+	if (s->entry->encoding)
+		return ColumnDetail(s, j);
+	return psprintf("observed %g, expected %g", PlainInput(s, j), PlainOutput(s, j));
 }
 
 static void

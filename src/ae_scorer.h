@@ -109,6 +109,18 @@ typedef struct AeScorer
 	Oid		   *row_type;		/* d: base type of each */
 	Datum	   *row_values;		/* row_desc->natts */
 	bool	   *row_nulls;
+
+	/* mixed-type models: the model's columns of the row, and what was seen */
+	Datum	   *col_values;		/* n_columns */
+	bool	   *col_nulls;
+	int			n_unknown;		/* categories scored as "other" in this row */
+
+	/*
+	 * What per-feature results have: d inputs, or a mixed model's columns
+	 * (set by the loading of a row; ae_scorer_feature_errors fills sqerr
+	 * and present up to it).
+	 */
+	int			n_features;
 } AeScorer;
 
 /* autoenc.scoring_kernel's values (the setting is defined in _PG_init) */
@@ -161,8 +173,18 @@ extern void ae_scorer_denormalise(AeScorer *s);
 /* After ae_scorer_reconstruct: the metric over the present features. */
 extern double ae_scorer_error(AeScorer *s, AeMetric metric);
 
-/* After ae_scorer_reconstruct: s->sqerr[j] = (x̂_j - x_j)² (0 where missing). */
+/*
+ * After ae_scorer_reconstruct: s->sqerr[j] = (x̂_j - x_j)² (0 where
+ * missing); for a mixed model one entry per column, the sum of its slots'
+ * weighted errors (s->n_features of them).
+ */
 extern void ae_scorer_feature_errors(AeScorer *s);
+
+/*
+ * After ae_scorer_reconstruct: feature j's observed and expected value in
+ * words, e.g. "observed 'NZ', expected 'US' (p=0.93)".
+ */
+extern char *ae_explain_detail(AeScorer *s, int j);
 
 /*
  * Share of training rows with a smaller MSE, from the stored quantiles

@@ -586,7 +586,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	else
 		ae_norm_fit(bundle->norm_method, X, n, d, bundle->norm_offset, bundle->norm_scale);
 	/* one-hot groups are never normalised */
-	for (int j = groups && groups->n_groups > 0 ? groups->n_plain : d; j < d; j++)
+	for (int j = ae_groups_present(groups) ? groups->n_plain : d; j < d; j++)
 	{
 		bundle->norm_offset[j] = 0.0f;
 		bundle->norm_scale[j] = 1.0f;
@@ -610,7 +610,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	/* the network */
 	params = palloc_extended(sizeof(float) * Max(ae_arch_param_count(arch), 1), MCXT_ALLOC_HUGE);
 	ae_check_status(ae_model_bind(&model, arch, params, errbuf), errbuf, what);
-	if (groups && groups->n_groups > 0)
+	if (ae_groups_present(groups))
 		ae_check_status(ae_model_set_groups(&model, groups, errbuf), errbuf, what);
 	if (warm)
 		memcpy(params, warm->params, sizeof(float) * model.n_params);
@@ -648,7 +648,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	bundle->n_columns = n_columns;
 	bundle->columns = n_columns > 0 ? (char *) columns : NULL;
 	bundle->columns_len = n_columns > 0 ? columns_len : 0;
-	if (groups && groups->n_groups > 0)
+	if (ae_groups_present(groups))
 		bundle->groups = *groups;
 	bundle->encoding_json = encoding_json ? pstrdup(encoding_json) : NULL;
 

@@ -22,8 +22,9 @@
  *
  * Format version 2 appends (mixed-type models, ae_groups.h):
  *   groups        u32 n_plain, u32 n_groups, n_groups × u32 width (the
- *                 groups tile the inputs from n_plain on, in order), and
- *                 when n_groups > 0, (n_plain + n_groups) × f32 slot weight
+ *                 groups tile the inputs from n_plain on, in order), then
+ *                 (n_plain + n_groups) × f32 slot weight (both counts 0:
+ *                 no slots, a numeric model)
  *   encoding      u32 length, length bytes of JSON text (0: none)
  *
  * The reader never trusts a length before checking that the bytes it
@@ -142,7 +143,7 @@ ae_crc32c(const void *data, size_t len)
 static int
 BundleVersion(const AeBundle *b)
 {
-	return b->groups.n_groups > 0 || b->encoding_json != NULL ? 2 : 1;
+	return ae_groups_present(&b->groups) || b->encoding_json != NULL ? 2 : 1;
 }
 
 static size_t
@@ -150,8 +151,7 @@ GroupsSize(const AeBundle *b)
 {
 	const AeGroups *g = &b->groups;
 
-	return 4 + 4 + (size_t) g->n_groups * 4 +
-		(g->n_groups > 0 ? (size_t) ae_groups_slots(g) * 4 : 0);
+	return 4 + 4 + (size_t) g->n_groups * 4 + (size_t) ae_groups_slots(g) * 4;
 }
 
 static size_t
@@ -303,12 +303,11 @@ ae_bundle_serialize(const AeBundle *b, uint8_t *out)
 		const AeGroups *g = &b->groups;
 		size_t		encoding_len = b->encoding_json ? strlen(b->encoding_json) : 0;
 
-		p = PutU32(p, (uint32_t) (g->n_groups > 0 ? g->n_plain : 0));
+		p = PutU32(p, (uint32_t) g->n_plain);
 		p = PutU32(p, (uint32_t) g->n_groups);
 		for (int i = 0; i < g->n_groups; i++)
 			p = PutU32(p, (uint32_t) g->groups[i].width);
-		if (g->n_groups > 0)
-			p = PutF32Array(p, g->weights, (size_t) ae_groups_slots(g));
+		p = PutF32Array(p, g->weights, (size_t) ae_groups_slots(g));
 		p = PutU32(p, (uint32_t) encoding_len);
 		if (encoding_len > 0)
 			memcpy(p, b->encoding_json, encoding_len);
@@ -681,17 +680,16 @@ ReadGroups(Reader *r, AeBundle *b, const AeAllocator *al)
 	r->section = "groups";
 	g->n_plain = GetCount(r, "the number of plain inputs", 0, d);
 	g->n_groups = GetCount(r, "the number of groups", 0, d / 2);
-	if (r->status != AE_OK || g->n_groups == 0)
-	{
-		if (r->status == AE_OK && g->n_plain != 0)
-			FAIL(r, "a model without groups has %d plain inputs recorded", g->n_plain);
-		return;
-	}
+	if (r->status != AE_OK || ae_groups_slots(g) == 0)
+		return;					/* no slots: a model without groups or weights */
 	if (!Need(r, (size_t) g->n_groups * 4 + (size_t) (g->n_plain + g->n_groups) * 4))
 		return;
-	g->groups = Alloc(r, al, (size_t) g->n_groups * sizeof(AeGroup));
-	if (g->groups == NULL)
-		return;
+	if (g->n_groups > 0)
+	{
+		g->groups = Alloc(r, al, (size_t) g->n_groups * sizeof(AeGroup));
+		if (g->groups == NULL)
+			return;
+	}
 	start = g->n_plain;
 	for (int i = 0; i < g->n_groups && r->status == AE_OK; i++)
 	{
@@ -715,7 +713,7 @@ ReadEncoding(Reader *r, AeBundle *b, const AeAllocator *al)
 {
 	r->section = "encoding";
 	b->encoding_json = GetText(r, al, "encoding");
-	if (r->status == AE_OK && b->groups.n_groups > 0 && b->encoding_json == NULL)
+	if (r->status == AE_OK && ae_groups_present(&b->groups) && b->encoding_json == NULL)
 		FAIL(r, "a model with groups has no column encoding");
 }
 

@@ -80,8 +80,9 @@ typedef struct AeBundle
 	size_t		columns_len;	/* bytes of columns, terminators included */
 
 	/*
-	 * Mixed-type models (format version 2).  groups.n_groups is 0 when the
-	 * model has no softmax group (groups.weights is then NULL too).
+	 * Mixed-type models (format version 2).  groups has no slots (both
+	 * counts 0, NULL arrays) for a numeric model; a mixed model without a
+	 * categorical column has plain slots only (its column weights).
 	 * encoding_json, NULL for a numeric model, is the SQL layer's per-column
 	 * encoding (kinds, vocabularies, date features, missing states) as JSON
 	 * text without NUL bytes; the core stores it and does not read it.  With

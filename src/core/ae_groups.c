@@ -28,12 +28,12 @@ ae_groups_validate(const AeGroups *g, int d, char *errbuf)
 {
 	int			next;
 
-	if (g->n_plain < 0 || g->n_plain >= d)
+	if (g->n_plain < 0 || g->n_plain > d)
 	{
-		AE_ERR(errbuf, "%d plain inputs of %d leave no room for a group", g->n_plain, d);
+		AE_ERR(errbuf, "%d plain inputs do not fit %d inputs", g->n_plain, d);
 		return AE_ERR_CONFIG;
 	}
-	if (g->n_groups < 1 || g->n_groups > d / 2)
+	if (g->n_groups < 0 || g->n_groups > (d - g->n_plain) / 2)
 	{
 		AE_ERR(errbuf, "%d groups cannot tile %d inputs", g->n_groups, d - g->n_plain);
 		return AE_ERR_CONFIG;
@@ -343,7 +343,7 @@ ae_groups_first_backward(const AeGroups *g, const float *dz, const float *in,
 void
 ae_groups_first_row(const AeGroups *g, const float *packed, const float *in, int O, float *z)
 {
-	int			d = g->groups[g->n_groups - 1].start + g->groups[g->n_groups - 1].width;
+	int			d = g->n_groups > 0 ? g->groups[g->n_groups - 1].start + g->groups[g->n_groups - 1].width : g->n_plain;
 
 	for (int j = g->n_plain; j < d; j++)
 	{

@@ -48,7 +48,7 @@ typedef struct AeGroup
 typedef struct AeGroups
 {
 	int			n_plain;		/* P: inputs [0, P) are plain */
-	int			n_groups;		/* >= 1; groups tile [P, d) in order */
+	int			n_groups;		/* >= 0; groups tile [P, d) in order */
 	AeGroup    *groups;
 	float	   *weights;		/* S = P + n_groups slot weights, each > 0 and finite */
 } AeGroups;
@@ -60,9 +60,20 @@ ae_groups_slots(const AeGroups *g)
 }
 
 /*
+ * A model has slots when it has any (P + n_groups > 0): a mixed-type model
+ * without categorical columns has plain slots only, and with them its
+ * per-column weights.  All zero: a numeric model, none.
+ */
+static inline bool
+ae_groups_present(const AeGroups *g)
+{
+	return g != NULL && ae_groups_slots(g) > 0;
+}
+
+/*
  * AE_OK, or AE_ERR_CONFIG with a message naming the problem: the groups
- * must tile [n_plain, d) in order, each at least 2 wide, and every weight
- * be finite and > 0.
+ * must tile [n_plain, d) in order (no group: n_plain = d), each at least 2
+ * wide, and every weight be finite and > 0.
  */
 AeStatus	ae_groups_validate(const AeGroups *g, int d, char *errbuf);
 
