@@ -313,3 +313,27 @@ CREATE FUNCTION @extschema@.ae_explain(model text, x record, k integer DEFAULT 3
 COMMENT ON FUNCTION @extschema@.ae_explain(text, real[], integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
 COMMENT ON FUNCTION @extschema@.ae_explain(text, double precision[], integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
 COMMENT ON FUNCTION @extschema@.ae_explain(text, record, integer, text) IS 'the k features (columns) contributing most to a row''s reconstruction error, with what was observed and expected';
+
+-- ae_fit over a row (a table's row, ROW(...) or any composite value): every
+-- field is an input column, by its name; categorical, date/time and NULL
+-- fields are encoded as ae_train encodes columns.
+CREATE FUNCTION @extschema@.ae_fit_row_transfn(internal, record, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_row_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.ae_fit_row_transfn(internal, record) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_row_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.ae_fit(record, jsonb) (
+    SFUNC = @extschema@.ae_fit_row_transfn, STYPE = internal,
+    COMBINEFUNC = @extschema@.ae_fit_combinefn,
+    SERIALFUNC = @extschema@.ae_fit_serialfn, DESERIALFUNC = @extschema@.ae_fit_deserialfn,
+    FINALFUNC = @extschema@.ae_fit_finalfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.ae_fit(record) (
+    SFUNC = @extschema@.ae_fit_row_transfn, STYPE = internal,
+    COMBINEFUNC = @extschema@.ae_fit_combinefn,
+    SERIALFUNC = @extschema@.ae_fit_serialfn, DESERIALFUNC = @extschema@.ae_fit_deserialfn,
+    FINALFUNC = @extschema@.ae_fit_finalfn,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.ae_fit(record, jsonb) IS 'train an autoencoder on the rows of a group, a row''s fields as its columns; options as in ae_train';
+COMMENT ON AGGREGATE @extschema@.ae_fit(record) IS 'train an autoencoder on the rows of a group, a row''s fields as its columns, with the default options';

@@ -409,6 +409,30 @@ COMMENT ON AGGREGATE @extschema@.ae_fit(real[]) IS 'train an autoencoder on the 
 COMMENT ON AGGREGATE @extschema@.ae_fit(double precision[], jsonb) IS 'train an autoencoder on the rows of a group; options as in ae_train';
 COMMENT ON AGGREGATE @extschema@.ae_fit(double precision[]) IS 'train an autoencoder on the rows of a group with the default options';
 
+-- ae_fit over a row (a table's row, ROW(...) or any composite value): every
+-- field is an input column, by its name; categorical, date/time and NULL
+-- fields are encoded as ae_train encodes columns.
+CREATE FUNCTION @extschema@.ae_fit_row_transfn(internal, record, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_row_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.ae_fit_row_transfn(internal, record) RETURNS internal
+    AS 'MODULE_PATHNAME', 'ae_fit_row_transfn'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.ae_fit(record, jsonb) (
+    SFUNC = @extschema@.ae_fit_row_transfn, STYPE = internal,
+    COMBINEFUNC = @extschema@.ae_fit_combinefn,
+    SERIALFUNC = @extschema@.ae_fit_serialfn, DESERIALFUNC = @extschema@.ae_fit_deserialfn,
+    FINALFUNC = @extschema@.ae_fit_finalfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.ae_fit(record) (
+    SFUNC = @extschema@.ae_fit_row_transfn, STYPE = internal,
+    COMBINEFUNC = @extschema@.ae_fit_combinefn,
+    SERIALFUNC = @extschema@.ae_fit_serialfn, DESERIALFUNC = @extschema@.ae_fit_deserialfn,
+    FINALFUNC = @extschema@.ae_fit_finalfn,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.ae_fit(record, jsonb) IS 'train an autoencoder on the rows of a group, a row''s fields as its columns; options as in ae_train';
+COMMENT ON AGGREGATE @extschema@.ae_fit(record) IS 'train an autoencoder on the rows of a group, a row''s fields as its columns, with the default options';
+
 -- section: scoring (encode, decode, reconstruct, error, explain, anomaly flags, trigger)
 
 -- Every scoring function takes the model's name first and its input second:

@@ -9,12 +9,18 @@
  * the model a serial one does for the same seed.  (Averaging models trained
  * on parts would not: it is not an exact combine.)
  *
+ * ae_fit(row, options) takes a row (a table's row, ROW(...) or any
+ * composite value) whose every field is an input column, by its name: the
+ * state is then an AeMixedRows store (ae_mixed.c), which categorical and
+ * date/time fields and NULLs need, merged and serialised the same way.
+ *
  * Every function follows array_agg's conventions: the state lives in the
  * aggregate context, combine copies the other side when its own is empty,
  * and the final function neither frees nor changes the state.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
@@ -23,8 +29,10 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/typcache.h"
 
 #include "ae_catalog.h"
+#include "ae_mixed.h"
 #include "ae_rng.h"
 #include "ae_training.h"
 
@@ -44,6 +52,13 @@ typedef struct AeFitState
 	Size		fixed;			/* memory budget, once d is known */
 	Size		per_row;
 	int64		limit;
+
+	/* ae_fit over a row: the fields, and the rows gathered (d stays 0) */
+	AeMixedRows *mixed;
+	int			ncols;
+	char	  **colnames;
+	Oid			row_typid;		/* the row type of the rows so far */
+	int32		row_typmod;
 } AeFitState;
 
 /* ---------------------------------------------------------------- state */
@@ -183,6 +198,153 @@ ae_fit_transfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
+/*
+ * The fields of a row type as input columns: every field that is not
+ * dropped, by its name.
+ */
+static void
+StateSetRowType(AeFitState *state, TupleDesc desc, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Oid		   *types = palloc(sizeof(Oid) * Max(desc->natts, 1));
+	int			n = 0;
+
+	state->colnames = palloc(sizeof(char *) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		state->colnames[n] = pstrdup(NameStr(att->attname));
+		types[n] = att->atttypid;
+		n++;
+	}
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the input row has no columns", AE_FIT_WHAT)));
+	if (n > AE_MAX_WIDTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: the input row has %d columns, more than the maximum %d",
+						AE_FIT_WHAT, n, AE_MAX_WIDTH)));
+	state->ncols = n;
+	state->mixed = AeMixedRowsCreate(n, state->colnames, types, 0, 0);
+	state->row_typid = desc->tdtypeid;
+	state->row_typmod = desc->tdtypmod;
+	MemoryContextSwitchTo(old);
+}
+
+/* The next row's type is not the first row's: the same fields by name and kind, or 42804. */
+static void
+CheckRowType(AeFitState *state, TupleDesc desc)
+{
+	int			n = 0;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (n >= state->ncols || strcmp(NameStr(att->attname), state->colnames[n]) != 0)
+			n = -1;
+		if (n < 0)
+			break;
+		n++;
+	}
+	if (n != state->ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s: the rows of a group must have the same fields", AE_FIT_WHAT)));
+}
+
+PG_FUNCTION_INFO_V1(ae_fit_row_transfn);
+
+/* ae_fit_row_transfn(internal, record [, jsonb]) */
+Datum
+ae_fit_row_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	MemoryContext old;
+	AeFitState *state;
+	Jsonb	   *options = NULL;
+	AeRowCheck	check;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "ae_fit_row_transfn called in non-aggregate context");
+
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		options = PG_GETARG_JSONB_P(2);
+
+	state = PG_ARGISNULL(0) ? NULL : (AeFitState *) PG_GETARG_POINTER(0);
+	if (state == NULL)
+	{
+		old = MemoryContextSwitchTo(aggcxt);
+		state = palloc0(sizeof(AeFitState));
+		StateSetOptions(state, options);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		CheckSameOptions(state, options);
+
+	state->n_seen++;
+	if (PG_ARGISNULL(1))
+	{
+		if (!state->opts.skip_invalid)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s: row " INT64_FORMAT ": the input row is NULL", AE_FIT_WHAT, state->n_seen),
+					 errhint("Filter such rows out, or set the option skip_invalid to leave them out.")));
+		state->n_skipped++;
+		PG_RETURN_POINTER(state);
+	}
+	else
+	{
+		HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+		Oid			typid = HeapTupleHeaderGetTypeId(row);
+		int32		typmod = HeapTupleHeaderGetTypMod(row);
+		TupleDesc	desc = lookup_rowtype_tupdesc(typid, typmod);
+		HeapTupleData tuple;
+		Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+		bool	   *nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+		Datum	   *cv = palloc(sizeof(Datum) * Max(desc->natts, 1));
+		bool	   *cn = palloc(sizeof(bool) * Max(desc->natts, 1));
+		int			n = 0;
+
+		if (state->mixed == NULL)
+			StateSetRowType(state, desc, aggcxt);
+		else if (typid != state->row_typid || typmod != state->row_typmod)
+			CheckRowType(state, desc);
+		tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = row;
+		heap_deform_tuple(&tuple, desc, values, nulls);
+		for (int i = 0; i < desc->natts; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+			{
+				cv[n] = values[i];
+				cn[n] = nulls[i];
+				n++;
+			}
+		ReleaseTupleDesc(desc);
+		AeMixedRowsAdd(state->mixed, cv, cn, state->opts.nulls == AE_NULLS_LEARN, &check);
+	}
+
+	if (check.problem != AE_ROW_OK)
+	{
+		if (!state->opts.skip_invalid)
+			AeReportRow(AE_FIT_WHAT, state->n_seen, NULL, state->colnames, &check, state->ncols);
+		state->n_skipped++;
+	}
+	else
+		state->n++;
+
+	PG_RETURN_POINTER(state);
+}
+
 /* ---------------------------------------------------------------- combine */
 
 static AeFitState *
@@ -195,7 +357,12 @@ CopyState(const AeFitState *src, MemoryContext cxt)
 	dst->options = src->options ? (Jsonb *) PG_DETOAST_DATUM_COPY(JsonbPGetDatum(src->options)) : NULL;
 	dst->rows = NULL;
 	dst->cap = 0;
-	if (src->n > 0)
+	if (src->mixed)
+	{
+		dst->mixed = AeMixedRowsCreate(src->ncols, src->colnames, AeMixedRowsTypes(src->mixed), 0, 0);
+		AeMixedRowsMerge(dst->mixed, src->mixed);
+	}
+	else if (src->n > 0)
 	{
 		dst->rows = MemoryContextAllocHuge(cxt, (Size) src->n * src->d * sizeof(float));
 		memcpy(dst->rows, src->rows, (Size) src->n * src->d * sizeof(float));
@@ -211,6 +378,7 @@ Datum
 ae_fit_combinefn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
+	MemoryContext old;
 	AeFitState *s1;
 	AeFitState *s2;
 
@@ -229,6 +397,26 @@ ae_fit_combinefn(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(CopyState(s2, aggcxt));
 
 	CheckSameOptions(s1, s2->options);
+	if (s2->mixed || s1->mixed)
+	{
+		if (s1->mixed == NULL)
+		{
+			/* a state that saw only NULL rows */
+			s1->ncols = s2->ncols;
+			s1->colnames = s2->colnames;
+			s1->row_typid = s2->row_typid;
+			s1->row_typmod = s2->row_typmod;
+			old = MemoryContextSwitchTo(aggcxt);
+			s1->mixed = AeMixedRowsCreate(s2->ncols, s2->colnames, AeMixedRowsTypes(s2->mixed), 0, 0);
+			MemoryContextSwitchTo(old);
+		}
+		if (s2->mixed)
+			AeMixedRowsMerge(s1->mixed, s2->mixed);
+		s1->n_seen += s2->n_seen;
+		s1->n_skipped += s2->n_skipped;
+		s1->n += s2->n;
+		PG_RETURN_POINTER(s1);
+	}
 	s1->n_seen += s2->n_seen;
 	s1->n_skipped += s2->n_skipped;
 	if (s2->n == 0)
@@ -282,7 +470,8 @@ ae_fit_serialfn(PG_FUNCTION_ARGS)
 		options = JsonbToCString(NULL, &state->options->root, VARSIZE(state->options));
 		optlen = strlen(options);
 	}
-	rowbytes = (Size) state->n * state->d * sizeof(float);
+	rowbytes = state->mixed ? (Size) state->n * state->ncols * 9 :
+		(Size) state->n * state->d * sizeof(float);
 	if (rowbytes + optlen + 64 > MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -290,6 +479,19 @@ ae_fit_serialfn(PG_FUNCTION_ARGS)
 				 errhint("Run the aggregate without parallelism: SET max_parallel_workers_per_gather = 0.")));
 
 	pq_begintypsend(&buf);
+	if (state->mixed)
+	{
+		/* a row's state: width -1, the counts and options, then the store */
+		pq_sendint32(&buf, -1);
+		pq_sendint64(&buf, state->n);
+		pq_sendint64(&buf, state->n_seen);
+		pq_sendint64(&buf, state->n_skipped);
+		pq_sendint32(&buf, options ? (int32) optlen : -1);
+		if (options)
+			pq_sendbytes(&buf, options, (int) optlen);
+		AeMixedRowsSerialize(state->mixed, &buf);
+		PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	}
 	pq_sendint32(&buf, state->d);
 	pq_sendint64(&buf, state->n);
 	pq_sendint64(&buf, state->n_seen);
@@ -357,13 +559,15 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 	n_seen = pq_getmsgint64(&buf);
 	n_skipped = pq_getmsgint64(&buf);
 	optlen = pq_getmsgint(&buf, 4);
-	if (d < 0 || d > AE_MAX_WIDTH)
+	if (d < -1 || d > AE_MAX_WIDTH)
 		BadState(psprintf("The input width is %d; it must be between 0 and %d.", d, AE_MAX_WIDTH));
 	if (n < 0 || n_skipped < 0 || n_seen < 0 || n > n_seen || n_skipped > n_seen - n)
 		BadState(psprintf("The row counts " INT64_FORMAT ", " INT64_FORMAT " and " INT64_FORMAT " do not add up.",
 						  n, n_skipped, n_seen));
 	if (d == 0 && n > 0)
 		BadState("The state has rows but no input width.");
+	if (d < 0 && optlen < 0 && optlen != -1)
+		BadState("The options length is invalid.");
 	if (optlen < -1 || optlen > buf.len - buf.cursor)
 		BadState(psprintf("The options claim %d bytes; %d are left.", optlen, buf.len - buf.cursor));
 	if (optlen >= 0)
@@ -373,6 +577,23 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 		/* parsed like any jsonb input: the text is not trusted either */
 		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													 CStringGetDatum(pnstrdup(text, optlen))));
+	}
+	if (d < 0)
+	{
+		/* a row's state: the store follows */
+		old = MemoryContextSwitchTo(aggcxt);
+		state = palloc0(sizeof(AeFitState));
+		StateSetOptions(state, options);
+		state->n_seen = n_seen;
+		state->n_skipped = n_skipped;
+		state->mixed = AeMixedRowsDeserialize(&buf);
+		if (AeMixedRowsCount(state->mixed) != n)
+			BadState("The row count does not match the rows.");
+		state->n = n;
+		state->ncols = AeMixedRowsColumns(state->mixed, &state->colnames);
+		pq_getmsgend(&buf);
+		MemoryContextSwitchTo(old);
+		PG_RETURN_POINTER(state);
 	}
 	/* what is left must be exactly n rows of d floats; divide, never multiply */
 	if (d > 0 && (buf.len - buf.cursor) / ((Size) d * sizeof(float)) != (Size) n)
@@ -405,49 +626,6 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------- final */
 
-static int
-CompareUint32(const void *a, const void *b)
-{
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/*
- * With max_rows, a seeded uniform sample of the rows, taken after the
- * canonical sort so it does not depend on the plan: a partial Fisher–Yates
- * shuffle picks the indexes, which are put back in ascending order.
- */
-static int64
-SampleRows(float *X, int64 n, int d, int64 k, uint64 seed)
-{
-	uint32	   *idx;
-	AeRng		rng;
-
-	if (k <= 0 || n <= k)
-		return n;
-	idx = palloc_extended(sizeof(uint32) * n, MCXT_ALLOC_HUGE);
-	for (int64 i = 0; i < n; i++)
-		idx[i] = (uint32) i;
-	ae_rng_seed(&rng, seed ^ UINT64CONST(0x9E3779B97F4A7C15));
-	for (int64 i = 0; i < k; i++)
-	{
-		int64		j = i + (int64) ae_rng_below(&rng, (uint64) (n - i));
-		uint32		t = idx[i];
-
-		idx[i] = idx[j];
-		idx[j] = t;
-	}
-	/* ascending, so rows only ever move towards the front */
-	qsort(idx, k, sizeof(uint32), CompareUint32);
-	for (int64 i = 0; i < k; i++)
-		if (idx[i] != (uint32) i)
-			memcpy(X + (size_t) i * d, X + (size_t) idx[i] * d, sizeof(float) * d);
-	pfree(idx);
-	return k;
-}
-
 PG_FUNCTION_INFO_V1(ae_fit_finalfn);
 
 Datum
@@ -474,6 +652,24 @@ ae_fit_finalfn(PG_FUNCTION_ARGS)
 
 	/* the state stays as it is: the final function may run more than once */
 	opts = state->opts;
+	if (state->mixed)
+	{
+		StringInfoData cols;
+
+		train_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc training",
+										  ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(train_cxt);
+		/* the column list as a bundle keeps it: names end to end, each NUL-terminated */
+		initStringInfo(&cols);
+		for (int c = 0; c < state->ncols; c++)
+			appendBinaryStringInfo(&cols, state->colnames[c], strlen(state->colnames[c]) + 1);
+		bundle = AeMixedRowsTrain(state->mixed, &opts, cols.data, state->ncols, cols.len,
+								  AE_FIT_WHAT, &report);
+		MemoryContextSwitchTo(old);
+		result = ae_bundle_to_varlena(bundle);
+		MemoryContextDelete(train_cxt);
+		PG_RETURN_BYTEA_P(result);
+	}
 	AeTrainerResolve(&opts, state->d, NULL, &arch, AE_FIT_WHAT);
 	AeTrainerCheckMemory(state->fixed, state->per_row, state->n);
 
@@ -487,7 +683,7 @@ ae_fit_finalfn(PG_FUNCTION_ARGS)
 	if (opts.max_rows > 0 && n > opts.max_rows)
 	{
 		AeTrainerSortRows(X, n, state->d);
-		n = SampleRows(X, n, state->d, opts.max_rows, (uint64) opts.seed);
+		n = AeTrainerSampleRows(X, n, state->d, opts.max_rows, (uint64) opts.seed);
 	}
 
 	bundle = AeTrainerRun(&opts, &arch, X, n, state->d, NULL, 0, 0, NULL,

@@ -22,6 +22,7 @@
 
 #include "ae_catalog.h"
 #include "ae_coord.h"
+#include "ae_mixed.h"
 #include "ae_training.h"
 #include "autoenc.h"
 

@@ -510,6 +510,49 @@ SortErrors(float *errors, int64 n)
 	pfree(tmp);
 }
 
+static int
+CompareUint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * A seeded uniform sample of k rows (ae_fit's max_rows), taken after the
+ * canonical sort so it does not depend on the plan: a partial Fisher–Yates
+ * shuffle picks the indexes, which are put back in ascending order.
+ */
+int64
+AeTrainerSampleRows(float *X, int64 n, int d, int64 k, uint64 seed)
+{
+	uint32	   *idx;
+	AeRng		rng;
+
+	if (k <= 0 || n <= k)
+		return n;
+	idx = palloc_extended(sizeof(uint32) * n, MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < n; i++)
+		idx[i] = (uint32) i;
+	ae_rng_seed(&rng, seed ^ UINT64CONST(0x9E3779B97F4A7C15));
+	for (int64 i = 0; i < k; i++)
+	{
+		int64		j = i + (int64) ae_rng_below(&rng, (uint64) (n - i));
+		uint32		t = idx[i];
+
+		idx[i] = idx[j];
+		idx[j] = t;
+	}
+	/* ascending, so rows only ever move towards the front */
+	qsort(idx, k, sizeof(uint32), CompareUint32);
+	for (int64 i = 0; i < k; i++)
+		if (idx[i] != (uint32) i)
+			memcpy(X + (size_t) i * d, X + (size_t) idx[i] * d, sizeof(float) * d);
+	pfree(idx);
+	return k;
+}
+
 void
 AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const float *X, int64 n, int d,
 				   double contamination)

@@ -214,6 +214,13 @@ extern void AeTrainerCalibrate(AeBundle *bundle, const AeModel *model, const flo
 /* Sort the n rows of X (n × d) into the canonical order, in place. */
 extern void AeTrainerSortRows(float *X, int64 n, int d);
 
+/*
+ * With more than k rows, a seeded uniform sample of k of them (in the order
+ * they have), moved to the front of X; returns how many rows X now holds.
+ * Taken after AeTrainerSortRows, it does not depend on the order rows came in.
+ */
+extern int64 AeTrainerSampleRows(float *X, int64 n, int d, int64 k, uint64 seed);
+
 /* ae_data.c */
 
 /* What makes an input row unusable; each maps to a message and a SQLSTATE. */
@@ -327,13 +334,6 @@ typedef struct AeData
  * or input is NULL and columns (a text[]) names numeric columns.  Checks the
  * memory budget while reading and resolves opts/arch once the width is known.
  */
-/*
- * Train on named columns that need an encoding (data->mixed, after
- * AeDataPrepare or AeDataRead): ae_mixed.c.
- */
-extern AeBundle *AeMixedTrain(AeData *data, AeTrainOptions *opts, const AeBundle *warm,
-							  const char *what, AeTrainerReport *report);
-
 extern void AeDataRead(Oid relid, const char *input, ArrayType *columns,
 					   AeTrainOptions *opts, const AeBundle *warm, const char *what,
 					   AeData *data);
