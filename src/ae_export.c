@@ -1,6 +1,7 @@
 /*
  * ae_export.c — a stored model as a JSON document (format "autoenc",
- * format_version 1, described in doc/how-it-works.md).
+ * format_version 1, or 2 for a mixed-type model, which adds "encoding";
+ * described in doc/how-it-works.md).
  *
  * Weights are written per layer as out×in nested arrays, the layout of
  * PyTorch's nn.Linear.weight, so that a document loads into torch with
@@ -107,8 +108,9 @@ BundleToJson(const AeBundle *b, const char *name, int version)
 	appendStringInfoChar(&buf, '{');
 	ae_json_key(&buf, "format", true);
 	escape_json(&buf, "autoenc");
+	/* 2 only for what version 1 cannot hold: a numeric model reads back in older releases */
 	ae_json_key(&buf, "format_version", false);
-	appendStringInfoString(&buf, "1");
+	appendStringInfoString(&buf, b->encoding_json ? "2" : "1");
 	ae_json_key(&buf, "name", false);
 	escape_json(&buf, name);
 	ae_json_key(&buf, "version", false);
@@ -152,6 +154,12 @@ BundleToJson(const AeBundle *b, const char *name, int version)
 	appendStringInfoString(&buf, b->config_json ? b->config_json : "null");
 	ae_json_key(&buf, "columns", false);
 	ae_json_columns(&buf, b->n_columns, b->columns);
+	if (b->encoding_json)
+	{
+		/* the input layout, slot weights and softmax groups all follow from it */
+		ae_json_key(&buf, "encoding", false);
+		appendStringInfoString(&buf, b->encoding_json);
+	}
 	appendStringInfoChar(&buf, '}');
 	return ae_json_finish(&buf);
 }

@@ -23,6 +23,7 @@
 
 #include "ae_catalog.h"
 #include "ae_compat.h"
+#include "ae_encoding.h"
 #include "ae_names.h"
 #include "ae_json.h"
 #include "autoenc.h"
@@ -560,7 +561,7 @@ CheckDistinctColumns(const AeBundle *b)
 }
 
 static void
-ReadConfigAndColumns(JsonbContainer *root, AeBundle *b)
+ReadConfigAndColumns(JsonbContainer *root, AeBundle *b, int n_columns)
 {
 	JsonbValue	v;
 
@@ -574,9 +575,9 @@ ReadConfigAndColumns(JsonbContainer *root, AeBundle *b)
 		JsonbIteratorToken tok;
 		int			i = 0;
 
-		if (ArraySize(arr) != b->arch.n_inputs)
-			DocError(INVALID, "columns has %d names; expected n_inputs = %d",
-					 ArraySize(arr), b->arch.n_inputs);
+		if (ArraySize(arr) != n_columns)
+			DocError(INVALID, "columns has %d names; expected %s = %d", ArraySize(arr),
+					 n_columns == b->arch.n_inputs ? "n_inputs" : "the encoding's columns", n_columns);
 		initStringInfo(&names);
 		it = JsonbIteratorInit(arr);
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -596,6 +597,36 @@ ReadConfigAndColumns(JsonbContainer *root, AeBundle *b)
 		b->columns_len = names.len;
 		CheckDistinctColumns(b);
 	}
+}
+
+/*
+ * format_version 2: the column encoding of a mixed-type model, parsed and
+ * checked like any input (ae_encoding.c) against the network read so far;
+ * the groups and slot weights follow from it.  Group inputs must not be
+ * normalised.  Sets n_columns for the column list to come.
+ */
+static void
+ReadEncoding(JsonbContainer *root, AeBundle *b)
+{
+	JsonbValue	v;
+	AeEncoding *enc;
+
+	Require(root, "encoding", &v, "encoding");
+	enc = AeEncodingFromJsonb(ObjectValue(&v, "encoding"), INVALID, "invalid model document");
+	if (enc->d != b->arch.n_inputs)
+		DocError(INVALID, "the encoding's columns need %d inputs; n_inputs is %d", enc->d, b->arch.n_inputs);
+	for (int c = 0; c < enc->n_columns; c++)
+	{
+		const AeColumnEncoding *col = &enc->cols[c];
+
+		for (int j = col->first; col->kind == AE_COL_CATEGORICAL && j < col->first + col->width; j++)
+			if (b->norm_offset[j] != 0.0f || b->norm_scale[j] != 1.0f)
+				DocError(INVALID, "normalization of input %d must be offset 0 and scale 1: it is a one-hot input of column \"%s\"",
+						 j + 1, col->name);
+	}
+	b->groups = enc->groups;
+	b->encoding_json = AeEncodingToJson(enc);
+	b->n_columns = enc->n_columns;
 }
 
 /* The whole document into *b; returns doc->>'name' or NULL. */
@@ -625,8 +656,8 @@ ParseDocument(Jsonb *doc, AeBundle *b)
 		DocError(INVALID, "format must be \"autoenc\"");
 	Require(root, "format_version", &v, "format_version");
 	version = IntValue(&v, "format_version", 0, PG_INT32_MAX);
-	if (version != 1)
-		DocError(INVALID, "format_version " INT64_FORMAT " is not supported; this version of autoenc reads format_version 1",
+	if (version != 1 && version != 2)
+		DocError(INVALID, "format_version " INT64_FORMAT " is not supported; this version of autoenc reads format_version 1 and 2",
 				 version);
 	if (Lookup(root, "name", &v))
 		name = StringValue(&v, "name");
@@ -658,7 +689,16 @@ ParseDocument(Jsonb *doc, AeBundle *b)
 	ReadNormalization(root, b);
 	ReadThreshold(root, b);
 	ReadTraining(root, b);
-	ReadConfigAndColumns(root, b);
+	if (version >= 2)
+		ReadEncoding(root, b);
+	else if (Lookup(root, "encoding", &v))
+		DocError(INVALID, "encoding needs format_version 2");
+	ReadConfigAndColumns(root, b, b->encoding_json ? b->n_columns : b->arch.n_inputs);
+	if (b->encoding_json && b->columns == NULL)
+		DocError(MALFORMED, "columns is missing; a model with an encoding needs its column names");
+	if (b->encoding_json)
+		AeEncodingCheckModel(AeEncodingFromText(b->encoding_json, INVALID, "invalid model document"),
+							 b, INVALID, "invalid model document");
 	return name;
 }
 
