@@ -337,3 +337,11 @@ CREATE AGGREGATE @extschema@.ae_fit(record) (
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE @extschema@.ae_fit(record, jsonb) IS 'train an autoencoder on the rows of a group, a row''s fields as its columns; options as in ae_train';
 COMMENT ON AGGREGATE @extschema@.ae_fit(record) IS 'train an autoencoder on the rows of a group, a row''s fields as its columns, with the default options';
+
+-- ae_reconstruct_row: the row itself, each of the model's columns replaced by
+-- its reconstruction in the column's own type (the most likely category of a
+-- categorical column; NULL where the model expects NULL or "other").
+CREATE FUNCTION @extschema@.ae_reconstruct_row(model text, x anyelement, missing text DEFAULT 'error') RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'ae_reconstruct_into_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_reconstruct_row(text, anyelement, text) IS 'a row with the model''s columns replaced by their reconstruction';

@@ -480,6 +480,14 @@ COMMENT ON FUNCTION @extschema@.ae_reconstruct(text, real[], text) IS 'the recon
 COMMENT ON FUNCTION @extschema@.ae_reconstruct(text, double precision[], text) IS 'the reconstruction of a row, in original units';
 COMMENT ON FUNCTION @extschema@.ae_reconstruct(text, record, text) IS 'the reconstruction of a row, in original units';
 
+-- ae_reconstruct_row: the row itself, each of the model's columns replaced by
+-- its reconstruction in the column's own type (the most likely category of a
+-- categorical column; NULL where the model expects NULL or "other").
+CREATE FUNCTION @extschema@.ae_reconstruct_row(model text, x anyelement, missing text DEFAULT 'error') RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'ae_reconstruct_into_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_reconstruct_row(text, anyelement, text) IS 'a row with the model''s columns replaced by their reconstruction';
+
 CREATE FUNCTION @extschema@.ae_error(model text, x real[], metric text DEFAULT 'mse', missing text DEFAULT 'error')
     RETURNS double precision
     AS 'MODULE_PATHNAME', 'ae_error'

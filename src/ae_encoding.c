@@ -50,6 +50,7 @@ struct AeCategoryIndex
 	catidx_hash *h;
 };
 
+/* The index of a vocabulary; NULL when a category is listed twice. */
 static AeCategoryIndex *
 BuildIndex(char **categories, int n)
 {
@@ -62,9 +63,7 @@ BuildIndex(char **categories, int n)
 		CategoryEntry *e = catidx_insert(ix->h, categories[i], &found);
 
 		if (found)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg_internal("category \"%s\" is listed twice", categories[i])));
+			return NULL;
 		e->pos = i;
 	}
 	return ix;
@@ -329,9 +328,9 @@ AeEncodingToJson(const AeEncoding *enc)
 	return buf.data;
 }
 
+/* the problem in the message itself: it is the one thing a caller must read */
 #define EncError(code, what, ...) \
-	ereport(ERROR, (errcode(code), errmsg("%s: the column encoding is invalid", what), \
-					errdetail(__VA_ARGS__)))
+	ereport(ERROR, (errcode(code), errmsg("%s: column encoding: %s", what, psprintf(__VA_ARGS__))))
 
 static JsonbValue *
 Member(JsonbContainer *obj, const char *key, JsonbValue *out)
@@ -348,16 +347,16 @@ AeEncodingFromJsonb(JsonbContainer *obj, int sqlstate, const char *what)
 	int			n;
 
 	if (!JsonContainerIsObject(obj))
-		EncError(sqlstate, what, "The encoding must be a JSON object.");
+		EncError(sqlstate, what, "the encoding must be a JSON object");
 	if (!Member(obj, "format", &v) || v.type != jbvNumeric ||
 		DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v.val.numeric))) != AE_ENCODING_FORMAT)
-		EncError(sqlstate, what, "Its \"format\" must be %d.", AE_ENCODING_FORMAT);
+		EncError(sqlstate, what, "its \"format\" must be %d", AE_ENCODING_FORMAT);
 	if (!Member(obj, "columns", &v) || v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
-		EncError(sqlstate, what, "Its \"columns\" must be an array.");
+		EncError(sqlstate, what, "its \"columns\" must be an array");
 	cols = v.val.binary.data;
 	n = JsonContainerSize(cols);
 	if (n < 1 || n > AE_MAX_WIDTH)
-		EncError(sqlstate, what, "It must describe between 1 and %d columns, not %d.", AE_MAX_WIDTH, n);
+		EncError(sqlstate, what, "it must describe between 1 and %d columns, not %d", AE_MAX_WIDTH, n);
 	enc->n_columns = n;
 	enc->cols = palloc0(sizeof(AeColumnEncoding) * n);
 	for (int c = 0; c < n; c++)
@@ -368,16 +367,16 @@ AeEncodingFromJsonb(JsonbContainer *obj, int sqlstate, const char *what)
 		bool		kind_ok = false;
 
 		if (e->type != jbvBinary || !JsonContainerIsObject(e->val.binary.data))
-			EncError(sqlstate, what, "Column %d must be an object.", c + 1);
+			EncError(sqlstate, what, "column %d must be an object", c + 1);
 		o = e->val.binary.data;
 		if (!Member(o, "name", &v) || v.type != jbvString || v.val.string.len == 0 ||
 			v.val.string.len >= NAMEDATALEN || memchr(v.val.string.val, '\0', v.val.string.len))
-			EncError(sqlstate, what, "Column %d needs a \"name\": a non-empty string of at most %d bytes.",
+			EncError(sqlstate, what, "column %d needs a \"name\": a non-empty string of at most %d bytes",
 					 c + 1, NAMEDATALEN - 1);
 		col->name = pnstrdup(v.val.string.val, v.val.string.len);
 		for (int k = 0; k < c; k++)
 			if (strcmp(enc->cols[k].name, col->name) == 0)
-				EncError(sqlstate, what, "Column \"%s\" is described twice.", col->name);
+				EncError(sqlstate, what, "column \"%s\" is described twice", col->name);
 		if (Member(o, "kind", &v) && v.type == jbvString)
 			for (int k = 0; k < lengthof(KindNames); k++)
 				if (strlen(KindNames[k]) == (size_t) v.val.string.len &&
@@ -387,19 +386,19 @@ AeEncodingFromJsonb(JsonbContainer *obj, int sqlstate, const char *what)
 					kind_ok = true;
 				}
 		if (!kind_ok)
-			EncError(sqlstate, what, "Column \"%s\" needs a \"kind\": numeric, categorical, date, timestamp or timestamptz.",
+			EncError(sqlstate, what, "column \"%s\" needs a \"kind\": numeric, categorical, date, timestamp or timestamptz",
 					 col->name);
 		if (!Member(o, "missing", &v) || v.type != jbvBool)
-			EncError(sqlstate, what, "Column \"%s\" needs \"missing\": true or false.", col->name);
+			EncError(sqlstate, what, "column \"%s\" needs \"missing\": true or false", col->name);
 		col->missing = v.val.boolean;
 		col->weight = 1.0;
 		if (Member(o, "weight", &v))
 		{
 			if (v.type != jbvNumeric)
-				EncError(sqlstate, what, "The \"weight\" of column \"%s\" must be a number.", col->name);
+				EncError(sqlstate, what, "the \"weight\" of column \"%s\" must be a number", col->name);
 			col->weight = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
 			if (!(isfinite(col->weight) && col->weight > 0.0 && col->weight <= 1e6))
-				EncError(sqlstate, what, "The \"weight\" of column \"%s\" must be in (0, 1e6].", col->name);
+				EncError(sqlstate, what, "the \"weight\" of column \"%s\" must be in (0, 1e6]", col->name);
 		}
 		if (col->kind == AE_COL_CATEGORICAL)
 		{
@@ -407,12 +406,12 @@ AeEncodingFromJsonb(JsonbContainer *obj, int sqlstate, const char *what)
 			int			k;
 
 			if (!Member(o, "categories", &v) || v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
-				EncError(sqlstate, what, "Categorical column \"%s\" needs \"categories\": an array of strings.",
+				EncError(sqlstate, what, "categorical column \"%s\" needs \"categories\": an array of strings",
 						 col->name);
 			cats = v.val.binary.data;
 			k = JsonContainerSize(cats);
 			if (k + 1 + (col->missing ? 1 : 0) < 2 || k > AE_MAX_WIDTH)
-				EncError(sqlstate, what, "Column \"%s\" has %d categories; it needs between %d and %d.",
+				EncError(sqlstate, what, "column \"%s\" has %d categories; it needs between %d and %d",
 						 col->name, k, col->missing ? 0 : 1, AE_MAX_WIDTH);
 			col->n_categories = k;
 			col->categories = palloc(sizeof(char *) * Max(k, 1));
@@ -421,27 +420,20 @@ AeEncodingFromJsonb(JsonbContainer *obj, int sqlstate, const char *what)
 				JsonbValue *s = getIthJsonbValueFromContainer(cats, i);
 
 				if (s->type != jbvString || memchr(s->val.string.val, '\0', s->val.string.len))
-					EncError(sqlstate, what, "Category %d of column \"%s\" must be a string.", i + 1, col->name);
+					EncError(sqlstate, what, "category %d of column \"%s\" must be a string", i + 1, col->name);
 				col->categories[i] = pnstrdup(s->val.string.val, s->val.string.len);
 			}
-			PG_TRY();
-			{
-				col->index = BuildIndex(col->categories, k);
-			}
-			PG_CATCH();
-			{
-				FlushErrorState();
-				EncError(sqlstate, what, "Column \"%s\" lists a category twice.", col->name);
-			}
-			PG_END_TRY();
+			col->index = BuildIndex(col->categories, k);
+			if (col->index == NULL)
+				EncError(sqlstate, what, "column \"%s\" lists a category twice", col->name);
 		}
 		else if (Member(o, "categories", &v))
-			EncError(sqlstate, what, "Column \"%s\" is %s and cannot have categories.",
+			EncError(sqlstate, what, "column \"%s\" is %s and cannot have categories",
 					 col->name, AeColumnKindName(col->kind));
 	}
 	AeEncodingLayout(enc);
 	if (enc->d > AE_MAX_WIDTH)
-		EncError(sqlstate, what, "The columns need %d inputs, more than the maximum %d.", enc->d, AE_MAX_WIDTH);
+		EncError(sqlstate, what, "the columns need %d inputs, more than the maximum %d", enc->d, AE_MAX_WIDTH);
 	return enc;
 }
 
@@ -460,25 +452,25 @@ AeEncodingCheckModel(const AeEncoding *enc, const AeBundle *b, int sqlstate, con
 	const char *name = b->columns;
 
 	if (enc->d != b->arch.n_inputs)
-		EncError(sqlstate, what, "The columns need %d inputs; the network has %d.", enc->d, b->arch.n_inputs);
+		EncError(sqlstate, what, "the columns need %d inputs; the network has %d", enc->d, b->arch.n_inputs);
 	if (enc->n_columns != b->n_columns)
-		EncError(sqlstate, what, "It describes %d columns; the model names %d.", enc->n_columns, b->n_columns);
+		EncError(sqlstate, what, "it describes %d columns; the model names %d", enc->n_columns, b->n_columns);
 	for (int c = 0; c < enc->n_columns; c++)
 	{
 		if (name == NULL || strcmp(name, enc->cols[c].name) != 0)
-			EncError(sqlstate, what, "Column %d is \"%s\" in the encoding but not in the model.",
+			EncError(sqlstate, what, "column %d is \"%s\" in the encoding but not in the model",
 					 c + 1, enc->cols[c].name);
 		name += strlen(name) + 1;
 	}
 	if (g->n_groups != enc->groups.n_groups || g->n_plain != enc->groups.n_plain)
-		EncError(sqlstate, what, "Its groups do not match the network's.");
+		EncError(sqlstate, what, "its groups do not match the network's");
 	for (int i = 0; i < g->n_groups; i++)
 		if (g->groups[i].start != enc->groups.groups[i].start ||
 			g->groups[i].width != enc->groups.groups[i].width)
-			EncError(sqlstate, what, "Group %d does not match the network's.", i + 1);
+			EncError(sqlstate, what, "group %d does not match the network's", i + 1);
 	for (int s = 0; s < ae_groups_slots(g); s++)
 		if (g->weights[s] != enc->groups.weights[s])
-			EncError(sqlstate, what, "The weight of slot %d does not match the network's.", s + 1);
+			EncError(sqlstate, what, "the weight of slot %d does not match the network's", s + 1);
 }
 
 /* ---------------------------------------------------------------- one row */

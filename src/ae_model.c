@@ -247,8 +247,10 @@ ae_model_info(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
+	/* the version these bytes are in (ae_varlena_to_bundle checked the header) */
 	ae_json_key(&buf, "format_version", true);
-	appendStringInfo(&buf, "%d", AE_BUNDLE_FORMAT_VERSION);
+	appendStringInfo(&buf, "%d", (int) ((const uint8 *) VARDATA_ANY(value))[4] |
+					 (int) ((const uint8 *) VARDATA_ANY(value))[5] << 8);
 	ae_json_key(&buf, "bytes", false);
 	appendStringInfo(&buf, "%zu", VARSIZE_ANY_EXHDR(value));
 	ae_json_key(&buf, "n_inputs", false);
@@ -286,6 +288,11 @@ ae_model_info(PG_FUNCTION_ARGS)
 	appendStringInfo(&buf, "%d", b->n_history);
 	ae_json_key(&buf, "columns", false);
 	ae_json_columns(&buf, b->n_columns, b->columns);
+	if (b->encoding_json)
+	{
+		ae_json_key(&buf, "encoding", false);
+		appendStringInfoString(&buf, b->encoding_json);
+	}
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_JSONB_P(ae_json_finish(&buf));
 }

@@ -59,6 +59,13 @@ ae_export_onnx(PG_FUNCTION_ARGS)
 	size_t		len;
 	bytea	   *result;
 
+	if (bundle->encoding_json)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" has categorical, date/time or NULL-learning columns, which ONNX export does not support",
+						ae_model_name_display(name)),
+				 errdetail("An ONNX graph of it would need the column encoding (vocabularies, date features) as ONNX operators."),
+				 errhint("Export it with ae_export.")));
 	if (ae_onnx_write(bundle, name, AE_LIBRARY_VERSION, &ae_palloc_allocator,
 					  &buf, &len, errbuf) != AE_OK)
 		elog(ERROR, "stored model \"%s\" cannot be written as ONNX: %s. Please report a bug.",

@@ -13,9 +13,11 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
 #include "ae_scorer.h"
@@ -89,6 +91,49 @@ ReconstructImpl(FunctionCallInfo fcinfo, bool row)
 }
 
 AE_SCORE_ENTRY_POINTS(ae_reconstruct, ReconstructImpl)
+
+/*
+ * ae_reconstruct_row(model, x anyelement, missing) → x's row type: the row
+ * with each of the model's columns replaced by its reconstruction in the
+ * column's own type (ae_scorer_column_value), the other columns as they are.
+ */
+PG_FUNCTION_INFO_V1(ae_reconstruct_into_row);
+Datum
+ae_reconstruct_into_row(PG_FUNCTION_ARGS)
+{
+	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	AeScorer   *s;
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (!OidIsValid(argtype) || !type_is_rowtype(argtype))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("ae_reconstruct_row needs a row, not %s", format_type_be(argtype)),
+				 errhint("Pass a table's row (t), ROW(...) AS a composite type, or a composite value.")));
+	s = LoadInput(fcinfo, true, 2);
+	if (s->entry->n_columns == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("model \"%s\" was trained on arrays, not on named columns", s->name),
+				 errhint("Use ae_reconstruct.")));
+	ae_scorer_reconstruct(s);
+	ae_scorer_check_output(s);
+	desc = s->row_desc;
+	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	memcpy(values, s->row_values, sizeof(Datum) * desc->natts);
+	memcpy(nulls, s->row_nulls, sizeof(bool) * desc->natts);
+	for (int c = 0; c < s->entry->n_columns; c++)
+	{
+		int			a = s->row_attno[c] - 1;
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		values[a] = ae_scorer_column_value(s, c, att->atttypid, att->atttypmod, &nulls[a]);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
 
 /* ---------------------------------------------------------------- errors */
 

@@ -17,6 +17,8 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "ae_encoding.h"
@@ -344,6 +346,103 @@ ae_explain_detail(AeScorer *s, int j)
 	if (s->entry->encoding)
 		return ColumnDetail(s, j);
 	return psprintf("observed %g, expected %g", PlainInput(s, j), PlainOutput(s, j));
+}
+
+/* ---------------------------------------------------------------- reconstructed values */
+
+/* A double as a value of numeric base type base (22003 when an integer type cannot hold it). */
+static Datum
+NumberDatum(double v, Oid base, int32 typmod, const char *column)
+{
+	switch (base)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			{
+				double		r = rint(v);
+				double		lim = base == INT2OID ? 32767.0 : base == INT4OID ? 2147483647.0 : 9.2233720368547748e18;
+
+				if (!(fabs(r) <= lim))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("the reconstruction of column \"%s\" (%g) is out of range for type %s",
+									column, v, format_type_be(base))));
+				return base == INT2OID ? Int16GetDatum((int16) r) :
+					base == INT4OID ? Int32GetDatum((int32) r) : Int64GetDatum((int64) r);
+			}
+		case FLOAT4OID:
+			return Float4GetDatum((float4) v);
+		case FLOAT8OID:
+			return Float8GetDatum(v);
+		default:
+			{
+				Datum		n = DirectFunctionCall1(float8_numeric, Float8GetDatum(v));
+
+				/* numeric(p, s): rounded to the column's scale, as an assignment would */
+				if (typmod >= 0)
+					n = DirectFunctionCall2(numeric, n, Int32GetDatum(typmod));
+				return n;
+			}
+	}
+}
+
+static Datum
+TimeDatum(AeColumnKind kind, double days)
+{
+	if (kind == AE_COL_DATE)
+		return DateADTGetDatum((DateADT) floor(days + 0.5));
+	/* to the microsecond, what timestamps hold */
+	return TimestampGetDatum((Timestamp) rint(days * USECS_PER_DAY));
+}
+
+Datum
+ae_scorer_column_value(AeScorer *s, int c, Oid typid, int32 typmod, bool *isnull)
+{
+	const AeCachedModel *m = s->entry;
+	Oid			base = getBaseType(typid);
+	Datum		v;
+
+	*isnull = false;
+	if (m->encoding == NULL)
+		v = NumberDatum(PlainOutput(s, c), base, base == typid ? typmod : -1, m->columns[c]);
+	else
+	{
+		const AeColumnEncoding *col = &m->encoding->cols[c];
+		int			n_feat = col->width - (col->missing ? 1 : 0);
+
+		if (col->kind == AE_COL_CATEGORICAL)
+		{
+			const float *z = s->out + col->first;
+			int			best = 0;
+			Oid			in;
+			Oid			ioparam;
+
+			for (int k = 1; k < col->width; k++)
+				if (z[k] > z[best])
+					best = k;
+			/* "other" stands for no category in particular; the NULL category is NULL */
+			if (best >= col->n_categories)
+			{
+				*isnull = true;
+				return (Datum) 0;
+			}
+			getTypeInputInfo(typid, &in, &ioparam);
+			return OidInputFunctionCall(in, col->categories[best], ioparam, typmod);
+		}
+		if (col->missing && PlainOutput(s, col->first + n_feat) > 0.5)
+		{
+			*isnull = true;
+			return (Datum) 0;
+		}
+		if (col->kind == AE_COL_NUMERIC)
+			v = NumberDatum(PlainOutput(s, col->first), base, base == typid ? typmod : -1, col->name);
+		else
+			v = TimeDatum(col->kind, PlainOutput(s, col->first + n_feat - 1));
+	}
+	if (base != typid)
+		domain_check(v, false, typid, NULL, NULL);
+	return v;
 }
 
 static void

@@ -187,6 +187,15 @@ extern void ae_scorer_feature_errors(AeScorer *s);
 extern char *ae_explain_detail(AeScorer *s, int j);
 
 /*
+ * After ae_scorer_reconstruct: model column c's reconstruction as a value
+ * of type typid (typmod): a number rounded as an assignment would, the
+ * most likely category (NULL when that is "other" or the NULL category), a
+ * date or time, NULL when the missing state is the more likely.  Domain
+ * constraints are checked.
+ */
+extern Datum ae_scorer_column_value(AeScorer *s, int c, Oid typid, int32 typmod, bool *isnull);
+
+/*
  * Share of training rows with a smaller MSE, from the stored quantiles
  * (55000 when the model has none, e.g. an import without them).
  */

@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS autoenc;
 SET autoenc.blas_threads = 1;
 -- the documented default, which the memory-budget case relies on
 SET autoenc.max_train_memory = '1GB';
-SELECT plan(349);
+SELECT plan(383);
 
 -- ------------------------------------------------------------ fixtures
 
@@ -58,6 +58,7 @@ INSERT INTO bi_all_null VALUES (NULL), (NULL), ('{1,2,3}');
 CREATE TABLE bi_constant AS
     SELECT ARRAY[1, 2, 3]::float8[] AS x, 5::float8 AS a, 7::int AS b FROM generate_series(1, 10);
 CREATE SEQUENCE bi_seq;
+CREATE TABLE bi_inf_day AS SELECT 1.0::float8 AS a, d AS day FROM (VALUES (date '2026-01-01'), ('infinity')) v(d);
 -- a table nobody but its owner may read, and a role to try
 CREATE TABLE bi_secret AS SELECT x FROM bi_pts;
 REVOKE ALL ON bi_secret FROM PUBLIC;
@@ -94,6 +95,14 @@ SELECT ae_import(d || '{"columns": ["a", "b", "c"]}', 'bi_cols') FROM bi_doc \g 
 SELECT ae_import(d - 'threshold' - 'quantiles', 'bi_bare') FROM bi_doc \g /dev/null
 -- a trained model, so that histories and warm starts exist
 SELECT ae_train('bi_trained', 'bi_pts', 'x', hidden => '{2}', epochs => 2, seed => 1) \g /dev/null
+-- bi_mixed: numeric, categorical, boolean, date and NULL columns
+CREATE TYPE bi_colour AS ENUM ('red', 'green', 'blue');
+CREATE TABLE bi_mix AS
+    SELECT i AS id, sin(i)::float8 AS a, (ARRAY['x', 'y', 'z'])[1 + i % 3] AS cat,
+           (ARRAY['red', 'green', 'blue']::bi_colour[])[1 + i % 3] AS colour, i % 2 = 0 AS flag,
+           date '2026-01-01' + i AS day, CASE WHEN i % 4 = 0 THEN NULL ELSE i END AS n
+    FROM generate_series(1, 40) AS i;
+SELECT ae_train('bi_mixed', 'bi_mix', NULL, '{a,cat,colour,flag,day,n}', hidden => '{4}', epochs => 2) \g /dev/null
 -- the models are scored once, so that the cache holds them when their rows are damaged
 SELECT ae_error('bi_tiny', '{1,2,3}'::real[]), ae_error('bi_trained', '{1,2,3}'::real[]) \g /dev/null
 
@@ -234,6 +243,19 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('row', 'an infinite column', '22003', 'infinite', $$SELECT ae_anomaly_score('bi_cols', t) FROM (SELECT 1 AS a, 'Infinity'::float8 AS b, 3 AS c) t$$),
 ('row', 'a numeric column beyond real', '22003', 'out of range', $$SELECT ae_error('bi_cols', t) FROM (SELECT 1 AS a, 2 AS b, 1e39 AS c) t$$),
 ('row', 'a row for a model trained on arrays', '42804', 'arrays', $$SELECT ae_error('bi_tiny', t) FROM (SELECT 1 AS a, 2 AS b, 3 AS c) t$$),
+-- row input of a mixed-type model
+('mixed', 'an array for a mixed model', '42804', 'named columns', $$SELECT ae_error('bi_mixed', '{1,2,3}'::real[])$$),
+('mixed', 'a number where a category was learnt', '42804', '"cat"', $$SELECT ae_error('bi_mixed', t) FROM (SELECT a, 7 AS cat, colour, flag, day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'a text where a number was learnt', '42804', '"a"', $$SELECT ae_error('bi_mixed', t) FROM (SELECT 'one'::text AS a, cat, colour, flag, day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'a text where a date was learnt', '42804', 'date', $$SELECT ae_error('bi_mixed', t) FROM (SELECT a, cat, colour, flag, day::text AS day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'a NULL in a column that had none', '22004', '"a"', $$SELECT ae_error('bi_mixed', t) FROM (SELECT NULL::float8 AS a, cat, colour, flag, day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'a NaN in a numeric column', '22000', '"a"', $$SELECT ae_error('bi_mixed', t) FROM (SELECT 'NaN'::float8 AS a, cat, colour, flag, day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'an infinite number', '22003', 'infinite', $$SELECT ae_error('bi_mixed', t) FROM (SELECT 'Infinity'::float8 AS a, cat, colour, flag, day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'an infinite date', '22008', '"day"', $$SELECT ae_error('bi_mixed', t) FROM (SELECT a, cat, colour, flag, 'infinity'::date AS day, n FROM bi_mix LIMIT 1) t$$),
+('mixed', 'metric mae on a mixed model', '22023', 'mae', $$SELECT ae_error('bi_mixed', t, 'mae') FROM bi_mix t LIMIT 1$$),
+('mixed', 'metric bce on a mixed model', '22023', 'bce', $$SELECT ae_error('bi_mixed', t, 'bce') FROM bi_mix t LIMIT 1$$),
+('mixed', 'ae_reconstruct_row of a scalar', '42804', 'integer', $$SELECT ae_reconstruct_row('bi_mixed', 1)$$),
+('mixed', 'ONNX export of a mixed model', '0A000', 'categorical', $$SELECT ae_export_onnx('bi_mixed')$$),
 -- ae_train: the relation and its columns
 ('train', 'a NULL relation', '22004', 'relation', $$SELECT ae_train('bi_e', NULL, 'x')$$),
 ('train', 'a relation that does not exist', '42P01', 'bi_no_table', $$SELECT ae_train('bi_e', 'bi_no_table', 'x')$$),
@@ -255,8 +277,20 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('train', 'a scalar input column', '42804', 'integer', $$SELECT ae_train('bi_e', 'bi_pts', 'id')$$),
 ('train', 'an aclitem[] input column', '42804', 'aclitem[]', $$SELECT ae_train('bi_e', 'pg_class', 'relacl')$$),
 ('train', 'a named column that does not exist', '42703', 'bi_nope', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,bi_nope}')$$),
-('train', 'a text named column', '42804', 'label', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,label}')$$),
-('train', 'a boolean named column', '42804', 'boolean', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,flag}')$$),
+('train', 'an integer[] named column', '42804', 'integer[]', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,codes}')$$),
+('train', 'a double precision[] named column', '42804', 'double precision[]', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,x}')$$),
+('train', 'max_categories 0', '22023', 'max_categories', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', max_categories => 0)$$),
+('train', 'an unknown nulls mode', '22023', 'nulls', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', nulls => 'drop')$$),
+('train', 'column_weights not an object', '22023', 'column_weights', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', column_weights => '[1, 2]')$$),
+('train', 'a zero column weight', '22023', 'column_weights', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', column_weights => '{"cat": 0}')$$),
+('train', 'a text column weight', '22023', 'column_weights', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', column_weights => '{"cat": "high"}')$$),
+('train', 'a weight for a column not trained on', '42703', '"colour"', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', column_weights => '{"colour": 2}')$$),
+('train', 'a categorical column streamed', '0A000', 'stream', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,cat}', data => 'stream')$$),
+('train', 'a warm start of a mixed model', '0A000', 'warm_start', $$SELECT ae_train('bi_mixed', 'bi_mix', NULL, '{a,cat,colour,flag,day,n}', warm_start => true)$$),
+('train', 'a NULL with nulls error', '22004', '"n"', $$SELECT ae_train('bi_e', 'bi_mix', NULL, '{a,n}', nulls => 'error', epochs => 1)$$),
+('train', 'an infinite date', '22008', '"day"', $$SELECT ae_train('bi_e', 'bi_inf_day', NULL, '{a,day}', epochs => 1)$$),
+('train', 'a NULL row in ae_fit', '22004', 'NULL', $$SELECT ae_fit(CASE WHEN id = 3 THEN NULL ELSE t END) FROM (SELECT id, a FROM bi_mix) t$$),
+('train', 'ae_fit rows with other fields', '42804', 'same fields', $$SELECT ae_fit(CASE WHEN i = 1 THEN ROW(1.0::float8, 'a'::text) ELSE ROW(2.0::float8, 'b'::text, 3) END) FROM generate_series(1, 3) i$$),
 ('train', 'an array named column', '42804', 'codes', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,codes}')$$),
 ('train', 'a named column listed twice', '42701', 'twice', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,b,a}')$$),
 ('train', 'a NULL in columns', '22004', 'null', $$SELECT ae_train('bi_e', 'bi_pts', NULL, columns => '{a,NULL}')$$),
@@ -272,7 +306,7 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('train', 'an array of another width', '22000', 'expected 3', $$SELECT ae_train('bi_e', 'bi_dirty_width', 'x', epochs => 1)$$),
 ('train', 'a two-dimensional array', '2202E', 'one-dimensional', $$SELECT ae_train('bi_e', 'bi_dirty_2d', 'x', epochs => 1)$$),
 ('train', 'an empty array', '22000', 'empty', $$SELECT ae_train('bi_e', 'bi_dirty_empty', 'x', epochs => 1)$$),
-('train', 'a NULL named column', '22004', '"a"', $$SELECT ae_train('bi_e', 'bi_dirty_a_null', NULL, columns => '{a,b}', epochs => 1)$$),
+('train', 'a NULL named column', '22004', '"a"', $$SELECT ae_train('bi_e', 'bi_dirty_a_null', NULL, columns => '{a,b}', epochs => 1, nulls => 'error')$$),
 ('train', 'a NaN named column', '22000', 'nan', $$SELECT ae_train('bi_e', 'bi_dirty_a_nan', NULL, columns => '{a,b}', epochs => 1)$$),
 ('train', 'an infinite named column', '22003', 'infinite', $$SELECT ae_train('bi_e', 'bi_dirty_b_inf', NULL, columns => '{a,b}', epochs => 1)$$),
 ('train', 'a named column beyond real (1e300)', '22003', 'out of range', $$SELECT ae_train('bi_e', 'bi_dirty_b_big', NULL, columns => '{a,b}', epochs => 1)$$),
@@ -412,7 +446,17 @@ INSERT INTO bi_cases (area, descr, state, word, sql) VALUES
 ('import', 'an empty object', '22P02', 'format', $$SELECT ae_import('{}', 'bi_e')$$),
 ('import', 'format missing', '22P02', 'format', $$SELECT ae_import(d - 'format', 'bi_e') FROM bi_doc$$),
 ('import', 'another format', '22023', 'format', $$SELECT ae_import(jsonb_set(d, '{format}', '"onnx"'), 'bi_e') FROM bi_doc$$),
-('import', 'format_version 2', '22023', 'format_version', $$SELECT ae_import(jsonb_set(d, '{format_version}', '2'), 'bi_e') FROM bi_doc$$),
+('import', 'format_version 3', '22023', 'format_version', $$SELECT ae_import(jsonb_set(d, '{format_version}', '3'), 'bi_e') FROM bi_doc$$),
+('import', 'format_version 2 without an encoding', '22P02', 'encoding', $$SELECT ae_import(jsonb_set(d, '{format_version}', '2'), 'bi_e') FROM bi_doc$$),
+('import', 'an encoding in format_version 1', '22023', 'encoding', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{format_version}', '1'), 'bi_e')$$),
+('import', 'an encoding of an unknown kind', '22023', 'kind', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{encoding,columns,1,kind}', '"colour"'), 'bi_e')$$),
+('import', 'an encoding with one category too many', '22023', 'inputs', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{encoding,columns,1,categories}', '["x","y","z","w"]'), 'bi_e')$$),
+('import', 'an encoding with a repeated category', '22023', 'twice', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{encoding,columns,1,categories}', '["x","x","z"]'), 'bi_e')$$),
+('import', 'an encoding with a category that is not a string', '22023', 'string', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{encoding,columns,1,categories}', '["x",1,"z"]'), 'bi_e')$$),
+('import', 'an encoding naming other columns', '22023', 'not in the model', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{columns,0}', '"b"'), 'bi_e')$$),
+('import', 'an encoding with a negative weight', '22023', 'weight', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{encoding,columns,0,weight}', '-1'), 'bi_e')$$),
+('import', 'a normalised one-hot input', '22023', 'one-hot', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{normalization,scale,6}', '2'), 'bi_e')$$),
+('import', 'an encoding of another format', '22023', 'format', $$SELECT ae_import(jsonb_set(ae_export('bi_mixed'), '{encoding,format}', '9'), 'bi_e')$$),
 ('import', 'format_version as a string', '22P02', 'format_version', $$SELECT ae_import(jsonb_set(d, '{format_version}', '"1"'), 'bi_e') FROM bi_doc$$),
 ('import', 'n_inputs as a string', '22P02', 'n_inputs', $$SELECT ae_import(jsonb_set(d, '{n_inputs}', '"3"'), 'bi_e') FROM bi_doc$$),
 ('import', 'n_inputs 0', '22023', 'n_inputs', $$SELECT ae_import(jsonb_set(d, '{n_inputs}', '0'), 'bi_e') FROM bi_doc$$),
@@ -588,7 +632,7 @@ SELECT is((SELECT count(*) FROM ae_model_catalog WHERE name NOT IN ('bi_odd_arra
                                                                     'bi_const_cols', 'bi_skip')),
           (SELECT models FROM bi_before), 'no model was added or removed by a failing case');
 SELECT is((SELECT array_agg(name || ':' || version ORDER BY name) FROM ae_model_catalog
-           WHERE name IN ('bi_tiny', 'bi_cols', 'bi_bare', 'bi_trained')),
+           WHERE name IN ('bi_tiny', 'bi_cols', 'bi_bare', 'bi_trained', 'bi_mixed')),
           (SELECT versions FROM bi_before), 'no model got a new version or a new name');
 SELECT is(ae_export('bi_tiny'), (SELECT tiny FROM bi_before), 'bi_tiny exports exactly as before');
 SELECT is(ae_export('bi_trained') -> 'layers', (SELECT trained FROM bi_before), 'bi_trained has the same weights');

@@ -254,7 +254,9 @@ SELECT set_eq(
              ('ae_shard_close', 'v', 'u'), ('ae_shard_sessions', 'v', 'u'), ('ae_shard_local', 'v', 'u'),
              ('ae_fit_transfn', 'v', 's'), ('ae_fit_combinefn', 'v', 's'), ('ae_fit_serialfn', 'v', 's'),
              ('ae_fit_deserialfn', 'v', 's'), ('ae_fit_finalfn', 'v', 's'), ('ae_fit', 'i', 's'),
+             ('ae_fit_row_transfn', 'v', 's'),
              ('ae_encode', 's', 's'), ('ae_decode', 's', 's'), ('ae_reconstruct', 's', 's'),
+             ('ae_reconstruct_row', 's', 's'),
              ('ae_error', 's', 's'), ('ae_feature_errors', 's', 's'), ('ae_explain', 's', 's'),
              ('ae_anomaly_score', 's', 's'), ('ae_is_anomaly', 's', 's'),
              ('ae_score_trigger', 'v', 'u')$$,
@@ -265,8 +267,8 @@ FROM (VALUES ('ae_encode', 3), ('ae_decode', 2), ('ae_reconstruct', 3), ('ae_err
              ('ae_feature_errors', 3), ('ae_explain', 3), ('ae_anomaly_score', 3), ('ae_is_anomaly', 3)) AS t(f, c);
 SELECT volatility_is('ae_train', 'volatile', 'ae_train is VOLATILE');
 SELECT is((SELECT proparallel::text FROM sec_funcs WHERE name = 'ae_train'), 'u', 'ae_train is PARALLEL UNSAFE');
-SELECT is((SELECT count(*)::int FROM sec_funcs WHERE name = 'ae_fit' AND prokind = 'a' AND proparallel = 's'), 4,
-          'the four ae_fit aggregates are PARALLEL SAFE');
+SELECT is((SELECT count(*)::int FROM sec_funcs WHERE name = 'ae_fit' AND prokind = 'a' AND proparallel = 's'), 6,
+          'the six ae_fit aggregates (arrays of two types, rows; with and without options) are PARALLEL SAFE');
 
 -- ------------------------------------------------------------ 5. search_path
 -- The owner plants look-alikes of what the extension's SQL uses in a schema

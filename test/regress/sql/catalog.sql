@@ -120,7 +120,7 @@ SELECT set_byte(ae_load('lin')::bytea, 100, get_byte(ae_load('lin')::bytea, 100)
 SELECT substring(ae_load('lin')::bytea FROM 1 FOR 100)::ae_model;
 SELECT (ae_load('lin')::bytea || '\x00'::bytea)::ae_model;
 SELECT set_byte(ae_load('lin')::bytea, 0, 66)::ae_model;
-SELECT set_byte(ae_load('lin')::bytea, 4, 2)::ae_model;
+SELECT set_byte(ae_load('lin')::bytea, 4, 3)::ae_model;
 SELECT '\x'::bytea::ae_model;
 SELECT 'QUVOQw=='::ae_model;
 SELECT 'not base64!'::ae_model;
@@ -167,7 +167,7 @@ SELECT ae_import('[1, 2]', 'bad');
 SELECT ae_import('"autoenc"', 'bad');
 SELECT ae_import(d - 'format', 'bad') FROM doc;
 SELECT ae_import(jsonb_set(d, '{format}', '"onnx"'), 'bad') FROM doc;
-SELECT ae_import(jsonb_set(d, '{format_version}', '2'), 'bad') FROM doc;
+SELECT ae_import(jsonb_set(d, '{format_version}', '3'), 'bad') FROM doc;
 SELECT ae_import(jsonb_set(d, '{format_version}', '"1"'), 'bad') FROM doc;
 SELECT ae_import(d - 'n_inputs', 'bad') FROM doc;
 SELECT ae_import(jsonb_set(d, '{n_inputs}', '0'), 'bad') FROM doc;
