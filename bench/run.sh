@@ -15,6 +15,9 @@
 #   bench/shard_bench.sh   sharded training: one server against two shards,
 #                          both reference networks, per-step overhead
 #                          (throwaway cluster; about 2 minutes)
+#   bench/mixed_bench.sh   mixed-type columns (10 numeric + 4 categorical):
+#                          training and scoring against a numeric model of
+#                          the same width (throwaway cluster; about 2 minutes)
 #
 # AE_BENCH_RUNS (default 5) runs of everything, AE_BENCH_PGBENCH_SECONDS
 # (default 10) per pgbench run.  About 6 minutes on 2 cores.
@@ -65,6 +68,8 @@ report() {
     bash bench/stream_bench.sh
     echo
     AE_BENCH_INSTALLED=1 bash bench/shard_bench.sh
+    echo
+    AE_BENCH_INSTALLED=1 bash bench/mixed_bench.sh
 
     echo
     echo "Whole run: $(( $(date +%s) - start )) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -145,7 +145,7 @@ MixedError(AeScorer *s, AeMetric metric)
 				 errmsg("metric \"%s\" is not defined for model \"%s\", which has categorical, date/time or NULL-learning columns",
 						metric == AE_METRIC_MAE ? "mae" : metric == AE_METRIC_MAX ? "max" : "bce", s->name),
 				 errhint("Use mse (the weighted reconstruction loss the model was trained on) or rmse.")));
-	CheckFinite(s, s->out, s->d);
+	/* a non-finite output makes the error itself NaN or infinite: one check */
 	ae_groups_row_errors(model->groups, model->arch.output_act, s->out, s->xn, 1, s->d, &e);
 	if (unlikely(!isfinite(e)))
 		ReportNonFinite(s);

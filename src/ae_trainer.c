@@ -587,6 +587,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	AeStatus	st;
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 	float	   *params;
+	int			n_norm;
 
 	if (n < 2)
 		ereport(ERROR,
@@ -599,6 +600,7 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 				 errhint("Train on a sample with max_rows.")));
 
 	AeTrainerSortRows(X, n, d);
+	n_norm = ae_groups_present(groups) ? groups->n_plain : d;
 
 	/* feature means in original units, for imputing missing values later */
 	{
@@ -627,14 +629,16 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 		memcpy(bundle->norm_scale, warm->norm_scale, sizeof(float) * d);
 	}
 	else
-		ae_norm_fit(bundle->norm_method, X, n, d, bundle->norm_offset, bundle->norm_scale);
-	/* one-hot groups are never normalised */
-	for (int j = ae_groups_present(groups) ? groups->n_plain : d; j < d; j++)
 	{
-		bundle->norm_offset[j] = 0.0f;
-		bundle->norm_scale[j] = 1.0f;
+		/* one-hot groups are never normalised: the plain inputs come first */
+		for (int j = n_norm; j < d; j++)
+		{
+			bundle->norm_offset[j] = 0.0f;
+			bundle->norm_scale[j] = 1.0f;
+		}
+		ae_norm_fit_cols(bundle->norm_method, X, n, d, n_norm, bundle->norm_offset, bundle->norm_scale);
 	}
-	ae_norm_apply(bundle->norm_offset, bundle->norm_scale, X, n, d);
+	ae_norm_apply_cols(bundle->norm_offset, bundle->norm_scale, X, n, d, n_norm);
 
 	if (opts->loss == AE_LOSS_BCE)
 	{

@@ -56,8 +56,11 @@ typedef void (*ForwardFn) (AeActivation act, float *za, const float *bias, int B
 typedef void (*BackwardFn) (AeActivation act, float *delta, const float *a, float *db,
 							int B, int n);
 
+typedef double (*ExpShiftFn) (const float *z, int n, float m, float *e);
+
 static ForwardFn forward_fn = NULL;
 static BackwardFn backward_fn = NULL;
+static ExpShiftFn exp_shift_fn = NULL;
 static bool force_portable = false;
 
 static void
@@ -68,11 +71,13 @@ ChooseKernels(void)
 	{
 		forward_fn = Forward8;
 		backward_fn = Backward8;
+		exp_shift_fn = ExpShift8;
 		return;
 	}
 #endif
 	forward_fn = Forward4;
 	backward_fn = Backward4;
+	exp_shift_fn = ExpShift4;
 }
 
 void
@@ -89,6 +94,14 @@ ae_act_backward(AeActivation act, float *delta, const float *a, float *db, int B
 	if (backward_fn == NULL)
 		ChooseKernels();
 	backward_fn(act, delta, a, db, B, n);
+}
+
+double
+ae_exp_shift(const float *z, int n, float m, float *e)
+{
+	if (exp_shift_fn == NULL)
+		ChooseKernels();
+	return exp_shift_fn(z, n, m, e);
 }
 
 const char *

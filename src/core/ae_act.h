@@ -36,6 +36,12 @@ void		ae_act_backward(AeActivation act, float *delta, const float *a, float *db,
 /* d1 = f'(z) and, when d2 is not NULL, d2 = f''(z), elementwise from a (count floats). */
 void		ae_act_derivs(AeActivation act, const float *a, float *d1, float *d2, size_t count);
 
+/*
+ * e[k] = exp(z[k] - m) for k < n, with the activations' vector exponential
+ * (e may be z, or NULL); returns Σ e[k] in double.
+ */
+double		ae_exp_shift(const float *z, int n, float m, float *e);
+
 /* "avx2" or "portable": the kernels in use (chosen at the first call). */
 const char *ae_act_variant(void);
 

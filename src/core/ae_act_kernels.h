@@ -285,6 +285,40 @@ K(Backward) (AeActivation act, float *delta, const float *a, float *db, int B, i
 	}
 }
 
+/*
+ * e[k] = exp(z[k] - m) for k < n (e may be z, or NULL for the sum only);
+ * returns Σ_k e[k], the vector lanes' partial sums added in double at the
+ * end.  The exponentials of a softmax group (ae_groups.c).
+ */
+KATTR static double
+K(ExpShift) (const float *z, int n, float m, float *e)
+{
+	Vf			acc = {0};
+	double		s = 0.0;
+	int			k = 0;
+
+	for (; k + KVL <= n; k += KVL)
+	{
+		Vf			v = K(Exp) (K(AeLoad) (z + k) - m);
+
+		if (e)
+			K(AeStore) (e + k, v);
+		acc += v;
+	}
+	if (k < n)
+	{
+		Vf			v = K(Exp) (K(AeLoadPart) (z + k, n - k) - m);
+
+		if (e)
+			K(AeStorePart) (e + k, v, n - k);
+		for (int i = 0; i < n - k; i++)
+			s += v[i];
+	}
+	for (int i = 0; i < KVL; i++)
+		s += acc[i];
+	return s;
+}
+
 #undef FORWARD_ROWS
 #undef BACKWARD_ROWS
 #undef KFN

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ae_act.h"
 #include "ae_blas.h"
 #include "ae_nn_int.h"
+#include "ae_simd.h"
 
 #define AE_BCE_LOG_MIN	-100.0	/* torch's clamp of log(p) and log(1-p) */
 #define AE_BCE_EPS		1e-12f	/* torch's floor of p(1-p) in the BCE gradient */
@@ -96,42 +98,102 @@ Sigmoid(double z)
 }
 
 /*
- * log Σ_k exp(z_k) of a group, and Σ_k t_k of its target, the max taken
- * out first so that no exp overflows.
+ * The first j in [from, n) with x[j] != 0, or n: one-hot inputs are mostly
+ * zeros, so four at a time are ruled out by one vector compare.
+ */
+static inline int
+NextNonzero(const float *x, int from, int n)
+{
+	int			j = from;
+
+	/* sixteen at a time while they are all zero (the bits, sign ignored: -0 is 0) */
+	for (; j + 16 <= n; j += 16)
+	{
+		AeVi4		bits = ((AeVi4) AeLoad4(x + j) | (AeVi4) AeLoad4(x + j + 4) |
+							(AeVi4) AeLoad4(x + j + 8) | (AeVi4) AeLoad4(x + j + 12)) & 0x7fffffff;
+
+		if ((bits[0] | bits[1] | bits[2] | bits[3]) != 0)
+			break;
+	}
+	for (; j + 4 <= n; j += 4)
+	{
+		AeVi4		nz = AeLoad4(x + j) != AE_SPLAT(AeVf4, 0.0f);
+
+		if ((nz[0] | nz[1] | nz[2] | nz[3]) != 0)
+			break;
+	}
+	for (; j < n; j++)
+		if (x[j] != 0.0f)
+			return j;
+	return n;
+}
+
+/* max_k z_k, four lanes at a time (NaN-free logits: the caller checks finiteness) */
+static inline float
+GroupMax(const float *z, int K)
+{
+	AeVf4		m4 = AE_SPLAT(AeVf4, z[0]);
+	float		m;
+	int			k = 0;
+
+	for (; k + 4 <= K; k += 4)
+	{
+		AeVf4		v = AeLoad4(z + k);
+
+		m4 = AeSelect4(v > m4, v, m4);
+	}
+	m = m4[0];
+	for (int i = 1; i < 4; i++)
+		m = m4[i] > m ? m4[i] : m;
+	for (; k < K; k++)
+		m = z[k] > m ? z[k] : m;
+	return m;
+}
+
+/*
+ * log Σ_k exp(z_k) of a group, the max taken out first so that no exp
+ * overflows; e (K) or NULL receives exp(z_k - max), whose sum is returned
+ * in *sum.  Single-precision exponentials (what PyTorch's float softmax
+ * computes: the activations' vector kernel, ae_act.h), summed in double.
  */
 static double
-LogSumExp(const float *z, int K)
+LogSumExp(const float *z, int K, float *e, double *sum)
 {
-	float		m = z[0];
-	double		s = 0.0;
+	float		m = GroupMax(z, K);
+	double		s;
 
-	for (int k = 1; k < K; k++)
-		if (z[k] > m)
-			m = z[k];
-	for (int k = 0; k < K; k++)
-		s += exp((double) z[k] - m);
+	s = ae_exp_shift(z, K, m, e);
+	if (sum)
+		*sum = s;
 	return m + log(s);
 }
 
-/* CE of one group's logits z against target t, and when dz, w·(softmax·Σt - t) into it */
+/*
+ * CE of one group's logits z against target t, and when dz, w·(softmax·Σt -
+ * t) into it: one exponential per logit, shared by the loss and the
+ * gradient (the exponentials are kept in dz until the gradient replaces
+ * them).
+ */
 static double
 GroupCrossEntropy(const float *z, const float *t, int K, double w, float *dz)
 {
-	double		lse = LogSumExp(z, K);
+	double		s;
+	double		lse = LogSumExp(z, K, dz, &s);
 	double		ce = 0.0;
 	double		tsum = 0.0;
 
-	for (int k = 0; k < K; k++)
+	for (int k = NextNonzero(t, 0, K); k < K; k = NextNonzero(t, k + 1, K))
 	{
-		if (t[k] != 0.0f)
-		{
-			ce += (double) t[k] * (lse - z[k]);
-			tsum += t[k];
-		}
+		ce += (double) t[k] * (lse - z[k]);
+		tsum += t[k];
 	}
 	if (dz)
+	{
+		float		scale = (float) (w * tsum / s);
+
 		for (int k = 0; k < K; k++)
-			dz[k] = (float) (w * (exp((double) z[k] - lse) * tsum - t[k]));
+			dz[k] = scale * dz[k] - (float) w * t[k];
+	}
 	return ce;
 }
 
@@ -266,10 +328,12 @@ ae_groups_finish(const AeGroups *g, AeActivation output_act, float *z, int B, in
 		for (int i = 0; i < g->n_groups; i++)
 		{
 			const AeGroup *gr = &g->groups[i];
-			double		lse = LogSumExp(zr + gr->start, gr->width);
+			float	   *e = zr + gr->start;
+			double		s;
 
+			(void) LogSumExp(e, gr->width, e, &s);
 			for (int k = 0; k < gr->width; k++)
-				zr[gr->start + k] = (float) exp((double) zr[gr->start + k] - lse);
+				e[k] = (float) (e[k] / s);
 		}
 	}
 }
@@ -302,12 +366,10 @@ ae_groups_first_forward(const AeGroups *g, const float *W, const float *in,
 		float	   *zr = out + (size_t) b * O;
 
 		/* the group inputs are one-hot: a scan of K floats finds the column to add */
-		for (int j = P; j < d; j++)
+		for (int j = NextNonzero(xr, P, d); j < d; j = NextNonzero(xr, j + 1, d))
 		{
 			float		v = xr[j];
 
-			if (v == 0.0f)
-				continue;
 			for (int o = 0; o < O; o++)
 				zr[o] += v * W[(size_t) o * d + j];
 		}
@@ -328,12 +390,10 @@ ae_groups_first_backward(const AeGroups *g, const float *dz, const float *in,
 		const float *xr = in + (size_t) b * d;
 		const float *dr = dz + (size_t) b * O;
 
-		for (int j = P; j < d; j++)
+		for (int j = NextNonzero(xr, P, d); j < d; j = NextNonzero(xr, j + 1, d))
 		{
 			float		v = xr[j];
 
-			if (v == 0.0f)
-				continue;
 			for (int o = 0; o < O; o++)
 				dW[(size_t) o * d + j] += v * dr[o];
 		}
@@ -345,13 +405,11 @@ ae_groups_first_row(const AeGroups *g, const float *packed, const float *in, int
 {
 	int			d = g->n_groups > 0 ? g->groups[g->n_groups - 1].start + g->groups[g->n_groups - 1].width : g->n_plain;
 
-	for (int j = g->n_plain; j < d; j++)
+	for (int j = NextNonzero(in, g->n_plain, d); j < d; j = NextNonzero(in, j + 1, d))
 	{
 		float		v = in[j];
 		const float *row = packed + (size_t) j * O;
 
-		if (v == 0.0f)
-			continue;
 		for (int o = 0; o < O; o++)
 			z[o] += v * row[o];
 	}

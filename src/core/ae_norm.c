@@ -16,6 +16,13 @@ void
 ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 			float *offset, float *scale)
 {
+	ae_norm_fit_cols(method, X, n, d, d, offset, scale);
+}
+
+void
+ae_norm_fit_cols(AeNormMethod method, const float *X, size_t n, int stride, int d,
+				 float *offset, float *scale)
+{
 	for (int j = 0; j < d; j++)
 	{
 		offset[j] = 0.0f;
@@ -47,7 +54,7 @@ ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 		}
 		for (size_t i = 0; i < n; i++)
 		{
-			const float *row = X + i * d + j0;
+			const float *row = X + i * stride + j0;
 
 			for (int k = 0; k < w; k++)
 			{
@@ -65,7 +72,7 @@ ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 			/* two passes: Σ(x − mean)² does not cancel like Σx² − n·mean² */
 			for (size_t i = 0; i < n; i++)
 			{
-				const float *row = X + i * d + j0;
+				const float *row = X + i * stride + j0;
 
 				for (int k = 0; k < w; k++)
 				{
@@ -103,9 +110,15 @@ ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 void
 ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d)
 {
+	ae_norm_apply_cols(offset, scale, X, n, d, d);
+}
+
+void
+ae_norm_apply_cols(const float *offset, const float *scale, float *X, size_t n, int stride, int d)
+{
 	for (size_t i = 0; i < n; i++)
 	{
-		float	   *row = X + i * d;
+		float	   *row = X + i * stride;
 
 		for (int j = 0; j < d; j++)
 			row[j] = (row[j] - offset[j]) / scale[j];

@@ -27,6 +27,16 @@ void		ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 void		ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d);
 
 /*
+ * The same on the first d of the stride floats of each row (a mixed model's
+ * plain inputs, ahead of its one-hot groups); the other columns' offset and
+ * scale are not touched.
+ */
+void		ae_norm_fit_cols(AeNormMethod method, const float *X, size_t n, int stride, int d,
+							 float *offset, float *scale);
+void		ae_norm_apply_cols(const float *offset, const float *scale, float *X, size_t n,
+							   int stride, int d);
+
+/*
  * Quantiles of n values (sorted in place), linear interpolation between
  * order statistics (numpy's default): q[i] = quantile(probs[i]).
  */
