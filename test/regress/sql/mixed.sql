@@ -111,8 +111,15 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-SELECT ae_save('mx_par', ae_fit(s, '{"hidden": [16, 4, 16], "epochs": 30, "max_categories": 3, "seed": 7}'))
+-- (ae_save is parallel unsafe: the model is kept in a table first, by a parallel plan)
+EXPLAIN (COSTS OFF)
+CREATE TABLE mx_par_value AS
+SELECT ae_fit(s, '{"hidden": [16, 4, 16], "epochs": 30, "max_categories": 3, "seed": 7}') AS m
 FROM (SELECT amount, country, channel, is_online, grade, tier, created_at, due, items, method FROM mx_pay) AS s;
+CREATE TABLE mx_par_value AS
+SELECT ae_fit(s, '{"hidden": [16, 4, 16], "epochs": 30, "max_categories": 3, "seed": 7}') AS m
+FROM (SELECT amount, country, channel, is_online, grade, tier, created_at, due, items, method FROM mx_pay) AS s;
+SELECT ae_save('mx_par', m) FROM mx_par_value;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
