@@ -177,6 +177,19 @@ my ($src, $dst) = ('dump_src', 'dump_dst');
 fresh_db($src);
 sql($src, 'CREATE EXTENSION autoenc');
 models($src);
+# and a mixed-type model: enum, text, date and NULL columns (0.2.0 on)
+sql($src, q{
+	CREATE TYPE tier AS ENUM ('gold', 'silver');
+	CREATE TABLE mix AS
+		SELECT g AS id, sin(g)::float8 AS a, (ARRAY['x', 'y', 'z'])[1 + g % 3] AS c,
+		       (ARRAY['gold', 'silver']::tier[])[1 + g % 2] AS t, date '2026-01-01' + g % 30 AS d,
+		       CASE WHEN g % 7 = 0 THEN NULL ELSE g % 5 END AS n
+		FROM generate_series(1, 500) g;
+	SELECT version FROM ae_train('mixed', 'mix', NULL, '{a,c,t,d,n}', hidden => '{8,3,8}', epochs => 3);
+	});
+my $mixed_scores = "SELECT count(*), md5(string_agg(ae_error('mixed', m)::text || ' ' || ae_encode('mixed', m)::text
+                    || ' ' || ae_reconstruct_row('mixed', m)::text, ',' ORDER BY id)) FROM mix m";
+my $mixed_before = sql($src, $mixed_scores);
 my $before = state($src);
 like($before, qr/^m64\|5000\|[0-9a-f]{32}$/m, "source: the state includes every row's scores");
 my $catalog = "SELECT md5(string_agg(c::text, '|' ORDER BY id)) FROM ae_model_catalog c;
@@ -196,15 +209,17 @@ ok($ok, 'pg_restore into a new database' . ($out ne '' ? ": $out" : ''));
 is($out, '', 'pg_restore printed nothing');
 is(sql($dst, $catalog), $catalog_before,
 	'catalog, grants and audit rows identical (every column, timestamps and bytes included)');
-is(sql($dst, 'SELECT count(*) FROM ae_model_catalog'), '4', 'four models restored');
+is(sql($dst, 'SELECT count(*) FROM ae_model_catalog'), '5', 'five models restored');
 is(state($dst), $before,
 	"ae_models, exports, grants, and every row's scores (ae_error, ae_encode, ae_anomaly_score, ae_reconstruct) identical");
-for my $m (qw(m64 cols imported fit))
+is(sql($dst, $mixed_scores), $mixed_before,
+	'the mixed-type model scores, encodes and reconstructs every row identically');
+for my $m (qw(m64 cols imported fit mixed))
 {
 	is(sql($dst, "SELECT ae_export('$m')::text"), sql($src, "SELECT ae_export('$m')::text"),
 		"ae_export('$m') identical");
 }
-is(sql($dst, 'SELECT count(*) FROM ae_models'), '4', 'ae_models lists them');
+is(sql($dst, 'SELECT count(*) FROM ae_models'), '5', 'ae_models lists them');
 is(sql($dst, "SET ROLE $reader; SELECT name FROM ae_models"), 'm64', "the grant to $reader restored");
 is(sql($dst, "SELECT version FROM ae_train('m64', 'd64', 'x', epochs => 1)"), '3',
 	'after the restore a retrain stores version 3');
