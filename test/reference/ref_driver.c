@@ -11,6 +11,7 @@
  *   case NAME
  *   arch d k h_1..h_k act_1..act_k output_act code_layer tied
  *   objective loss l1 sparsity_weight sparsity_target contractive
+ *   groups P G width_1..width_G weight_1..weight_{P+G}   (0 0: a numeric model)
  *   optim kind lr momentum nesterov beta1 beta2 eps weight_decay clip lr_decay
  *   steps S B epoch_every
  *   params n p_1..p_n
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae_groups.h"
 #include "ae_names.h"
 #include "ae_nn.h"
 #include "ae_optim.h"
@@ -95,6 +97,7 @@ RunCase(FILE *in, FILE *out)
 			   *grad,
 			   *target,
 			   *input;
+	AeGroups	groups = {0};
 
 	if (fscanf(in, "%63s", tok) != 1)
 		return false;
@@ -125,6 +128,25 @@ RunCase(FILE *in, FILE *out)
 		Die("bad loss", tok);
 	obj.loss = (AeLoss) kind;
 
+	Expect(in, "groups");
+	if (fscanf(in, "%d %d", &groups.n_plain, &groups.n_groups) != 2 || groups.n_plain < 0 ||
+		groups.n_groups < 0 || groups.n_groups > d)
+		Die("bad groups", name);
+	if (groups.n_plain + groups.n_groups > 0)
+	{
+		int			start = groups.n_plain;
+
+		groups.groups = malloc(sizeof(AeGroup) * (groups.n_groups + 1));
+		for (int i = 0; i < groups.n_groups; i++)
+		{
+			if (fscanf(in, "%d", &groups.groups[i].width) != 1)
+				Die("bad group width", name);
+			groups.groups[i].start = start;
+			start += groups.groups[i].width;
+		}
+		groups.weights = ReadFloats(in, (size_t) (groups.n_plain + groups.n_groups));
+	}
+
 	Expect(in, "optim");
 	if (fscanf(in, "%63s", tok) != 1 || !ae_name_parse(ae_optimizer_names, tok, &kind))
 		Die("bad optimizer", tok);
@@ -148,6 +170,8 @@ RunCase(FILE *in, FILE *out)
 
 	if (ae_arch_validate(&arch, err) != AE_OK || ae_model_bind(&model, &arch, params, err) != AE_OK
 		|| ae_objective_validate(&obj, &model, err) != AE_OK || ae_optim_validate(&oc, err) != AE_OK)
+		Die(name, err);
+	if (ae_groups_present(&groups) && ae_model_set_groups(&model, &groups, err) != AE_OK)
 		Die(name, err);
 	ws = ae_workspace_create(&model, &obj, B, &unit_allocator);
 	grad = malloc(n * sizeof(float));
@@ -181,6 +205,8 @@ RunCase(FILE *in, FILE *out)
 	free(params);
 	free(target);
 	free(input);
+	free(groups.groups);
+	free(groups.weights);
 	return true;
 }
 

@@ -38,8 +38,10 @@ def f32(x):
 def case(name, hidden, acts, out_act="linear", tied=False, loss="mse", l1=0.0,
          kl=0.0, rho=0.05, contractive=0.0, noise=None, opt="adam", lr=0.01,
          momentum=0.9, nesterov=False, betas=(0.9, 0.999), eps=1e-8, wd=0.0,
-         clip=0.0, lr_decay=1.0, epoch_every=0, steps=5, batch=8, d=6):
-    return dict(name=name, d=d, hidden=hidden, acts=acts, out_act=out_act, tied=tied,
+         clip=0.0, lr_decay=1.0, epoch_every=0, steps=5, batch=8, d=6, groups=None):
+    if groups is not None:
+        d = groups["plain"] + sum(groups["widths"])
+    return dict(name=name, d=d, hidden=hidden, acts=acts, out_act=out_act, tied=tied, groups=groups,
                 loss=loss, l1=l1, kl=kl, rho=rho, contractive=contractive, noise=noise,
                 opt=opt, lr=lr, momentum=momentum, nesterov=nesterov, betas=betas,
                 eps=eps, wd=wd, clip=clip, lr_decay=lr_decay, epoch_every=epoch_every,
@@ -48,6 +50,9 @@ def case(name, hidden, acts, out_act="linear", tied=False, loss="mse", l1=0.0,
 
 NET = [4, 2, 4]
 TANH3 = ["tanh"] * 3
+# 3 plain inputs, then groups of 3 and 5 categories
+MIXED = dict(plain=3, widths=[3, 5], weights=[1.0] * 5)
+MIXED_WEIGHTED = dict(plain=3, widths=[3, 5], weights=[0.5, 1.0, 2.0, 1.5, 3.0])
 CASES = [
     # optimisers, plain MSE
     case("sgd", NET, TANH3, opt="sgd", lr=0.1),
@@ -80,6 +85,17 @@ CASES = [
     case("everything", [5, 3, 5], ["tanh", "sigmoid", "tanh"], out_act="sigmoid", loss="bce",
          l1=0.01, kl=0.05, rho=0.2, contractive=0.05, noise="mask", opt="adamw", wd=0.05,
          clip=0.5, lr_decay=0.9, epoch_every=1),
+    # mixed-type models: plain inputs and softmax groups (ae_groups.h)
+    case("mixed", [6, 3, 6], TANH3, groups=MIXED, opt="adam", batch=16),
+    case("mixed_weights", [6, 3, 6], TANH3, groups=MIXED_WEIGHTED, opt="adam", batch=16),
+    case("mixed_sigmoid_bce", [6, 3, 6], TANH3, out_act="sigmoid", loss="bce", groups=MIXED_WEIGHTED,
+         opt="adam", batch=16),
+    case("mixed_sigmoid_mse", [6, 3, 6], TANH3, out_act="sigmoid", groups=MIXED, opt="momentum",
+         lr=0.05, batch=16),
+    case("mixed_tied_l1", [6, 3, 6], TANH3, tied=True, l1=0.02, groups=MIXED_WEIGHTED, opt="adamw",
+         wd=0.05, batch=16),
+    case("mixed_groups_only", [4, 2, 4], TANH3, groups=dict(plain=0, widths=[4, 6], weights=[1.0, 2.5]),
+         opt="sgd", lr=0.5, batch=16),
 ]
 
 ACT = {
@@ -107,7 +123,8 @@ class Net:
         self.dims = [c["d"]] + c["hidden"] + [c["d"]]
         self.L = len(self.dims) - 1
         self.code = code_layer(c["hidden"])
-        self.acts = c["acts"] + [c["out_act"]]
+        # a mixed model's last layer is raw: logits, and plain outputs before f_out
+        self.acts = c["acts"] + [c["out_act"] if c["groups"] is None else "linear"]
         self.W, self.b = [], []
         for l in range(self.L):
             fan_in, fan_out = self.dims[l], self.dims[l + 1]
@@ -152,7 +169,9 @@ def objective(net, c, x_in, x_target):
     need_jac = c["contractive"] > 0
     xin = x_in.clone().requires_grad_(need_jac)
     out, code = net.forward(xin)
-    if c["loss"] == "bce":
+    if c["groups"] is not None:
+        recon = mixed_recon(c, out, x_target)
+    elif c["loss"] == "bce":
         recon = F.binary_cross_entropy(out, x_target)
     else:
         recon = F.mse_loss(out, x_target)
@@ -179,6 +198,28 @@ def objective(net, c, x_in, x_target):
     return total, [total, recon, l1, kl, contr]
 
 
+def mixed_recon(c, z, t):
+    """The weighted slot mean of ae_groups.h, written with torch's own losses:
+    mse or bce (after the output activation) per plain input, cross-entropy on
+    each group's logits divided by ln K, weighted, over the weights' sum."""
+    g = c["groups"]
+    P, w = g["plain"], torch.tensor([f32(v) for v in g["weights"]], dtype=torch.float32)
+    row = torch.zeros(z.shape[0], dtype=torch.float32)
+    if P > 0:
+        y = ACT[c["out_act"]](z[:, :P])
+        if c["loss"] == "bce":
+            lp = F.binary_cross_entropy(y, t[:, :P], reduction="none")
+        else:
+            lp = F.mse_loss(y, t[:, :P], reduction="none")
+        row = row + (lp * w[:P]).sum(1)
+    start = P
+    for i, K in enumerate(g["widths"]):
+        ce = F.cross_entropy(z[:, start:start + K], t[:, start:start + K].argmax(1), reduction="none")
+        row = row + w[P + i] * ce / math.log(K)
+        start += K
+    return (row / w.sum()).mean()
+
+
 def make_optimizer(c, params):
     lr = f32(c["lr"])
     if c["opt"] == "sgd":
@@ -198,6 +239,13 @@ def make_data(c, rng):
     # a low-rank signal through a sigmoid: columns correlate, values in (0, 1)
     z = rng.standard_normal((S * B, 2)) @ rng.standard_normal((2, d))
     target = (1.0 / (1.0 + np.exp(-z - 0.1 * rng.standard_normal((S * B, d))))).astype(np.float32)
+    if c["groups"] is not None:
+        # each group one-hot, at a random category
+        start = c["groups"]["plain"]
+        for K in c["groups"]["widths"]:
+            target[:, start:start + K] = 0.0
+            target[np.arange(S * B), start + rng.integers(0, K, S * B)] = 1.0
+            start += K
     inp = target.copy()
     if c["noise"] == "mask":
         inp[rng.random(inp.shape) < 0.25] = 0.0
@@ -218,6 +266,11 @@ def write_case(f, c, net, target, inp):
                                           int(c["tied"])))
     f.write("objective %s %.9g %.9g %.9g %.9g\n" % (c["loss"], c["l1"], c["kl"], c["rho"],
                                                     c["contractive"]))
+    g = c["groups"]
+    if g is None:
+        f.write("groups 0 0\n")
+    else:
+        f.write("groups %d %d %s %s\n" % (g["plain"], len(g["widths"]), fmt(g["widths"]), fmt(g["weights"])))
     f.write("optim %s %.9g %.9g %d %.9g %.9g %.9g %.9g %.9g %.9g\n" % (
         c["opt"], c["lr"], c["momentum"], int(c["nesterov"]), c["betas"][0], c["betas"][1],
         c["eps"], c["wd"], c["clip"], c["lr_decay"]))
