@@ -101,3 +101,67 @@ SELECT (SELECT count(*) FILTER (WHERE is_anomaly = 1) || ' of 10' FROM top10) AS
 \echo '                   1 separates them perfectly, 0.5 is a coin toss'
 \echo
 \echo 'For reference, scikit-learn on the same split: ROC AUC 0.911 with PCA, 0.908 with a small MLP autoencoder.'
+
+-- ----------------------------------------------------------------------
+-- Part two: a mixed-type table.  Credit applications (data/credit): nine
+-- numbers, three categorical columns, a yes/no one, and real missing
+-- values.  The autoencoder learns the good credits; the test rows are
+-- ranked by how badly it rebuilds them, against the credits that went bad.
+\echo
+\echo '== 6. Credit applications: numbers, categories, a boolean and NULLs'
+SELECT count(*) AS rows, count(*) FILTER (WHERE is_anomaly = 1) AS bad,
+       count(*) - count(income) AS income_null, count(*) - count(home) AS home_null,
+       count(DISTINCT home) AS homes, count(DISTINCT marital) AS maritals, count(DISTINCT job) AS jobs
+FROM credit;
+
+-- money is heavy-tailed: its logarithm is what a z-score can describe
+CREATE VIEW credit_features AS
+    SELECT id, split, is_anomaly, ln(1 + seniority) AS seniority, home, time, age, marital, records, job,
+           ln(1 + expenses) AS expenses, ln(1 + income) AS income, ln(1 + assets) AS assets,
+           ln(1 + debt) AS debt, ln(1 + amount) AS amount, ln(1 + price) AS price
+    FROM credit;
+CREATE VIEW credit_good_train AS
+    SELECT * FROM credit_features WHERE split = 'train' AND is_anomaly = 0;
+
+\echo
+\echo '== 7. Train on every column (categories one-hot, NULLs learnt), and on the numbers only'
+SELECT model, rows_used, epochs_run, round(val_loss::numeric, 4) AS val_loss, round(seconds::numeric, 2) AS seconds
+FROM ae_train('credit_mixed', 'credit_good_train', NULL,
+              '{seniority,home,time,age,marital,records,job,expenses,income,assets,debt,amount,price}',
+              hidden => '{8,3,8}', activation => 'tanh', epochs => 200, patience => 20, seed => 1,
+              column_weights => '{"home": 4, "marital": 4, "records": 4, "job": 4}')
+UNION ALL
+SELECT model, rows_used, epochs_run, round(val_loss::numeric, 4), round(seconds::numeric, 2)
+FROM ae_train('credit_numeric', 'credit_good_train', NULL,
+              '{seniority,time,age,expenses,income,assets,debt,amount,price}',
+              hidden => '{8,3,8}', activation => 'tanh', epochs => 200, patience => 20, seed => 1);
+SELECT c ->> 'name' AS column_name, c ->> 'kind' AS kind, c -> 'missing' AS has_missing_state,
+       c -> 'categories' AS vocabulary
+FROM jsonb_array_elements(ae_model_info(ae_load('credit_mixed')) -> 'encoding' -> 'columns') AS c;
+
+CREATE TEMP TABLE credit_scores AS
+    SELECT id, is_anomaly, status, ae_error('credit_mixed', f) AS mixed_error,
+           ae_error('credit_numeric', f) AS numeric_error, f
+    FROM credit_features AS f JOIN credit USING (id, split, is_anomaly)
+    WHERE split = 'test';
+
+\echo
+\echo '== 8. The three test applications it rebuilds worst, and why (per column)'
+SELECT s.id, s.status, round(s.mixed_error::numeric, 3) AS error, e.feature AS column_name,
+       round(e.share::numeric, 2) AS share, e.detail
+FROM (SELECT * FROM credit_scores ORDER BY mixed_error DESC LIMIT 3) AS s,
+     LATERAL ae_explain('credit_mixed', s.f, 3) AS e
+ORDER BY s.mixed_error DESC, e.share DESC;
+
+\echo
+\echo '== 9. ROC AUC on the test rows: bad credits against good ones'
+SELECT (SELECT round(avg(CASE WHEN b.mixed_error > g.mixed_error THEN 1.0
+                              WHEN b.mixed_error = g.mixed_error THEN 0.5 ELSE 0.0 END), 3)
+        FROM credit_scores b JOIN credit_scores g ON b.is_anomaly = 1 AND g.is_anomaly = 0) AS mixed_model,
+       (SELECT round(avg(CASE WHEN b.numeric_error > g.numeric_error THEN 1.0
+                              WHEN b.numeric_error = g.numeric_error THEN 0.5 ELSE 0.0 END), 3)
+        FROM credit_scores b JOIN credit_scores g ON b.is_anomaly = 1 AND g.is_anomaly = 0) AS numbers_only;
+\echo
+\echo 'For reference, scikit-learn''s IsolationForest on the same split (data/credit/baseline.py,'
+\echo 'one-hot categories, median of 5 seeds): ROC AUC 0.716 on every column, 0.500 on the numbers only.'
+\echo 'A bad credit is not always an unusual application: no detector separates them perfectly.'

@@ -232,12 +232,10 @@ AeTimeFeatures(AeColumnKind kind, double t, double *f)
 /* ---------------------------------------------------------------- layout */
 
 static int
-PlainWidth(const AeColumnEncoding *c)
+FeatureCount(AeColumnKind kind)
 {
-	int			w = c->kind == AE_COL_NUMERIC ? 1 :
-		c->kind == AE_COL_DATE ? AE_DATE_FEATURES : AE_TIMESTAMP_FEATURES;
-
-	return w + (c->missing ? 1 : 0);
+	return kind == AE_COL_NUMERIC ? 1 : kind == AE_COL_DATE ? AE_DATE_FEATURES :
+		kind == AE_COL_CATEGORICAL ? 0 : AE_TIMESTAMP_FEATURES;
 }
 
 void
@@ -247,48 +245,61 @@ AeEncodingLayout(AeEncoding *enc)
 	int			n_groups = 0;
 	int			g = 0;
 
+	/* the plain features first */
 	for (int c = 0; c < enc->n_columns; c++)
 	{
 		AeColumnEncoding *col = &enc->cols[c];
 
-		if (col->kind == AE_COL_CATEGORICAL)
-		{
+		col->first = col->slot = next;
+		col->n_feat = FeatureCount(col->kind);
+		next += col->n_feat;
+		col->group = -1;
+		if (col->kind == AE_COL_CATEGORICAL || col->missing)
 			n_groups++;
-			continue;
-		}
-		col->first = next;
-		col->width = PlainWidth(col);
-		col->slot = next;
-		col->n_slots = col->width;
-		next += col->width;
 	}
 	enc->groups.n_plain = next;
 	enc->groups.n_groups = n_groups;
 	enc->groups.groups = n_groups > 0 ? palloc(sizeof(AeGroup) * n_groups) : NULL;
+	/* then the groups, in column order */
 	for (int c = 0; c < enc->n_columns; c++)
 	{
 		AeColumnEncoding *col = &enc->cols[c];
 
-		if (col->kind != AE_COL_CATEGORICAL)
+		if (col->kind != AE_COL_CATEGORICAL && !col->missing)
 			continue;
-		col->first = next;
-		col->width = col->n_categories + 1 + (col->missing ? 1 : 0);
-		col->slot = enc->groups.n_plain + g;
-		col->n_slots = 1;
+		col->group = g;
+		col->group_first = next;
+		col->group_width = col->kind == AE_COL_CATEGORICAL ?
+			col->n_categories + 1 + (col->missing ? 1 : 0) : 2;
+		col->group_slot = enc->groups.n_plain + g;
 		enc->groups.groups[g].start = next;
-		enc->groups.groups[g].width = col->width;
-		next += col->width;
+		enc->groups.groups[g].width = col->group_width;
+		next += col->group_width;
 		g++;
 	}
 	enc->d = next;
-	enc->groups.weights = palloc(sizeof(float) * (enc->groups.n_plain + n_groups));
+	enc->groups.weights = palloc(sizeof(float) * Max(enc->groups.n_plain + n_groups, 1));
 	for (int c = 0; c < enc->n_columns; c++)
 	{
 		AeColumnEncoding *col = &enc->cols[c];
 
-		for (int s = 0; s < col->n_slots; s++)
-			enc->groups.weights[col->slot + s] = (float) col->weight;
+		for (int k = 0; k < col->n_feat; k++)
+			enc->groups.weights[col->slot + k] = (float) col->weight;
+		if (col->group >= 0)
+			enc->groups.weights[col->group_slot] = (float) col->weight;
 	}
+}
+
+double
+AeColumnSlotSum(const AeColumnEncoding *col, const float *slot_errors)
+{
+	double		sum = 0.0;
+
+	for (int k = 0; k < col->n_feat; k++)
+		sum += slot_errors[col->slot + k];
+	if (col->group >= 0)
+		sum += slot_errors[col->group_slot];
+	return sum;
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -486,7 +497,6 @@ AeEncodeRow(const AeEncoding *enc, const Datum *values, const bool *nulls,
 	{
 		const AeColumnEncoding *col = &enc->cols[c];
 		float	   *xc = x + col->first;
-		int			n_feat = col->width - (col->missing ? 1 : 0);
 
 		if (col->kind == AE_COL_CATEGORICAL)
 		{
@@ -515,16 +525,17 @@ AeEncodeRow(const AeEncoding *enc, const Datum *values, const bool *nulls,
 				}
 				pfree(text);
 			}
-			xc[pos] = 1.0f;
+			x[col->group_first + pos] = 1.0f;
 			continue;
 		}
+		/* a numeric or date column: its features, and its missing indicator (value, NULL) */
+		if (col->missing)
+			x[col->group_first + (nulls[c] ? 1 : 0)] = 1.0f;
 		if (nulls[c])
 		{
-			for (int k = 0; k < n_feat; k++)
+			for (int k = 0; k < col->n_feat; k++)
 				xc[k] = mean[col->first + k];
-			if (col->missing)
-				xc[n_feat] = 1.0f;
-			else if (check->problem == AE_ROW_OK)
+			if (!col->missing && check->problem == AE_ROW_OK)
 			{
 				check->problem = AE_ROW_NULL;
 				check->index = c + 1;
@@ -544,11 +555,9 @@ AeEncodeRow(const AeEncoding *enc, const Datum *values, const bool *nulls,
 			double		f[AE_TIMESTAMP_FEATURES];
 
 			AeTimeFeatures(col->kind, AeTimeValue(values[c], types[c], col->name), f);
-			for (int k = 0; k < n_feat; k++)
+			for (int k = 0; k < col->n_feat; k++)
 				xc[k] = (float) f[k];
 		}
-		if (col->missing)
-			xc[n_feat] = 0.0f;
 	}
 	return check->problem == AE_ROW_OK;
 }

@@ -19,14 +19,17 @@
  *                 session's TimeZone, so that a model scores the same in
  *                 every session (convert with AT TIME ZONE in a view to
  *                 learn local hours)
- * A numeric or date column with a missing state has one more input, its
- * missing indicator (1 for NULL, 0 otherwise); a NULL's other inputs take
+ * A numeric or date column with a missing state has a second part, its
+ * missing indicator: a softmax group of two (value, NULL), reconstructed
+ * with the cross-entropy a categorical column's NULL category gets, so that
+ * a NULL costs the same in either kind of column; a NULL's features take
  * the training mean (0 once normalised).
  *
- * Input layout: the plain inputs of every numeric and date column in column
- * order, then the groups of the categorical columns in column order.  Slot
- * weights: every plain input of a column and a column's group carry the
- * column's weight (option column_weights, default 1).
+ * Input layout: the plain features of every numeric and date column in
+ * column order, then the groups (categorical vocabularies and missing
+ * indicators) in column order.  Slot weights: every plain feature of a
+ * column and a column's group carry the column's weight (option
+ * column_weights, default 1).
  *
  * Stored as JSON (the bundle's encoding text, the "encoding" member of an
  * exported document):
@@ -66,10 +69,15 @@ typedef struct AeColumnEncoding
 	AeColumnKind kind;
 	bool		missing;		/* has a learnt missing state */
 	double		weight;
-	int			first;			/* first input it owns */
-	int			width;			/* inputs it owns (a group: categories + other [+ NULL]) */
-	int			slot;			/* its first slot (ae_groups.h) */
-	int			n_slots;		/* plain: width; categorical: 1 */
+	int			first;			/* first plain feature (numeric, date) */
+	int			n_feat;			/* plain features: 1, 3 or 5 (0 for categorical) */
+	int			slot;			/* the first feature's slot (ae_groups.h) */
+	int			group;			/* its softmax group, or -1: a categorical column's
+								 * vocabulary (categories, other [, NULL]), or the
+								 * missing indicator (value, NULL) of another column */
+	int			group_first;	/* first input of the group */
+	int			group_width;
+	int			group_slot;
 	int			n_categories;	/* the vocabulary, without "other" and NULL */
 	char	  **categories;
 	AeCategoryIndex *index;		/* category → position, for encoding */
@@ -89,6 +97,9 @@ extern const char *AeColumnKindName(AeColumnKind kind);
 
 /* Fills first/width/slot of every column, d and the groups (in CurrentMemoryContext). */
 extern void AeEncodingLayout(AeEncoding *enc);
+
+/* A column's part of a row's slot errors (its features' and its group's). */
+extern double AeColumnSlotSum(const AeColumnEncoding *col, const float *slot_errors);
 
 /* The encoding as JSON text (the format above). */
 extern char *AeEncodingToJson(const AeEncoding *enc);

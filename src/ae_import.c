@@ -619,7 +619,7 @@ ReadEncoding(JsonbContainer *root, AeBundle *b)
 	{
 		const AeColumnEncoding *col = &enc->cols[c];
 
-		for (int j = col->first; col->kind == AE_COL_CATEGORICAL && j < col->first + col->width; j++)
+		for (int j = col->group_first; col->group >= 0 && j < col->group_first + col->group_width; j++)
 			if (b->norm_offset[j] != 0.0f || b->norm_scale[j] != 1.0f)
 				DocError(INVALID, "normalization of input %d must be offset 0 and scale 1: it is a one-hot input of column \"%s\"",
 						 j + 1, col->name);

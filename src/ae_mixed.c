@@ -554,8 +554,8 @@ PlainNumeric(const AeEncoding *enc)
 /*
  * Every kept row into X (n × d, original units), NULLs' features at 0 for
  * now; then, in the canonical order, each plain input's mean over the rows
- * where its column is not NULL (missing indicator 0), which the NULLs' rows
- * then take.
+ * where its column is not NULL (the indicator's NULL input 0), which the
+ * NULLs' rows then take.
  */
 static float *
 EncodeRows(const AeMixedRows *r, const AeEncoding *enc)
@@ -591,11 +591,11 @@ EncodeRows(const AeMixedRows *r, const AeEncoding *enc)
 	for (int c = 0; c < enc->n_columns; c++)
 	{
 		const AeColumnEncoding *col = &enc->cols[c];
-		int			n_feat = col->width - 1;
+		int			null_at = col->group_first + 1;	/* the indicator's NULL input */
 
 		if (col->kind == AE_COL_CATEGORICAL || !col->missing)
 			continue;
-		for (int k = 0; k < n_feat; k++)
+		for (int k = 0; k < col->n_feat; k++)
 		{
 			int			j = col->first + k;
 			double		sum = 0.0;
@@ -603,14 +603,14 @@ EncodeRows(const AeMixedRows *r, const AeEncoding *enc)
 			float		mean;
 
 			for (int64 i = 0; i < r->n; i++)
-				if (X[(size_t) i * d + col->first + n_feat] == 0.0f)
+				if (X[(size_t) i * d + null_at] == 0.0f)
 				{
 					sum += X[(size_t) i * d + j];
 					cnt++;
 				}
 			mean = cnt > 0 ? (float) (sum / cnt) : 0.0f;
 			for (int64 i = 0; i < r->n; i++)
-				if (X[(size_t) i * d + col->first + n_feat] != 0.0f)
+				if (X[(size_t) i * d + null_at] != 0.0f)
 					X[(size_t) i * d + j] = mean;
 		}
 	}

@@ -232,8 +232,7 @@ ae_scorer_feature_errors(AeScorer *s)
 		{
 			double		sum = 0.0;
 
-			for (int k = 0; k < enc->cols[c].n_slots; k++)
-				sum += slot[enc->cols[c].slot + k];
+			sum = AeColumnSlotSum(&enc->cols[c], slot);
 			s->sqerr[c] = (float) sum;
 			s->present[c] = true;
 		}
@@ -288,29 +287,47 @@ Quoted(const char *v)
 	return v ? quote_literal_cstr(v) : pstrdup("NULL");
 }
 
+/* The most likely input of a group (argmax of its logits), and its probability */
+static int
+GroupArgmax(const float *z, int K, double *p)
+{
+	int			best = 0;
+	double		s = 0.0;
+
+	for (int k = 1; k < K; k++)
+		if (z[k] > z[best])
+			best = k;
+	for (int k = 0; k < K; k++)
+		s += exp((double) z[k] - z[best]);
+	*p = 1.0 / s;
+	return best;
+}
+
+/* P(NULL) of a numeric or date column's missing indicator (value, NULL) */
+static double
+MissingProbability(const AeScorer *s, const AeColumnEncoding *col)
+{
+	const float *z = s->out + col->group_first;
+
+	return 1.0 / (1.0 + exp((double) z[0] - z[1]));
+}
+
 /* A column of a mixed model: what the row holds and what the model expects. */
 static char *
 ColumnDetail(AeScorer *s, int c)
 {
 	const AeColumnEncoding *col = &s->entry->encoding->cols[c];
-	int			n_feat = col->width - (col->missing ? 1 : 0);
 	bool		was_null = s->col_nulls[c];
 
 	if (col->kind == AE_COL_CATEGORICAL)
 	{
-		const float *z = s->out + col->first;
-		int			best = 0;
-		double		lse = 0.0;
+		double		p;
+		int			best = GroupArgmax(s->out + col->group_first, col->group_width, &p);
 		const char *expected;
 		char	   *observed;
 
-		for (int k = 1; k < col->width; k++)
-			if (z[k] > z[best])
-				best = k;
-		for (int k = 0; k < col->width; k++)
-			lse += exp((double) z[k] - z[best]);
-		expected = best < col->n_categories ? col->categories[best] :
-			best == col->n_categories ? "(other)" : NULL;
+		expected = best < col->n_categories ? Quoted(col->categories[best]) :
+			best == col->n_categories ? "(other)" : "NULL";
 		if (was_null)
 			observed = pstrdup("NULL");
 		else
@@ -320,24 +337,20 @@ ColumnDetail(AeScorer *s, int c)
 			observed = AeCategoryLookup(col, text) >= 0 ? Quoted(text) :
 				psprintf("%s (not among the learnt categories)", Quoted(text));
 		}
-		return psprintf("observed %s, expected %s (p=%.2f)", observed,
-						expected && best != col->n_categories ? Quoted(expected) :
-						expected ? expected : "NULL", 1.0 / lse);
+		return psprintf("observed %s, expected %s (p=%.2f)", observed, expected, p);
 	}
-	if (col->missing && (was_null || PlainOutput(s, col->first + n_feat) > 0.5))
+	if (col->missing && (was_null || MissingProbability(s, col) > 0.5))
 	{
-		/* the indicator's side: a NULL expected or observed */
-		double		p = PlainOutput(s, col->first + n_feat);
+		double		p = MissingProbability(s, col);
 
-		return psprintf("observed %s, expected %s (missing p=%.2f)",
-						was_null ? "NULL" : "a value", p > 0.5 ? "NULL" : "a value",
-						Min(Max(p, 0.0), 1.0));
+		return psprintf("observed %s, expected %s (p(NULL)=%.2f)",
+						was_null ? "NULL" : "a value", p > 0.5 ? "NULL" : "a value", p);
 	}
 	if (col->kind == AE_COL_NUMERIC)
 		return psprintf("observed %g, expected %g", PlainInput(s, col->first), PlainOutput(s, col->first));
 	return psprintf("observed %s, expected %s",
-					TimeText(col->kind, PlainInput(s, col->first + n_feat - 1)),
-					TimeText(col->kind, PlainOutput(s, col->first + n_feat - 1)));
+					TimeText(col->kind, PlainInput(s, col->first + col->n_feat - 1)),
+					TimeText(col->kind, PlainOutput(s, col->first + col->n_feat - 1)));
 }
 
 char *
@@ -409,18 +422,14 @@ ae_scorer_column_value(AeScorer *s, int c, Oid typid, int32 typmod, bool *isnull
 	else
 	{
 		const AeColumnEncoding *col = &m->encoding->cols[c];
-		int			n_feat = col->width - (col->missing ? 1 : 0);
 
 		if (col->kind == AE_COL_CATEGORICAL)
 		{
-			const float *z = s->out + col->first;
-			int			best = 0;
+			double		p;
+			int			best = GroupArgmax(s->out + col->group_first, col->group_width, &p);
 			Oid			in;
 			Oid			ioparam;
 
-			for (int k = 1; k < col->width; k++)
-				if (z[k] > z[best])
-					best = k;
 			/* "other" stands for no category in particular; the NULL category is NULL */
 			if (best >= col->n_categories)
 			{
@@ -430,7 +439,7 @@ ae_scorer_column_value(AeScorer *s, int c, Oid typid, int32 typmod, bool *isnull
 			getTypeInputInfo(typid, &in, &ioparam);
 			return OidInputFunctionCall(in, col->categories[best], ioparam, typmod);
 		}
-		if (col->missing && PlainOutput(s, col->first + n_feat) > 0.5)
+		if (col->missing && MissingProbability(s, col) > 0.5)
 		{
 			*isnull = true;
 			return (Datum) 0;
@@ -438,7 +447,7 @@ ae_scorer_column_value(AeScorer *s, int c, Oid typid, int32 typmod, bool *isnull
 		if (col->kind == AE_COL_NUMERIC)
 			v = NumberDatum(PlainOutput(s, col->first), base, base == typid ? typmod : -1, col->name);
 		else
-			v = TimeDatum(col->kind, PlainOutput(s, col->first + n_feat - 1));
+			v = TimeDatum(col->kind, PlainOutput(s, col->first + col->n_feat - 1));
 	}
 	if (base != typid)
 		domain_check(v, false, typid, NULL, NULL);

@@ -41,8 +41,8 @@ SELECT is(ae_export('mt_tie_m') -> 'encoding' -> 'columns' -> 1 -> 'categories',
           'equal counts are ranked by byte order (B, C before a), so the vocabulary is deterministic');
 
 -- the input layout: numbers, missing indicators, one-hot groups with "other" (and NULL)
-SELECT is((ae_model_info(ae_load('mt_m')) ->> 'n_inputs')::int, 1 + 1 + 2 + 4 + 4,
-          'a, b, n with its indicator, cat (3 + other), opt (2 + other + NULL)');
+SELECT is((ae_model_info(ae_load('mt_m')) ->> 'n_inputs')::int, 1 + 1 + 1 + 2 + 4 + 4,
+          'a, b, n; then the groups: n''s indicator (value, NULL), cat (3 + other), opt (2 + other + NULL)');
 SELECT is((SELECT array_agg(missing ORDER BY name) FROM mt_enc), ARRAY[false, false, false, true, true],
           'exactly the columns with NULLs in training have a missing state');
 

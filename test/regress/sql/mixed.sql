@@ -30,10 +30,10 @@ FROM ae_train('mx', 'mx_pay', NULL,
 SELECT c ->> 'name' AS name, c ->> 'kind' AS kind, c -> 'missing' AS missing,
        c -> 'categories' AS categories
 FROM jsonb_array_elements(ae_model_info(ae_load('mx')) -> 'encoding' -> 'columns') AS c;
--- 33 inputs: 11 plain ones (amount; created_at's 5 and due's 3 date
--- features; items and its missing indicator), then the one-hot groups of
--- country, channel, is_online, grade, tier (4, 4, 3, 3, 4: the categories
--- and "other") and method (4: card, cash, other, NULL)
+-- 34 inputs: 10 plain features (amount; created_at's 5 and due's 3 date
+-- features; items), then the one-hot groups of country, channel, is_online,
+-- grade, tier (4, 4, 3, 3, 4: the categories and "other"), items' missing
+-- indicator (2: value, NULL) and method (4: card, cash, other, NULL)
 SELECT ae_model_info(ae_load('mx')) -> 'n_inputs' AS n_inputs,
        ae_model_info(ae_load('mx')) -> 'format_version' AS format_version;
 SELECT ae_export('mx') -> 'config' -> 'max_categories' AS max_categories,
