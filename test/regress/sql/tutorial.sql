@@ -201,6 +201,45 @@ CREATE TRIGGER gate BEFORE INSERT ON screened_onnx
 INSERT INTO screened_onnx SELECT * FROM wdbc WHERE id = 20;
 INSERT INTO screened_onnx SELECT * FROM wdbc WHERE id = 462;
 SELECT id FROM screened_onnx;
+
+\i credit/load.sql
+SELECT status, count(*), count(*) - count(income) AS income_null, count(*) - count(home) AS home_null
+FROM credit GROUP BY status ORDER BY status;
+
+CREATE VIEW credit_features AS
+    SELECT id, split, is_anomaly, ln(1 + seniority) AS seniority, home, time, age, marital, records, job,
+           ln(1 + expenses) AS expenses, ln(1 + income) AS income, ln(1 + assets) AS assets,
+           ln(1 + debt) AS debt, ln(1 + amount) AS amount, ln(1 + price) AS price
+    FROM credit;
+CREATE VIEW credit_good AS SELECT * FROM credit_features WHERE split = 'train' AND is_anomaly = 0;
+
+SELECT model, rows_used, epochs_run
+FROM ae_train('credit', 'credit_good', NULL,
+              '{seniority,home,time,age,marital,records,job,expenses,income,assets,debt,amount,price}',
+              hidden => '{8,3,8}', activation => 'tanh', epochs => 200, patience => 20, seed => 1,
+              column_weights => '{"home": 4, "marital": 4, "records": 4, "job": 4}');
+
+SELECT c ->> 'name' AS name, c ->> 'kind' AS kind, c -> 'missing' AS missing, c -> 'categories' AS categories
+FROM jsonb_array_elements(ae_model_info(ae_load('credit')) -> 'encoding' -> 'columns') AS c
+WHERE c ->> 'kind' = 'categorical' OR (c -> 'missing')::boolean;
+
+SELECT f.id, e.feature, round(e.share::numeric, 2) AS share, e.detail
+FROM (SELECT * FROM credit_features AS f WHERE split = 'test' AND is_anomaly = 1
+      ORDER BY ae_error('credit', f) DESC LIMIT 1) AS f,
+     LATERAL ae_explain('credit', f, 3) AS e
+ORDER BY e.share DESC;
+
+SELECT model FROM ae_train('credit_numbers', 'credit_good', NULL,
+                           '{seniority,time,age,expenses,income,assets,debt,amount,price}',
+                           hidden => '{8,3,8}', activation => 'tanh', epochs => 200, patience => 20, seed => 1);
+
+WITH s AS (SELECT is_anomaly, ae_error('credit', f) AS every_column, ae_error('credit_numbers', f) AS numbers
+           FROM credit_features AS f WHERE split = 'test')
+SELECT round(avg(CASE WHEN b.every_column > g.every_column THEN 1.0
+                      WHEN b.every_column = g.every_column THEN 0.5 ELSE 0 END), 3) AS auc_every_column,
+       round(avg(CASE WHEN b.numbers > g.numbers THEN 1.0
+                      WHEN b.numbers = g.numbers THEN 0.5 ELSE 0 END), 3) AS auc_numbers_only
+FROM s AS b JOIN s AS g ON b.is_anomaly = 1 AND g.is_anomaly = 0;
 -- ---------------------------------------------------------------- end
 \cd ..
 \c :regress_db
