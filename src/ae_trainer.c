@@ -296,13 +296,48 @@ FloatKey(float v)
 	return (u & 0x80000000) ? ~u : (u | 0x80000000);
 }
 
-/* the sort of (key of the first value << 32 | row number) */
-#define ST_SORT SortKeyedRows
-#define ST_ELEMENT_TYPE uint64
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
+/*
+ * A stable least-significant-digit radix sort of n unsigned keys (uint32,
+ * or uint64 when wide) by their bits [shift_lo, shift_hi), a byte per pass:
+ * linear in n where a comparison sort takes n log n compares.  An even
+ * number of passes, so the result ends in keys.
+ */
+static void
+RadixSort(void *keys, int64 n, bool wide, int shift_lo, int shift_hi)
+{
+	size_t		width = wide ? sizeof(uint64) : sizeof(uint32);
+	char	   *tmp = palloc_extended(width * Max(n, 1), MCXT_ALLOC_HUGE);
+	size_t		count[256];
+
+	Assert((shift_hi - shift_lo) % 16 == 0);
+	for (int shift = shift_lo; shift < shift_hi; shift += 8)
+	{
+		/* even passes read keys into tmp, odd ones back */
+		char	   *from = ((shift - shift_lo) / 8) % 2 == 0 ? (char *) keys : tmp;
+		char	   *to = ((shift - shift_lo) / 8) % 2 == 0 ? tmp : (char *) keys;
+		size_t		pos = 0;
+
+#define KEY_BYTE(p, i) (wide ? (((const uint64 *) (p))[i] >> shift) & 0xFF : (((const uint32 *) (p))[i] >> shift) & 0xFF)
+		memset(count, 0, sizeof(count));
+		for (int64 i = 0; i < n; i++)
+			count[KEY_BYTE(from, i)]++;
+		for (int b = 0; b < 256; b++)
+		{
+			size_t		c = count[b];
+
+			count[b] = pos;
+			pos += c;
+		}
+		if (wide)
+			for (int64 i = 0; i < n; i++)
+				((uint64 *) to)[count[KEY_BYTE(from, i)]++] = ((const uint64 *) from)[i];
+		else
+			for (int64 i = 0; i < n; i++)
+				((uint32 *) to)[count[KEY_BYTE(from, i)]++] = ((const uint32 *) from)[i];
+#undef KEY_BYTE
+	}
+	pfree(tmp);
+}
 
 /*
  * The order is CompareRows'.  Most of it is decided by the first value, so
@@ -325,7 +360,8 @@ AeTrainerSortRows(float *X, int64 n, int d)
 	keyed = palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE);
 	for (int64 i = 0; i < n; i++)
 		keyed[i] = ((uint64) FloatKey(X[(size_t) i * d]) << 32) | (uint64) i;
-	SortKeyedRows(keyed, n);
+	/* by the key alone: stable, so equal keys keep their row numbers ascending */
+	RadixSort(keyed, n, true, 32, 64);
 	CHECK_FOR_INTERRUPTS();
 
 	/* the row numbers, in place: entry i (4 bytes) never overtakes entry i (8 bytes) */
@@ -479,35 +515,10 @@ RowErrors(const AeModel *model, const float *X, int64 n, int d)
 static void
 SortErrors(float *errors, int64 n)
 {
-	uint32	   *keys = (uint32 *) errors;
-	uint32	   *tmp;
-	size_t		count[256];
-
 	for (int64 i = 0; i < n; i++)
 		if (!(errors[i] >= 0.0f) || signbit(errors[i]))
 			return;
-	tmp = palloc_extended(sizeof(uint32) * Max(n, 1), MCXT_ALLOC_HUGE);
-	for (int shift = 0; shift < 32; shift += 8)
-	{
-		/* even passes read keys into tmp, odd ones back: the fourth ends in keys */
-		uint32	   *from = (shift / 8) % 2 == 0 ? keys : tmp;
-		uint32	   *to = (shift / 8) % 2 == 0 ? tmp : keys;
-		size_t		pos = 0;
-
-		memset(count, 0, sizeof(count));
-		for (int64 i = 0; i < n; i++)
-			count[(from[i] >> shift) & 0xFF]++;
-		for (int b = 0; b < 256; b++)
-		{
-			size_t		c = count[b];
-
-			count[b] = pos;
-			pos += c;
-		}
-		for (int64 i = 0; i < n; i++)
-			to[count[(from[i] >> shift) & 0xFF]++] = from[i];
-	}
-	pfree(tmp);
+	RadixSort(errors, n, false, 0, 32);
 }
 
 static int
@@ -602,41 +613,23 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 	AeTrainerSortRows(X, n, d);
 	n_norm = ae_groups_present(groups) ? groups->n_plain : d;
 
-	/* feature means in original units, for imputing missing values later */
-	{
-		double	   *sums = palloc0(sizeof(double) * d);
-
-		for (int64 i = 0; i < n; i++)
-		{
-			const float *row = X + (size_t) i * d;
-
-			for (int j = 0; j < d; j++)
-				sums[j] += row[j];
-		}
-		bundle->feature_mean = palloc(sizeof(float) * d);
-		for (int j = 0; j < d; j++)
-			bundle->feature_mean[j] = (float) (sums[j] / n);
-		pfree(sums);
-	}
-
-	/* normalisation: a warm start keeps the stored one */
+	/*
+	 * normalisation (a warm start keeps the stored one) and the feature means
+	 * in original units, for imputing missing values later, in one pass
+	 */
 	bundle->norm_method = (AeNormMethod) opts->normalize;
 	bundle->norm_offset = palloc(sizeof(float) * d);
 	bundle->norm_scale = palloc(sizeof(float) * d);
+	bundle->feature_mean = palloc(sizeof(float) * d);
+	ae_norm_fit_cols(warm ? AE_NORM_NONE : bundle->norm_method, X, n, d, n_norm,
+					 bundle->norm_offset, bundle->norm_scale, bundle->feature_mean);
+	if (n_norm < d)				/* one-hot groups are never normalised (offset 0, scale 1) */
+		ae_norm_fit_cols(AE_NORM_NONE, X + n_norm, n, d, d - n_norm, bundle->norm_offset + n_norm,
+						 bundle->norm_scale + n_norm, bundle->feature_mean + n_norm);
 	if (warm)
 	{
 		memcpy(bundle->norm_offset, warm->norm_offset, sizeof(float) * d);
 		memcpy(bundle->norm_scale, warm->norm_scale, sizeof(float) * d);
-	}
-	else
-	{
-		/* one-hot groups are never normalised: the plain inputs come first */
-		for (int j = n_norm; j < d; j++)
-		{
-			bundle->norm_offset[j] = 0.0f;
-			bundle->norm_scale[j] = 1.0f;
-		}
-		ae_norm_fit_cols(bundle->norm_method, X, n, d, n_norm, bundle->norm_offset, bundle->norm_scale);
 	}
 	ae_norm_apply_cols(bundle->norm_offset, bundle->norm_scale, X, n, d, n_norm);
 

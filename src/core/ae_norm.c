@@ -16,19 +16,21 @@ void
 ae_norm_fit(AeNormMethod method, const float *X, size_t n, int d,
 			float *offset, float *scale)
 {
-	ae_norm_fit_cols(method, X, n, d, d, offset, scale);
+	ae_norm_fit_cols(method, X, n, d, d, offset, scale, NULL);
 }
 
 void
 ae_norm_fit_cols(AeNormMethod method, const float *X, size_t n, int stride, int d,
-				 float *offset, float *scale)
+				 float *offset, float *scale, float *mean_out)
 {
 	for (int j = 0; j < d; j++)
 	{
 		offset[j] = 0.0f;
 		scale[j] = 1.0f;
+		if (mean_out)
+			mean_out[j] = 0.0f;
 	}
-	if (method == AE_NORM_NONE || n == 0)
+	if ((method == AE_NORM_NONE && mean_out == NULL) || n == 0)
 		return;
 
 	/*
@@ -60,13 +62,20 @@ ae_norm_fit_cols(AeNormMethod method, const float *X, size_t n, int stride, int 
 			{
 				double		x = row[k];
 
+				/* compares, not fmin/fmax calls: the rows are finite (checked when read) */
 				sum[k] += x;
-				lo[k] = fmin(lo[k], x);
-				hi[k] = fmax(hi[k], x);
+				lo[k] = x < lo[k] ? x : lo[k];
+				hi[k] = x > hi[k] ? x : hi[k];
 			}
 		}
 		for (int k = 0; k < w; k++)
+		{
 			mean[k] = sum[k] / (double) n;
+			if (mean_out)
+				mean_out[j0 + k] = (float) mean[k];
+		}
+		if (method == AE_NORM_NONE)
+			continue;
 		if (method == AE_NORM_ZSCORE)
 		{
 			/* two passes: Σ(x − mean)² does not cancel like Σx² − n·mean² */

@@ -29,10 +29,12 @@ void		ae_norm_apply(const float *offset, const float *scale, float *X, size_t n,
 /*
  * The same on the first d of the stride floats of each row (a mixed model's
  * plain inputs, ahead of its one-hot groups); the other columns' offset and
- * scale are not touched.
+ * scale are not touched.  mean (d floats, or NULL) receives each column's
+ * mean, summed in double in row order, whatever the method (with
+ * AE_NORM_NONE only the means are computed).
  */
 void		ae_norm_fit_cols(AeNormMethod method, const float *X, size_t n, int stride, int d,
-							 float *offset, float *scale);
+							 float *offset, float *scale, float *mean);
 void		ae_norm_apply_cols(const float *offset, const float *scale, float *X, size_t n,
 							   int stride, int d);
 

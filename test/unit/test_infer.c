@@ -231,6 +231,46 @@ TestRowHelpers(AeRng *rng)
 	ae_infer_force_portable(false);
 }
 
+/*
+ * ae_all_finite against a plain loop: every length up to 70 and a long
+ * array crossing its 4096-float blocks, with NaN, +Inf, -Inf, the largest
+ * finite float and a subnormal at every position.
+ */
+static void
+TestAllFinite(void)
+{
+	enum
+	{
+		LONG = 9000
+	};
+	static float x[LONG];
+	const float specials[] = {NAN, INFINITY, -INFINITY, 3.4028235e38f, 1e-45f, -0.0f};
+	int			wrong = 0,
+				checked = 0;
+
+	for (int n = 0; n <= LONG; n = n < 70 ? n + 1 : n == 70 ? LONG : LONG + 1)
+	{
+		for (int pos = 0; pos < n; pos += n < 70 ? 1 : 997)
+			for (int k = 0; k < (int) (sizeof(specials) / sizeof(specials[0])); k++)
+			{
+				bool		want;
+
+				for (int i = 0; i < n; i++)
+					x[i] = (float) i * 0.5f - 3.0f;
+				x[pos] = specials[k];
+				want = isfinite(specials[k]);
+				wrong += ae_all_finite(x, (size_t) n) != want;
+				checked++;
+			}
+		for (int i = 0; i < n; i++)
+			x[i] = 1.0f;
+		wrong += !ae_all_finite(x, (size_t) n);
+		checked++;
+	}
+	unit_ok(wrong == 0, "ae_all_finite agrees with isfinite on %d arrays (lengths 0-70 and %d, a special value at each position): %d wrong",
+			checked, LONG, wrong);
+}
+
 int
 main(void)
 {
@@ -241,6 +281,7 @@ main(void)
 	for (int i = 0; i < (int) (sizeof(Cases) / sizeof(Cases[0])); i++)
 		RunCase(&Cases[i], &rng);
 	TestRowHelpers(&rng);
+	TestAllFinite();
 	unit_diag("fastest variant on this CPU: %s", ae_infer_variant());
 	return unit_done();
 }

@@ -214,11 +214,14 @@ TestFitBlocks(void)
 	ae_rng_normal_floats(&rng, X, (size_t) N * D);
 	for (int i = 0; i < N; i++)
 		X[i * D + 3] = 5.0f;	/* a constant column */
-	for (int m = 0; m < 2; m++)
+	for (int m = 0; m < 3; m++)
 	{
-		AeNormMethod method = m == 0 ? AE_NORM_ZSCORE : AE_NORM_MINMAX;
+		AeNormMethod method = m == 0 ? AE_NORM_ZSCORE : m == 1 ? AE_NORM_MINMAX : AE_NORM_NONE;
+		float		means[D];
+		int			bad_mean = 0;
 
-		ae_norm_fit(method, X, N, D, off, sc);
+		bad = 0;
+		ae_norm_fit_cols(method, X, N, D, D, off, sc, means);
 		for (int j = 0; j < D; j++)
 		{
 			double		lo = X[j],
@@ -238,16 +241,21 @@ TestFitBlocks(void)
 			mean = sum / N;
 			for (int i = 0; i < N; i++)
 				ss += (X[i * D + j] - mean) * (X[i * D + j] - mean);
-			want_off = method == AE_NORM_ZSCORE ? (float) mean : (float) lo;
-			want_sc = method == AE_NORM_ZSCORE ? (float) sqrt(ss / N) : (float) (hi - lo);
+			want_off = method == AE_NORM_ZSCORE ? (float) mean : method == AE_NORM_MINMAX ? (float) lo : 0.0f;
+			want_sc = method == AE_NORM_ZSCORE ? (float) sqrt(ss / N) :
+				method == AE_NORM_MINMAX ? (float) (hi - lo) : 1.0f;
 			if (hi == lo)
 				want_sc = 1.0f;
 			bad += off[j] != want_off || sc[j] != want_sc;
+			/* the means come with the fit: the row-order double sum, as a column walk gives it */
+			bad_mean += means[j] != (float) mean;
 		}
 		unit_ok(bad == 0, "%s over %d columns in blocks: every offset and scale equals the column walk's (%d differ)",
-				m == 0 ? "zscore" : "minmax", D, bad);
-		unit_ok(off[3] == 5.0f && sc[3] == 1.0f, "%s: the constant column gets scale 1",
-				m == 0 ? "zscore" : "minmax");
+				ae_norm_name(method), D, bad);
+		unit_ok(bad_mean == 0, "%s: every column mean comes out of the fit exactly (%d differ)",
+				ae_norm_name(method), bad_mean);
+		unit_ok(off[3] == (method == AE_NORM_NONE ? 0.0f : 5.0f) && sc[3] == 1.0f,
+				"%s: the constant column gets scale 1", ae_norm_name(method));
 	}
 }
 
