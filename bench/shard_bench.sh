@@ -128,6 +128,27 @@ row "784-256-64-256-784" w784 784 "256, 64, 256" 1024 8192 2 \
 row "64-32-8-32-64" w64 64 "32, 8, 32" 1024 65536 2 '' ''
 row "64-32-8-32-64" w64 64 "32, 8, 32" 64 65536 1 '' ''
 row "64-32-8-32-64 (overhead)" w64 64 "32, 8, 32" 8 65536 1 '' ''
+
+# the loss each mode reaches: the same rows, seed and epochs, with validation rows held out
+loss_row() {
+    local rel=$1 d=$2 hidden=$3 batch=$4 epochs=$5 mode=$6
+    local opts="{\"hidden\": [$hidden], \"batch_size\": $batch, \"epochs\": $epochs, \"seed\": 1,
+        \"validation_fraction\": 0.1, \"patience\": 0}"
+    q -c "SELECT round(val_loss::numeric, 4) || ' ' || round(train_loss::numeric, 4)
+          FROM ae_train_sharded('bench_loss', '$rel', '$(colarr "$d")', 'id', '$opts', '$mode')" 2>/dev/null
+}
+echo
+echo "Loss after the same epochs (validation loss on the 10 % of rows held out by key, then the"
+echo "training loss), two foreign shards, 64-32-8-32-64 on the 65 536 rows:"
+echo
+echo "| epochs | batch | exact: validation / training loss | approximate: validation / training loss |"
+echo "|---|---|---|---|"
+for ep in 2 10; do
+    ae_log "loss, exact vs approximate, $ep epochs" >&2
+    ex=$(loss_row w64_p 64 "32, 8, 32" 256 "$ep" exact)
+    ap=$(loss_row w64_p 64 "32, 8, 32" 256 "$ep" approximate)
+    echo "| $ep | 256 | ${ex// / / } | ${ap// / / } |"
+done
 echo
 echo "At batch 8 the compute of a step is negligible: its time per step is the per-step overhead"
 echo "of the path (1 shard: in-process; 2 shards: two loopback round trips in parallel with the"

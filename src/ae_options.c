@@ -569,7 +569,8 @@ AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json)
 	if (!JB_ROOT_IS_OBJECT(json))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ae_fit options must be a JSON object")));
+				 errmsg("options must be a JSON object, not %s",
+						JB_ROOT_IS_SCALAR(json) ? "a scalar" : "an array")));
 
 	it = JsonbIteratorInit(&json->root);
 	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)

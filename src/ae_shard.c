@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "ae_encoding.h"
 #include "ae_norm.h"
 #include "ae_train.h"
 #include "ae_training.h"
@@ -106,6 +107,43 @@ AeShardBatchOf(uint64 h0, int epoch, int n_batches)
 
 /* ------------------------------------------------------------- reading */
 
+/*
+ * The columns exist and are numbers, checked here by name and type before
+ * any SQL is built, so that every engine gets the same clear error (a text
+ * column would otherwise fail deep in a cast, without its name).
+ */
+static void
+CheckShardColumns(Oid relid, char **columns, int ncols, const char *key)
+{
+	const char *relname = get_rel_name(relid);
+
+	for (int j = 0; j <= ncols; j++)
+	{
+		const char *name = j < ncols ? columns[j] : key;
+		AttrNumber	attnum;
+		AeColumnKind kind;
+		Oid			typid;
+
+		if (name == NULL)
+			continue;
+		attnum = get_attnum(relid, name);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist", name, relname)));
+		if (j == ncols)
+			break;				/* a key of any type: its text is hashed */
+		typid = get_atttype(relid, attnum);
+		if (!AeColumnKindOf(typid, &kind) || kind != AE_COL_NUMERIC)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of relation \"%s\" has type %s", name, relname,
+							format_type_be(typid)),
+					 errdetail("Training across shards takes numeric columns (real, double precision, numeric, smallint, integer, bigint)."),
+					 errhint("Train a model with categorical or date/time columns on one server with ae_train.")));
+	}
+}
+
 static void
 ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int64 seed,
 		 double validation_fraction)
@@ -122,6 +160,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+	CheckShardColumns(relid, columns, ncols, key);
 	initStringInfo(&sql);
 	/* without a key column a row's key is its values (see below) */
 	if (key)

@@ -1,0 +1,69 @@
+-- Training across shards on one server: ae_train_sharded over a plain
+-- table (one local shard) and the shard-side functions, and the errors of
+-- each (the multi-server cases are test/t/020_shards.pl).
+SET autoenc.blas_threads = 1;
+
+CREATE TABLE sh_rows AS
+    SELECT i AS id, sin(i * 0.1)::float8 AS a, cos(i * 0.1)::real AS b, (i % 7)::int AS c,
+           'k' || i AS label, (ARRAY['x', 'y'])[1 + i % 2] AS cat
+    FROM generate_series(1, 200) AS i;
+
+-- a plain table is one local shard
+SELECT version, rows_used, epochs_run, shards
+FROM ae_train_sharded('sh_m', 'sh_rows', '{a,b,c}', 'id', '{"hidden": [4, 2, 4], "epochs": 3, "seed": 1}');
+
+-- the arguments
+SELECT * FROM ae_train_sharded(NULL, 'sh_rows', '{a,b}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', NULL, '{a,b}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', NULL, 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{}', 'fast');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '[1]');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"epochs": 0}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"bogus": 1}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_no_table', '{a,b}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,missing}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'no_key');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,NULL}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{}', 'id');
+-- columns must be numbers: a categorical column trains on one server (ae_train)
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,cat}', 'id');
+-- options that do not decompose by row
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"noise": "mask"}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive": 0.1}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id',
+                               '{"sparsity_weight": 0.1, "activation": "sigmoid"}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"loss": "bce", "normalize": "zscore"}');
+-- PL/Proxy: a cluster that does not exist
+SELECT * FROM ae_train_plproxy('sh_e', 'no_cluster', 'public.sh_rows', '{a,b}', 'id', '{}');
+SELECT * FROM ae_train_plproxy('sh_e', NULL, 'public.sh_rows', '{a,b}', 'id', '{}');
+-- nothing was stored by a failure
+SELECT name FROM ae_models WHERE name LIKE 'sh_%' ORDER BY name;
+
+-- the shard side: a session holds the rows between calls
+SELECT length(ae_shard_open('s1', 'sh_rows', '{a,b,c}', 'id', 7, 0.1)) > 56 AS stats;
+SELECT ae_shard_sessions();
+SELECT ae_shard_open('s1', 'sh_rows', '{a,b,c}', 'id', 7, 0.1);
+SELECT ae_shard_open(NULL, 'sh_rows', '{a,b,c}', 'id', 7, 0.1);
+SELECT ae_shard_open('s2', 'sh_rows', '{a,cat}', 'id', 7, 0.1);
+SELECT ae_shard_open('s2', 'sh_rows', '{a,nothing}', 'id', 7, 0.1);
+SELECT ae_shard_normalize('s1', '{0,0}', '{1,1}');
+SELECT ae_shard_normalize('s1', '{0,0,NULL}', '{1,1,1}');
+SELECT ae_shard_normalize('nobody', '{0,0,0}', '{1,1,1}');
+SELECT ae_shard_normalize('s1', '{0,0,0}', '{1,1,1}');
+-- hostile partial states: not a state, truncated, a flipped byte (checksum)
+SELECT ae_shard_step('s1', '\x00'::bytea, 1, 1, 4);
+SELECT ae_shard_step('s1', '\x4145475301000100'::bytea, 1, 1, 4);
+SELECT ae_shard_step('s1', decode(repeat('41454753', 20), 'hex'), 1, 1, 4);
+-- a real state of another kind (statistics, not a weights snapshot), and the same with a bit flipped
+CREATE TEMP TABLE sh_stats AS SELECT ae_shard_open('s3', 'sh_rows', '{a,b,c}', 'id', 7, 0.1) AS st;
+SELECT ae_shard_step('s1', st, 1, 1, 4) FROM sh_stats;
+SELECT ae_shard_step('s1', set_byte(st, 60, get_byte(st, 60) # 1), 1, 1, 4) FROM sh_stats;
+SELECT ae_shard_close('s3');
+SELECT ae_shard_step('s1', NULL, 1, 0, 4);
+SELECT ae_shard_step('nobody', '\x00'::bytea, 1, 0, 4);
+SELECT ae_shard_eval('s1', '\x00'::bytea, 1);
+SELECT ae_shard_local('s1', '\x00'::bytea, '{}', 1);
+SELECT ae_shard_close('s1');
+SELECT ae_shard_close('s1');
+SELECT ae_shard_sessions();
