@@ -345,3 +345,50 @@ CREATE FUNCTION @extschema@.ae_reconstruct_row(model text, x anyelement, missing
     AS 'MODULE_PATHNAME', 'ae_reconstruct_into_row'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.ae_reconstruct_row(text, anyelement, text) IS 'a row with the model''s columns replaced by their reconstruction';
+
+-- ae_grad_agg: one optimiser step's gradient sums over rows, as an
+-- aggregate over a concrete state type (ae_grad, text form "AEGA1:" and
+-- base64) that distributed engines compute on their workers: Citus, the
+-- aggregate pushdown of postgres_fdw, a parallel plan (doc/scaling.md).
+CREATE TYPE @extschema@.ae_grad;
+CREATE FUNCTION @extschema@.ae_grad_in(pg_catalog.cstring) RETURNS @extschema@.ae_grad
+    AS 'MODULE_PATHNAME', 'ae_grad_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.ae_grad_out(@extschema@.ae_grad) RETURNS pg_catalog.cstring
+    AS 'MODULE_PATHNAME', 'ae_grad_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.ae_grad_recv(pg_catalog.internal) RETURNS @extschema@.ae_grad
+    AS 'MODULE_PATHNAME', 'ae_grad_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.ae_grad_send(@extschema@.ae_grad) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_grad_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.ae_grad (
+    INPUT = @extschema@.ae_grad_in, OUTPUT = @extschema@.ae_grad_out,
+    RECEIVE = @extschema@.ae_grad_recv, SEND = @extschema@.ae_grad_send,
+    INTERNALLENGTH = VARIABLE, ALIGNMENT = double, STORAGE = extended);
+COMMENT ON TYPE @extschema@.ae_grad IS 'partial gradient sums of an optimiser step (ae_grad_agg)';
+CREATE FUNCTION @extschema@.ae_grad_transfn(@extschema@.ae_grad, pg_catalog.bytea, pg_catalog.float4[])
+    RETURNS @extschema@.ae_grad
+    AS 'MODULE_PATHNAME', 'ae_grad_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.ae_grad_combinefn(@extschema@.ae_grad, @extschema@.ae_grad)
+    RETURNS @extschema@.ae_grad
+    AS 'MODULE_PATHNAME', 'ae_grad_combinefn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.ae_grad_agg(snapshot pg_catalog.bytea, x pg_catalog.float4[]) (
+    SFUNC = @extschema@.ae_grad_transfn, STYPE = @extschema@.ae_grad,
+    COMBINEFUNC = @extschema@.ae_grad_combinefn, PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.ae_grad_agg(pg_catalog.bytea, pg_catalog.float4[]) IS 'the gradient sums of the rows of one optimiser step, at a weights snapshot';
+CREATE FUNCTION @extschema@.ae_grad_finish(partial @extschema@.ae_grad, snapshot pg_catalog.bytea)
+    RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_grad_finish' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_grad_finish(@extschema@.ae_grad, pg_catalog.bytea) IS 'the step''s gradient state from ae_grad_agg''s partial sums';
+CREATE FUNCTION @extschema@.ae_grad_snapshot(model pg_catalog.text) RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_grad_snapshot' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_grad_snapshot(pg_catalog.text) IS 'a weights snapshot of a stored model, with its normalisation, for ae_grad_agg';
+CREATE FUNCTION @extschema@.ae_shard_batch(key pg_catalog.text, seed pg_catalog.int8, epoch pg_catalog.int4,
+    n_batches pg_catalog.int4) RETURNS pg_catalog.int4
+    AS 'MODULE_PATHNAME', 'ae_shard_batch' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_shard_batch(pg_catalog.text, pg_catalog.int8, pg_catalog.int4, pg_catalog.int4) IS 'the batch (1-based) of a row of this key in an epoch of a sharded training';
+CREATE FUNCTION @extschema@.ae_shard_is_validation(key pg_catalog.text, seed pg_catalog.int8,
+    validation_fraction pg_catalog.float8) RETURNS pg_catalog.bool
+    AS 'MODULE_PATHNAME', 'ae_shard_is_validation' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_shard_is_validation(pg_catalog.text, pg_catalog.int8, pg_catalog.float8) IS 'whether a row of this key is a validation row of a sharded training';
+CREATE FUNCTION @extschema@.ae_partial_info(state pg_catalog.bytea) RETURNS pg_catalog.jsonb
+    AS 'MODULE_PATHNAME', 'ae_partial_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ae_partial_info(pg_catalog.bytea) IS 'a partial state of a sharded training, checked and described';

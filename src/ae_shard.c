@@ -406,7 +406,9 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cannot run a shard step: the snapshot has %d inputs, the shard %d columns",
 						arch.n_inputs, s->d)));
-	if (gs.n_floats != ae_arch_param_count(&arch) || gs.n_doubles != 1)
+	/* the parameters, perhaps followed by a normalisation (ae_grad_snapshot's), which a shard has already */
+	if ((gs.n_floats != ae_arch_param_count(&arch) &&
+		 gs.n_floats != ae_arch_param_count(&arch) + 2 * (size_t) arch.n_inputs) || gs.n_doubles != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cannot run a shard step: the snapshot's parameters do not fit its architecture")));
@@ -423,8 +425,10 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 			pfree(s->params);
 		if (s->grad)
 			pfree(s->grad);
-		s->n_params = gs.n_floats;
-		s->params = palloc_extended(sizeof(float) * Max(s->n_params, 1), MCXT_ALLOC_HUGE);
+		s->n_params = ae_arch_param_count(&arch);
+		/* room for a normalisation after the parameters, which the copy below may bring */
+		s->params = palloc_extended(sizeof(float) * (s->n_params + 2 * (size_t) arch.n_inputs),
+									MCXT_ALLOC_HUGE);
 		s->grad = palloc_extended(sizeof(float) * Max(s->n_params, 1), MCXT_ALLOC_HUGE);
 		s->arch = arch;
 		ae_check_status(ae_model_bind(&s->model, &arch, s->params, errbuf), errbuf,
