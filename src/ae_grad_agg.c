@@ -11,8 +11,8 @@
  * query:
  *
  *   SELECT ae_grad_finish(ae_grad_agg($snapshot, x), $snapshot) FROM t
- *   WHERE NOT ae_shard_is_validation(id::text, $seed, 0.1)
- *     AND ae_shard_batch(id::text, $seed, $epoch, $n_batches) = $batch;
+ *   WHERE NOT ae_shard_is_validation(k, $seed, 0.1)
+ *     AND ae_shard_batch(k, $seed, $epoch, $n_batches) = $batch;
  */
 #include "postgres.h"
 

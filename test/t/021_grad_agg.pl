@@ -19,7 +19,8 @@ for my $n ($coord, $shard)
 	$n->safe_psql('postgres', 'CREATE EXTENSION autoenc');
 }
 
-my $rows = q{SELECT i AS id, ARRAY[sin(i * 0.1), cos(i * 0.07), (i % 7) / 7.0, sqrt(i) / 40]::real[] AS x
+# the key as text: a cast in the WHERE clause (an I/O conversion) is not shippable
+my $rows = q{SELECT i AS id, i::text AS k, ARRAY[sin(i * 0.1), cos(i * 0.07), (i % 7) / 7.0, sqrt(i) / 40]::real[] AS x
 	FROM generate_series(1, 2000) i};
 $coord->safe_psql('postgres', "CREATE TABLE t AS $rows");
 $shard->safe_psql('postgres', "CREATE TABLE t AS $rows");
@@ -34,19 +35,18 @@ $coord->safe_psql('postgres', sprintf(q{
 	CREATE SERVER shard FOREIGN DATA WRAPPER postgres_fdw
 		OPTIONS (host '%s', port '%d', dbname 'postgres', extensions 'autoenc');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER shard OPTIONS (user '%s');
-	CREATE FOREIGN TABLE ft (id int, x real[]) SERVER shard OPTIONS (table_name 't');
+	CREATE FOREIGN TABLE ft (id int, k text, x real[]) SERVER shard OPTIONS (table_name 't');
 }, $shard->host, $shard->port, $me));
 
 my $snap = $coord->safe_psql('postgres', q{SELECT encode(ae_grad_snapshot('m'), 'base64')});
 my $agg = sprintf(q{ae_grad_agg(decode('%s', 'base64'), x)}, $snap);
-my $where = q{WHERE ae_shard_batch(id::text, 9, 1, 4) = 3};
+my $where = q{WHERE ae_shard_batch(k, 9, 1, 4) = 3};
 my $finish = sprintf(q{ae_grad_finish(%s, decode('%s', 'base64'))}, $agg, $snap);
 
 my $plan = $coord->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) SELECT $agg FROM ft $where");
-like($plan, qr/Foreign Scan/, 'a foreign scan');
+like($plan, qr/\AForeign Scan/, 'the plan is one foreign scan, no local aggregate above it');
 like($plan, qr/Remote SQL: SELECT \S*ae_grad_agg\(/, 'the aggregate runs on the shard (Remote SQL has it)');
 like($plan, qr/ae_shard_batch\(/, 'and so does the batch rule');
-unlike($plan, qr/\bAggregate\b/, 'no local aggregate above the foreign scan');
 
 # the remote partial arrives as text and reads back; finished here, it equals the local step
 my $cmp = sprintf(q{
