@@ -90,8 +90,8 @@ CASES = [
          clip=0.5, lr_decay=0.9, epoch_every=1),
     # mixed-type models: plain inputs and softmax groups (ae_groups.h).  How
     # much a wrong formula moves them (measured): one slot weight 1% off,
-    # 1e-4 to 2e-3 in the loss and up to 4e-2 in the updates; no division by
-    # ln K, or the plain mean over slots instead of the weighted one, 1e-1
+    # 4e-5 to 2e-3 in the loss and 3e-3 to 4e-2 in the updates; no division
+    # by ln K, or the plain mean over slots instead of the weighted one, 8e-2
     # and more; one first-layer weight 1e-3 off, 2e-2
     case("mixed", [6, 3, 6], TANH3, groups=MIXED, opt="adam", batch=16),
     case("mixed_weights", [6, 3, 6], TANH3, groups=MIXED_WEIGHTED, opt="adam", batch=16),
