@@ -133,6 +133,31 @@ StateReserve(AeFitState *state, int64 n_more, MemoryContext cxt)
 
 /* ---------------------------------------------------------------- transition */
 
+/*
+ * The state of the group (argument 0), made in the aggregate context with
+ * the options (argument 2, when given) on the group's first row, or checked
+ * to have the same options on every later row; the row is counted.
+ */
+static AeFitState *
+StateForRow(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+{
+	Jsonb	   *options = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_JSONB_P(2) : NULL;
+	AeFitState *state = PG_ARGISNULL(0) ? NULL : (AeFitState *) PG_GETARG_POINTER(0);
+
+	if (state == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+
+		state = palloc0(sizeof(AeFitState));
+		StateSetOptions(state, options);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		CheckSameOptions(state, options);
+	state->n_seen++;
+	return state;
+}
+
 PG_FUNCTION_INFO_V1(ae_fit_transfn);
 
 /* ae_fit_transfn(internal, real[] | double precision[] [, jsonb]) */
@@ -140,9 +165,7 @@ Datum
 ae_fit_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
-	MemoryContext old;
 	AeFitState *state;
-	Jsonb	   *options = NULL;
 	ArrayType  *arr;
 	AeRowCheck	check;
 	int			width = 0;
@@ -150,22 +173,7 @@ ae_fit_transfn(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "ae_fit_transfn called in non-aggregate context");
-
-	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
-		options = PG_GETARG_JSONB_P(2);
-
-	state = PG_ARGISNULL(0) ? NULL : (AeFitState *) PG_GETARG_POINTER(0);
-	if (state == NULL)
-	{
-		old = MemoryContextSwitchTo(aggcxt);
-		state = palloc0(sizeof(AeFitState));
-		StateSetOptions(state, options);
-		MemoryContextSwitchTo(old);
-	}
-	else
-		CheckSameOptions(state, options);
-
-	state->n_seen++;
+	state = StateForRow(fcinfo, aggcxt);
 	if (PG_ARGISNULL(1))
 		check.problem = AE_ROW_NULL;
 	else
@@ -267,29 +275,12 @@ Datum
 ae_fit_row_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
-	MemoryContext old;
 	AeFitState *state;
-	Jsonb	   *options = NULL;
 	AeRowCheck	check;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "ae_fit_row_transfn called in non-aggregate context");
-
-	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
-		options = PG_GETARG_JSONB_P(2);
-
-	state = PG_ARGISNULL(0) ? NULL : (AeFitState *) PG_GETARG_POINTER(0);
-	if (state == NULL)
-	{
-		old = MemoryContextSwitchTo(aggcxt);
-		state = palloc0(sizeof(AeFitState));
-		StateSetOptions(state, options);
-		MemoryContextSwitchTo(old);
-	}
-	else
-		CheckSameOptions(state, options);
-
-	state->n_seen++;
+	state = StateForRow(fcinfo, aggcxt);
 	if (PG_ARGISNULL(1))
 	{
 		if (!state->opts.skip_invalid)
@@ -513,8 +504,8 @@ ae_fit_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-static void
-BadState(const char *detail)
+void
+AeFitBadState(const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -560,16 +551,16 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 	n_skipped = pq_getmsgint64(&buf);
 	optlen = pq_getmsgint(&buf, 4);
 	if (d < -1 || d > AE_MAX_WIDTH)
-		BadState(psprintf("The input width is %d; it must be between 0 and %d.", d, AE_MAX_WIDTH));
+		AeFitBadState(psprintf("The input width is %d; it must be between 0 and %d.", d, AE_MAX_WIDTH));
 	if (n < 0 || n_skipped < 0 || n_seen < 0 || n > n_seen || n_skipped > n_seen - n)
-		BadState(psprintf("The row counts " INT64_FORMAT ", " INT64_FORMAT " and " INT64_FORMAT " do not add up.",
+		AeFitBadState(psprintf("The row counts " INT64_FORMAT ", " INT64_FORMAT " and " INT64_FORMAT " do not add up.",
 						  n, n_skipped, n_seen));
 	if (d == 0 && n > 0)
-		BadState("The state has rows but no input width.");
+		AeFitBadState("The state has rows but no input width.");
 	if (d < 0 && optlen < 0 && optlen != -1)
-		BadState("The options length is invalid.");
+		AeFitBadState("The options length is invalid.");
 	if (optlen < -1 || optlen > buf.len - buf.cursor)
-		BadState(psprintf("The options claim %d bytes; %d are left.", optlen, buf.len - buf.cursor));
+		AeFitBadState(psprintf("The options claim %d bytes; %d are left.", optlen, buf.len - buf.cursor));
 	if (optlen >= 0)
 	{
 		const char *text = pq_getmsgbytes(&buf, optlen);
@@ -588,7 +579,7 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 		state->n_skipped = n_skipped;
 		state->mixed = AeMixedRowsDeserialize(&buf);
 		if (AeMixedRowsCount(state->mixed) != n)
-			BadState("The row count does not match the rows.");
+			AeFitBadState("The row count does not match the rows.");
 		state->n = n;
 		state->ncols = AeMixedRowsColumns(state->mixed, &state->colnames);
 		pq_getmsgend(&buf);
@@ -597,10 +588,10 @@ ae_fit_deserialfn(PG_FUNCTION_ARGS)
 	}
 	/* what is left must be exactly n rows of d floats; divide, never multiply */
 	if (d > 0 && (buf.len - buf.cursor) / ((Size) d * sizeof(float)) != (Size) n)
-		BadState(psprintf("%d bytes of rows are left, not " INT64_FORMAT " rows of %d values.",
+		AeFitBadState(psprintf("%d bytes of rows are left, not " INT64_FORMAT " rows of %d values.",
 						  buf.len - buf.cursor, n, d));
 	if ((Size) (buf.len - buf.cursor) != (Size) n * d * sizeof(float))
-		BadState("The rows end in a partial row.");
+		AeFitBadState("The rows end in a partial row.");
 
 	old = MemoryContextSwitchTo(aggcxt);
 	state = palloc0(sizeof(AeFitState));

@@ -1218,6 +1218,8 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s: mode must be \"exact\" or \"approximate\", not \"%s\"", what, mode)));
 	}
+	/* before any connection is made */
+	CheckOptions(&opts, what);
 	if (approximate)
 		ereport(NOTICE,
 				(errmsg("approximate mode: every shard trains an epoch on its own rows and the models are averaged"),

@@ -73,21 +73,13 @@ CheckRelkind(Oid relid)
 						get_rel_name(relid))));
 }
 
+/* A number: the numeric column kind of ae_encoding.h (domains by their base type). */
 static bool
 NumericScalarType(Oid typid)
 {
-	switch (typid)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case FLOAT4OID:
-		case FLOAT8OID:
-		case NUMERICOID:
-			return true;
-		default:
-			return false;
-	}
+	AeColumnKind kind;
+
+	return AeColumnKindOf(typid, &kind) && kind == AE_COL_NUMERIC;
 }
 
 /* The attribute number of column name, or 42703. */

@@ -8,7 +8,6 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -20,34 +19,14 @@
 
 #include "ae_encoding.h"
 #include "ae_json.h"
+#include "ae_strmap.h"
 #include "ae_training.h"
 
 /* ---------------------------------------------------------------- category index */
 
-typedef struct CategoryEntry
-{
-	const char *key;
-	int			pos;
-	uint32		hash;
-	char		status;
-} CategoryEntry;
-
-#define SH_PREFIX		catidx
-#define SH_ELEMENT_TYPE	CategoryEntry
-#define SH_KEY_TYPE		const char *
-#define SH_KEY			key
-#define SH_HASH_KEY(tb, k)	hash_bytes((const unsigned char *) (k), strlen(k))
-#define SH_EQUAL(tb, a, b)	(strcmp(a, b) == 0)
-#define SH_STORE_HASH
-#define SH_GET_HASH(tb, a)	a->hash
-#define SH_SCOPE		static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
 struct AeCategoryIndex
 {
-	catidx_hash *h;
+	aestr_hash *h;
 };
 
 /* The index of a vocabulary; NULL when a category is listed twice. */
@@ -56,15 +35,15 @@ BuildIndex(char **categories, int n)
 {
 	AeCategoryIndex *ix = palloc(sizeof(AeCategoryIndex));
 
-	ix->h = catidx_create(CurrentMemoryContext, Max(n, 4), NULL);
+	ix->h = aestr_create(CurrentMemoryContext, Max(n, 4), NULL);
 	for (int i = 0; i < n; i++)
 	{
 		bool		found;
-		CategoryEntry *e = catidx_insert(ix->h, categories[i], &found);
+		AeStrEntry *e = aestr_insert(ix->h, categories[i], &found);
 
 		if (found)
 			return NULL;
-		e->pos = i;
+		e->value = i;
 	}
 	return ix;
 }
@@ -72,9 +51,9 @@ BuildIndex(char **categories, int n)
 int
 AeCategoryLookup(const AeColumnEncoding *col, const char *text)
 {
-	CategoryEntry *e = catidx_lookup(col->index->h, text);
+	AeStrEntry *e = aestr_lookup(col->index->h, text);
 
-	return e ? e->pos : -1;
+	return e ? e->value : -1;
 }
 
 /* ---------------------------------------------------------------- kinds and values */

@@ -28,7 +28,6 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -39,29 +38,9 @@
 #include "ae_encoding.h"
 #include "ae_mixed.h"
 #include "ae_rng.h"
+#include "ae_strmap.h"
 
 /* ---------------------------------------------------------------- distinct texts */
-
-typedef struct TextEntry
-{
-	const char *key;
-	uint32		hash;
-	char		status;
-	int32		id;				/* position in the column's texts */
-} TextEntry;
-
-#define SH_PREFIX		texts
-#define SH_ELEMENT_TYPE	TextEntry
-#define SH_KEY_TYPE		const char *
-#define SH_KEY			key
-#define SH_HASH_KEY(tb, k)	hash_bytes((const unsigned char *) (k), strlen(k))
-#define SH_EQUAL(tb, a, b)	(strcmp(a, b) == 0)
-#define SH_STORE_HASH
-#define SH_GET_HASH(tb, a)	a->hash
-#define SH_SCOPE		static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
 
 typedef struct MixedColumn
 {
@@ -70,7 +49,7 @@ typedef struct MixedColumn
 	AeColumnKind kind;
 	int64		n_null;
 	/* categorical: the distinct texts seen, with their counts */
-	texts_hash *index;
+	aestr_hash *index;
 	int32		n_texts;
 	int32		cap_texts;
 	char	  **text;
@@ -98,7 +77,7 @@ static int32
 TextId(MixedColumn *col, char *text, int64 count)
 {
 	bool		found;
-	TextEntry  *e = texts_insert(col->index, text, &found);
+	AeStrEntry *e = aestr_insert(col->index, text, &found);
 
 	if (!found)
 	{
@@ -109,15 +88,15 @@ TextId(MixedColumn *col, char *text, int64 count)
 			col->count = repalloc(col->count, sizeof(int64) * col->cap_texts);
 		}
 		e->key = text;
-		e->id = col->n_texts;
+		e->value = col->n_texts;
 		col->text[col->n_texts] = text;
 		col->count[col->n_texts] = 0;
 		col->n_texts++;
 	}
 	else
 		pfree(text);
-	col->count[e->id] += count;
-	return e->id;
+	col->count[e->value] += count;
+	return e->value;
 }
 
 AeMixedRows *
@@ -147,7 +126,7 @@ AeMixedRowsCreate(int ncols, char **names, const Oid *typids, int64 reservoir, i
 							   "or domains over them.")));
 		if (col->kind == AE_COL_CATEGORICAL)
 		{
-			col->index = texts_create(r->cxt, 64, NULL);
+			col->index = aestr_create(r->cxt, 64, NULL);
 			col->text = palloc(sizeof(char *));
 			col->count = palloc(sizeof(int64));
 		}
@@ -329,15 +308,6 @@ AeMixedRowsSerialize(const AeMixedRows *r, StringInfo buf)
 	}
 }
 
-static void
-BadState(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid ae_fit aggregate state"),
-			 errdetail("%s", detail)));
-}
-
 AeMixedRows *
 AeMixedRowsDeserialize(StringInfo buf)
 {
@@ -348,7 +318,7 @@ AeMixedRowsDeserialize(StringInfo buf)
 	int64		n;
 
 	if (ncols < 1 || ncols > AE_MAX_WIDTH || ncols > buf->len - buf->cursor)
-		BadState(psprintf("The state has %d columns.", ncols));
+		AeFitBadState(psprintf("The state has %d columns.", ncols));
 	names = palloc(sizeof(char *) * ncols);
 	types = palloc(sizeof(Oid) * ncols);
 	/* the column list first, then the texts: a store is made from the list */
@@ -364,7 +334,7 @@ AeMixedRowsDeserialize(StringInfo buf)
 			(void) pq_getmsgint64(buf);
 			n_texts = pq_getmsgint(buf, 4);
 			if (n_texts < 0 || n_texts > buf->len - buf->cursor)
-				BadState(psprintf("Column %d claims %d texts.", c + 1, n_texts));
+				AeFitBadState(psprintf("Column %d claims %d texts.", c + 1, n_texts));
 			for (int32 i = 0; i < n_texts; i++)
 			{
 				(void) pq_getmsgstring(buf);
@@ -384,21 +354,21 @@ AeMixedRowsDeserialize(StringInfo buf)
 		col->n_null = pq_getmsgint64(buf);
 		n_texts = pq_getmsgint(buf, 4);
 		if (n_texts > 0 && col->kind != AE_COL_CATEGORICAL)
-			BadState(psprintf("Column \"%s\" is not categorical but has texts.", col->name));
+			AeFitBadState(psprintf("Column \"%s\" is not categorical but has texts.", col->name));
 		for (int32 i = 0; i < n_texts; i++)
 		{
 			char	   *text = pstrdup(pq_getmsgstring(buf));
 			int64		count = pq_getmsgint64(buf);
 
 			if (count < 1 || TextId(col, text, count) != i)
-				BadState(psprintf("Text %d of column \"%s\" is repeated or has no rows.", i + 1, col->name));
+				AeFitBadState(psprintf("Text %d of column \"%s\" is repeated or has no rows.", i + 1, col->name));
 		}
 	}
 	n = pq_getmsgint64(buf);
 	/* what is left must be exactly n rows; divide, never multiply */
 	if (n < 0 || (buf->len - buf->cursor) / (9 * (Size) ncols) != (Size) n ||
 		(buf->len - buf->cursor) % (9 * (Size) ncols) != 0)
-		BadState(psprintf("%d bytes of rows are left, not " INT64_FORMAT " rows of %d values.",
+		AeFitBadState(psprintf("%d bytes of rows are left, not " INT64_FORMAT " rows of %d values.",
 						  buf->len - buf->cursor, n, ncols));
 	Reserve(r, n);
 	for (int64 i = 0; i < n; i++)
@@ -408,7 +378,7 @@ AeMixedRowsDeserialize(StringInfo buf)
 			int64		v = pq_getmsgint64(buf);
 
 			if (!null && r->cols[c].kind == AE_COL_CATEGORICAL && (v < 0 || v >= r->cols[c].n_texts))
-				BadState(psprintf("A row of column \"%s\" names text " INT64_FORMAT " of %d.",
+				AeFitBadState(psprintf("A row of column \"%s\" names text " INT64_FORMAT " of %d.",
 								  r->cols[c].name, v, r->cols[c].n_texts));
 			r->nulls[(size_t) i * ncols + c] = null;
 			r->values[(size_t) i * ncols + c] = (Datum) v;

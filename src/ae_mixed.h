@@ -34,6 +34,9 @@ extern bool AeMixedRowsAdd(AeMixedRows *r, const Datum *values, const bool *isnu
 /* Add from's rows to into (a parallel plan's combine); the columns must be the same. */
 extern void AeMixedRowsMerge(AeMixedRows *into, const AeMixedRows *from);
 
+/* 22P03 for a malformed ae_fit state (ae_agg.c), detail saying what is wrong. */
+extern void AeFitBadState(const char *detail) pg_attribute_noreturn();
+
 /* A worker's store as bytes, and back (validated: bytes are not trusted). */
 extern void AeMixedRowsSerialize(const AeMixedRows *r, StringInfo buf);
 extern AeMixedRows *AeMixedRowsDeserialize(StringInfo buf);

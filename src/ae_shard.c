@@ -154,12 +154,13 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 	int			ret;
 	const char *relname;
 
-	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-										 get_rel_name(relid));
-	if (relname == NULL)
+	/* an OID given by a caller (ae_shard_open takes a regclass): it may name nothing */
+	if (get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										 get_rel_name(relid));
 	CheckShardColumns(relid, columns, ncols, key);
 	initStringInfo(&sql);
 	/* without a key column a row's key is its values (see below) */

@@ -47,6 +47,8 @@ SELECT ae_shard_open('s1', 'sh_rows', '{a,b,c}', 'id', 7, 0.1);
 SELECT ae_shard_open(NULL, 'sh_rows', '{a,b,c}', 'id', 7, 0.1);
 SELECT ae_shard_open('s2', 'sh_rows', '{a,cat}', 'id', 7, 0.1);
 SELECT ae_shard_open('s2', 'sh_rows', '{a,nothing}', 'id', 7, 0.1);
+-- a regclass naming no relation
+SELECT ae_shard_open('s2', 4000000000::oid::regclass, '{a}', 'id', 7, 0.1);
 SELECT ae_shard_normalize('s1', '{0,0}', '{1,1}');
 SELECT ae_shard_normalize('s1', '{0,0,NULL}', '{1,1,1}');
 SELECT ae_shard_normalize('nobody', '{0,0,0}', '{1,1,1}');
