@@ -490,7 +490,7 @@ ae_grad_snapshot(PG_FUNCTION_ARGS)
 	int64		model_id;
 	AeBundle   *b = ae_catalog_fetch_id(name, AE_ACCESS_USE, &version, &model_id);
 	AeModel		m;
-	char		errbuf[AE_ERRBUF_SIZE];
+	char		errbuf[AE_ERRBUF_SIZE] = "";
 	int32		ints[AE_GS_ARCH_INTS(AE_MAX_HIDDEN)];
 	uint32		n_ints = AE_GS_ARCH_INTS(b->arch.n_hidden);
 	AeLoss		loss = b->arch.output_act == AE_ACT_SIGMOID ? AE_LOSS_BCE : AE_LOSS_MSE;
