@@ -30,6 +30,7 @@
 
 #include "ae_bundle.h"
 #include "ae_catalog.h"
+#include "ae_compat.h"
 #include "ae_grad_agg.h"
 #include "ae_grad_state.h"
 #include "ae_json.h"
@@ -41,7 +42,7 @@
 /* ---------------------------------------------------------------- the snapshot */
 
 /* A parsed weights snapshot, kept in fn_extra for every row of a query. */
-typedef struct Snapshot
+typedef struct StepSnapshot
 {
 	uint64		id;
 	Size		len;			/* bytes of the snapshot it was parsed from */
@@ -55,12 +56,12 @@ typedef struct Snapshot
 	AeWorkspace *ws;			/* for AE_GRAD_CHUNK rows */
 	int			ws_rows;
 	float	   *grad;
-} Snapshot;
+} StepSnapshot;
 
-static Snapshot *
+static StepSnapshot *
 LoadSnapshot(FmgrInfo *flinfo, const bytea *b, int rows)
 {
-	Snapshot   *sn = (Snapshot *) flinfo->fn_extra;
+	StepSnapshot   *sn = (StepSnapshot *) flinfo->fn_extra;
 	AeGradState gs;
 	AeLoss		loss;
 	char		errbuf[AE_ERRBUF_SIZE] = "";
@@ -88,7 +89,7 @@ LoadSnapshot(FmgrInfo *flinfo, const bytea *b, int rows)
 				 errdetail("%s.", errbuf)));
 	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
 	if (sn == NULL)
-		sn = flinfo->fn_extra = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(Snapshot));
+		sn = flinfo->fn_extra = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(StepSnapshot));
 	else
 	{
 		if (sn->ws)
@@ -172,7 +173,7 @@ NewState(MemoryContext cxt, uint64 id, int d, int n_params, int capacity)
 
 /* The pending rows' gradient, computed in one pass and added to the sums. */
 static void
-Flush(AeGradAgg *st, Snapshot *sn)
+Flush(AeGradAgg *st, StepSnapshot *sn)
 {
 	float	   *x = st->data + st->n_params;
 	AeLossParts parts;
@@ -220,7 +221,7 @@ ae_grad_transfn(PG_FUNCTION_ARGS)
 	AeGradAgg  *st = PG_ARGISNULL(0) ? NULL : (AeGradAgg *) PG_GETARG_POINTER(0);
 	bytea	   *snap;
 	ArrayType  *arr;
-	Snapshot   *sn;
+	StepSnapshot   *sn;
 	float	   *row;
 	const float *v;
 	int			n;
@@ -312,7 +313,7 @@ ae_grad_finish(PG_FUNCTION_ARGS)
 {
 	AeGradAgg  *in = (AeGradAgg *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
 	AeGradAgg  *st = (AeGradAgg *) palloc(VARSIZE(in));
-	Snapshot   *sn = LoadSnapshot(fcinfo->flinfo, PG_GETARG_BYTEA_PP(1), Max(in->pending, 1));
+	StepSnapshot   *sn = LoadSnapshot(fcinfo->flinfo, PG_GETARG_BYTEA_PP(1), Max(in->pending, 1));
 	double		sums[2];
 	size_t		len;
 	bytea	   *out;
@@ -423,7 +424,7 @@ ae_grad_out(PG_FUNCTION_ARGS)
 	int			m;
 
 	memcpy(out, AE_GRAD_TEXT_PREFIX, prefix);
-	m = pg_b64_encode((const char *) t, n, out + prefix, pg_b64_enc_len(n));
+	m = pg_b64_encode((const ae_b64_byte *) t, n, out + prefix, pg_b64_enc_len(n));
 	if (m < 0)
 		elog(ERROR, "could not encode an ae_grad value");
 	out[prefix + m] = '\0';
@@ -444,7 +445,7 @@ ae_grad_in(PG_FUNCTION_ARGS)
 		BadState("The text does not start with \"" AE_GRAD_TEXT_PREFIX "\".");
 	len = strlen(text + prefix);
 	buf = palloc(pg_b64_dec_len(len) + 1);
-	n = pg_b64_decode(text + prefix, len, buf, pg_b64_dec_len(len));
+	n = pg_b64_decode(text + prefix, len, (ae_b64_byte *) buf, pg_b64_dec_len(len));
 	if (n < 0)
 		BadState("The text is not valid base64.");
 	PG_RETURN_POINTER(Untrimmed(buf, (Size) n));

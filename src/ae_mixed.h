@@ -10,6 +10,7 @@
 
 #include "lib/stringinfo.h"
 
+#include "ae_compat.h"
 #include "ae_training.h"
 
 typedef struct AeMixedRows AeMixedRows;
@@ -35,7 +36,7 @@ extern bool AeMixedRowsAdd(AeMixedRows *r, const Datum *values, const bool *isnu
 extern void AeMixedRowsMerge(AeMixedRows *into, const AeMixedRows *from);
 
 /* 22P03 for a malformed ae_fit state (ae_agg.c), detail saying what is wrong. */
-extern void AeFitBadState(const char *detail) pg_attribute_noreturn();
+pg_noreturn extern void AeFitBadState(const char *detail);
 
 /* A worker's store as bytes, and back (validated: bytes are not trusted). */
 extern void AeMixedRowsSerialize(const AeMixedRows *r, StringInfo buf);
