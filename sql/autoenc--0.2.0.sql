@@ -726,7 +726,7 @@ CREATE FUNCTION @extschema@.ae_grad_finish(partial @extschema@.ae_grad, snapshot
     AS 'MODULE_PATHNAME', 'ae_grad_finish' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.ae_grad_finish(@extschema@.ae_grad, pg_catalog.bytea) IS 'the step''s gradient state from ae_grad_agg''s partial sums';
 CREATE FUNCTION @extschema@.ae_grad_snapshot(model pg_catalog.text) RETURNS pg_catalog.bytea
-    AS 'MODULE_PATHNAME', 'ae_grad_snapshot' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'ae_grad_snapshot' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.ae_grad_snapshot(pg_catalog.text) IS 'a weights snapshot of a stored model, with its normalisation, for ae_grad_agg';
 CREATE FUNCTION @extschema@.ae_shard_batch(key pg_catalog.text, seed pg_catalog.int8, epoch pg_catalog.int4,
     n_batches pg_catalog.int4) RETURNS pg_catalog.int4

@@ -112,12 +112,8 @@ ae_reconstruct_into_row(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("ae_reconstruct_row needs a row, not %s", format_type_be(argtype)),
 				 errhint("Pass a table's row (t), ROW(...) AS a composite type, or a composite value.")));
+	/* a model trained on arrays is refused when the row is loaded */
 	s = LoadInput(fcinfo, true, 2);
-	if (s->entry->n_columns == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("model \"%s\" was trained on arrays, not on named columns", s->name),
-				 errhint("Use ae_reconstruct.")));
 	ae_scorer_reconstruct(s);
 	ae_scorer_check_output(s);
 	desc = s->row_desc;

@@ -230,10 +230,7 @@ ae_scorer_feature_errors(AeScorer *s)
 		ae_groups_slot_errors(model->groups, model->arch.output_act, s->out, s->xn, 1, s->d, slot);
 		for (int c = 0; c < enc->n_columns; c++)
 		{
-			double		sum = 0.0;
-
-			sum = AeColumnSlotSum(&enc->cols[c], slot);
-			s->sqerr[c] = (float) sum;
+			s->sqerr[c] = (float) AeColumnSlotSum(&enc->cols[c], slot);
 			s->present[c] = true;
 		}
 		return;

@@ -37,8 +37,6 @@
 
 #include "ae_nn.h"
 
-#define AE_MAX_GROUP_WIDTH	AE_MAX_WIDTH
-
 typedef struct AeGroup
 {
 	int			start;			/* first input of the block */

@@ -257,7 +257,7 @@ SELECT set_eq(
              ('ae_fit_row_transfn', 'v', 's'),
              ('ae_grad_in', 'i', 's'), ('ae_grad_out', 'i', 's'), ('ae_grad_recv', 'i', 's'),
              ('ae_grad_send', 'i', 's'), ('ae_grad_transfn', 'i', 's'), ('ae_grad_combinefn', 'i', 's'),
-             ('ae_grad_agg', 'i', 's'), ('ae_grad_finish', 'i', 's'), ('ae_grad_snapshot', 's', 's'),
+             ('ae_grad_agg', 'i', 's'), ('ae_grad_finish', 'i', 's'), ('ae_grad_snapshot', 's', 'r'),
              ('ae_shard_batch', 'i', 's'), ('ae_shard_is_validation', 'i', 's'), ('ae_partial_info', 'i', 's'),
              ('ae_encode', 's', 's'), ('ae_decode', 's', 's'), ('ae_reconstruct', 's', 's'),
              ('ae_reconstruct_row', 's', 's'),

@@ -103,6 +103,13 @@ SELECT (r).id, (r).country IN ('US', 'DE', 'FR', 'NZ') AS country_known, pg_type
        (r).amount BETWEEN 0 AND 100 AS amount_plausible, pg_typeof((r).due) AS due_type
 FROM (SELECT ae_reconstruct_row('mx', p) AS r FROM mx_pay p WHERE id = 3) AS s;
 
+-- ae_reconstruct_row needs a row, and a model trained on named columns
+SELECT ae_reconstruct_row('mx', 1);
+SELECT ae_import(jsonb_build_object('format', 'autoenc', 'format_version', 1, 'n_inputs', 2,
+    'layers', jsonb '[{"activation": "linear", "weight": [[1, 0]], "bias": [0]},
+                      {"activation": "linear", "weight": [[1], [0]], "bias": [0, 0]}]'), 'mx_arrays');
+SELECT ae_reconstruct_row('mx_arrays', t) FROM (SELECT 1.0::real AS a, 2.0::real AS b) t;
+
 -- the same rows through ae_fit over a row give the same model, in a parallel plan too
 SELECT ae_save('mx_fit', ae_fit(s, '{"hidden": [16, 4, 16], "epochs": 30, "max_categories": 3, "seed": 7}'))
 FROM (SELECT amount, country, channel, is_online, grade, tier, created_at, due, items, method FROM mx_pay) AS s;
