@@ -46,6 +46,18 @@
 #endif
 
 /*
+ * PostgreSQL 17 made a wait event set a resource of a resource owner, which
+ * closes it when the transaction aborts; before, it lived in a memory
+ * context and its owner had to close it on every path (the coordinator
+ * frees its set in its PG_FINALLY, which covers both).
+ */
+#if PG_VERSION_NUM >= 170000
+#define AeCreateWaitEventSet(nevents) CreateWaitEventSet(CurrentResourceOwner, (nevents))
+#else
+#define AeCreateWaitEventSet(nevents) CreateWaitEventSet(CurrentMemoryContext, (nevents))
+#endif
+
+/*
  * The bytes pg_b64_encode() reads and pg_b64_decode() writes: uint8 from
  * PostgreSQL 18 on, char before.
  */

@@ -61,6 +61,8 @@ typedef struct Shard
 	char	   *ext_schema;		/* quoted schema of autoenc on the remote server */
 	char	   *remote_rel;		/* the remote table, quoted and qualified */
 	bool		open;			/* ae_shard_open succeeded remotely */
+	bool		calling;		/* a call was sent whose result is not read yet */
+	int			wait_pos;		/* its socket's place in Coord.waits */
 } Shard;
 
 typedef struct Coord
@@ -77,6 +79,7 @@ typedef struct Coord
 	instr_time	t_merge;
 	int			n_shards;
 	Shard	   *shards;
+	WaitEventSet *waits;		/* every remote shard's socket, the latch, postmaster death */
 	/* the approximate mode: local epochs averaged, the options sent along */
 	bool		approximate;
 	Jsonb	   *options;
@@ -164,7 +167,8 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	}
 	sh->ext_schema = pstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	/* a step's snapshots go to every shard at once (FlushAll) */
+	AeShardWidenSocket(PQsocket(sh->conn));
+	/* a step's snapshots go to every shard at once (PumpAll) */
 	if (PQsetnonblocking(sh->conn, 1) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -283,6 +287,15 @@ CollectPlproxyShards(Coord *c, const char *cluster, const char *relation)
 
 /* ------------------------------------------------------------ remote calls */
 
+pg_noreturn static void
+ConnectionLost(Coord *c, Shard *sh, const char *doing)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("%s: %s the shard of %s", c->what, doing, sh->name),
+			 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+}
+
 /* Send one call; params are text except those marked binary (bytea). */
 static void
 SendCall(Coord *c, Shard *sh, const char *fmt, int nparams, const char **values,
@@ -291,53 +304,82 @@ SendCall(Coord *c, Shard *sh, const char *fmt, int nparams, const char **values,
 	char	   *sql = psprintf(fmt, sh->ext_schema);
 
 	if (!PQsendQueryParams(sh->conn, sql, nparams, NULL, values, lengths, binary, 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("%s: could not send to the shard of %s", c->what, sh->name),
-				 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+		ConnectionLost(c, sh, "could not send to");
+	sh->calling = true;
 	pfree(sql);
 }
 
 /*
- * Push every shard's pending call out, a socket buffer at a time to each in
- * turn, so that all shards receive their snapshot in parallel rather than
- * one after the other.
+ * One wait over every remote shard's socket: a step sends megabytes to each
+ * shard and reads megabytes back, and a kernel socket buffer holds a few
+ * hundred kilobytes, so each transfer takes many turns.  Served one shard
+ * after the other, a shard that finishes first would stall in its send
+ * until the coordinator came to it; here whichever socket is ready is
+ * served (libpq buffers what it reads).
  */
 static void
-FlushAll(Coord *c)
+MakeWaitSet(Coord *c)
 {
+	int			n = 2;
+
+	for (int i = 0; i < c->n_shards; i++)
+		n += c->shards[i].conn != NULL;
+	c->waits = AeCreateWaitEventSet(n);
+	AddWaitEventToSet(c->waits, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(c->waits, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].conn)
+			c->shards[i].wait_pos = AddWaitEventToSet(c->waits, WL_SOCKET_READABLE,
+													  PQsocket(c->shards[i].conn), NULL,
+													  &c->shards[i]);
+}
+
+/*
+ * Send what every shard's pending call still holds and read whatever the
+ * shards answer, until every call is sent (results false) or every call's
+ * result is in libpq's buffer (results true).  Interruptible: a cancel or
+ * statement_timeout on the coordinator ends the wait.
+ */
+static void
+PumpAll(Coord *c, bool results)
+{
+	WaitEvent	events[16];
+
 	for (;;)
 	{
-		Shard	   *pending = NULL;
+		bool		more = false;
+		int			n;
 
 		for (int i = 0; i < c->n_shards; i++)
 		{
 			Shard	   *sh = &c->shards[i];
 			int			r;
+			uint32		want = WL_SOCKET_READABLE;
 
 			if (sh->conn == NULL)
 				continue;
 			r = PQflush(sh->conn);
 			if (r < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("%s: could not send to the shard of %s", c->what, sh->name),
-						 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
-			if (r == 1 && pending == NULL)
-				pending = sh;
+				ConnectionLost(c, sh, "could not send to");
+			if (r == 1)
+				want |= WL_SOCKET_WRITEABLE;
+			if (r == 1 || (results && sh->calling && PQisBusy(sh->conn)))
+				more = true;
+			ModifyWaitEvent(c->waits, sh->wait_pos, want, NULL);
 		}
-		if (pending == NULL)
+		if (!more)
 			return;
-		/* a short wait: the other sockets may drain meanwhile */
+		n = WaitEventSetWait(c->waits, -1L, events, lengthof(events), PG_WAIT_EXTENSION);
+		for (int k = 0; k < n; k++)
 		{
-			int			rc = WaitLatchOrSocket(MyLatch,
-											   WL_LATCH_SET | WL_SOCKET_WRITEABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-											   PQsocket(pending->conn), 1L, PG_WAIT_EXTENSION);
+			Shard	   *sh = events[k].user_data;
 
-			if (rc & WL_LATCH_SET)
+			if (events[k].events & WL_LATCH_SET)
 				ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
+			else if (sh && (events[k].events & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
+				ConnectionLost(c, sh, "lost the connection to");
 		}
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -361,11 +403,7 @@ WaitResult(Coord *c, Shard *sh)
 				ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 			if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("%s: lost the connection to the shard of %s",
-								c->what, sh->name),
-						 errdetail_internal("%s", pchomp(PQerrorMessage(sh->conn)))));
+				ConnectionLost(c, sh, "lost the connection to");
 		}
 		res = PQgetResult(sh->conn);
 		if (res == NULL)
@@ -374,6 +412,7 @@ WaitResult(Coord *c, Shard *sh)
 			PQclear(last);
 		last = res;
 	}
+	sh->calling = false;
 	if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
 	{
 		const char *state = last ? PQresultErrorField(last, PG_DIAG_SQLSTATE) : NULL;
@@ -411,6 +450,9 @@ WaitResult(Coord *c, Shard *sh)
 static void
 CloseShards(Coord *c, bool polite)
 {
+	if (c->waits)
+		FreeWaitEventSet(c->waits);
+	c->waits = NULL;
 	for (int i = 0; i < c->n_shards; i++)
 	{
 		Shard	   *sh = &c->shards[i];
@@ -637,7 +679,7 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			SendCall(c, sh, EvalSql, 3, v, l, f);
 		}
 	}
-	FlushAll(c);
+	PumpAll(c, false);
 	INSTR_TIME_SET_CURRENT(t1);
 	if (eval_what == 0)
 		INSTR_TIME_ACCUM_DIFF(c->t_send, t1, t0);
@@ -651,6 +693,7 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 	INSTR_TIME_SET_CURRENT(t0);
 	if (eval_what == 0)
 		INSTR_TIME_ACCUM_DIFF(c->t_local, t0, t1);
+	PumpAll(c, true);
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].conn)
 			answers[i] = WaitResult(c, &c->shards[i]);
@@ -794,7 +837,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6)",
 						 6, v, NULL, NULL);
 		}
-		FlushAll(c);
+		PumpAll(c, false);
 	}
 	st.d = d;
 	st.mean = palloc0(sizeof(double) * d);
@@ -879,7 +922,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			else
 				AeShardNormalize(sh->local, bundle->norm_offset, bundle->norm_scale, d);
 		}
-		FlushAll(c);
+		PumpAll(c, false);
 		for (int i = 0; i < c->n_shards; i++)
 			if (c->shards[i].conn)
 				(void) WaitResult(c, &c->shards[i]);
@@ -1131,6 +1174,7 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 			CollectPlproxyShards(&coord, cluster, remote_rel);
 		else
 			CollectShards(&coord, relid);
+		MakeWaitSet(&coord);
 		bundle = TrainSharded(&coord, relid, columns, ncols, key, opts, report);
 		bundle->n_columns = ncols;
 		bundle->columns = colbuf.data;

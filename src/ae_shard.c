@@ -11,7 +11,9 @@
 
 #include <float.h>
 #include <math.h>
+#include <sys/socket.h>
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -153,6 +155,8 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 	int64		cap = 1024;
 	int			ret;
 	const char *relname;
+	Datum	   *values;
+	bool	   *nulls;
 
 	/* an OID given by a caller (ae_shard_open takes a regclass): it may name nothing */
 	if (get_rel_name(relid) == NULL)
@@ -178,6 +182,14 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, 0);
+	/*
+	 * Each tuple is taken apart once: the key's text comes first, so no
+	 * column after it has a cached offset, and reading the columns one by
+	 * one would walk the tuple from its start for each (quadratic in the
+	 * width: most of the time of opening a 784-column shard).
+	 */
+	values = palloc(sizeof(Datum) * (ncols + 1));
+	nulls = palloc(sizeof(bool) * (ncols + 1));
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 4096);
@@ -185,12 +197,13 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
-			Datum		k = SPI_getbinval(tup, desc, 1, &isnull);
+			Datum		k;
 			text	   *kt;
 
+			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+			k = values[0];
+			isnull = nulls[0];
 			if (isnull && key)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -209,8 +222,10 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 			}
 			for (int j = 0; j < ncols; j++)
 			{
-				Datum		v = SPI_getbinval(tup, desc, j + 2, &isnull);
-				double		x = isnull ? 0 : DatumGetFloat8(v);
+				double		x;
+
+				isnull = nulls[j + 1];
+				x = isnull ? 0 : DatumGetFloat8(values[j + 1]);
 
 				if (isnull || isnan(x) || isinf(x) || fabs(x) > FLT_MAX)
 					ereport(ERROR,
@@ -287,6 +302,27 @@ void
 AeShardFree(AeShard *shard)
 {
 	MemoryContextDelete(shard->cxt);
+}
+
+/* ------------------------------------------------------------- transport */
+
+/* room for two snapshots of the largest network a shard is likely to see */
+#define AE_SHARD_SOCKET_BUFFER	(8 * 1024 * 1024)
+
+void
+AeShardWidenSocket(pgsocket sock)
+{
+	struct sockaddr_storage addr;
+	socklen_t	len = sizeof(addr);
+	int			size = AE_SHARD_SOCKET_BUFFER;
+
+	if (sock == PGINVALID_SOCKET ||
+		getsockname(sock, (struct sockaddr *) &addr, &len) != 0 ||
+		addr.ss_family != AF_UNIX)
+		return;
+	/* best effort: a smaller buffer only costs time */
+	(void) setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	(void) setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
 /* ------------------------------------------------------------- states */
