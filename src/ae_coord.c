@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -24,6 +25,7 @@
 #include "common/pg_prng.h"
 #include "lib/stringinfo.h"
 #include "commands/defrem.h"
+#include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/fmgroids.h"
 #include "foreign/foreign.h"
@@ -61,6 +63,7 @@ typedef struct Shard
 	char	   *ext_schema;		/* quoted schema of autoenc on the remote server */
 	char	   *remote_rel;		/* the remote table, quoted and qualified */
 	bool		open;			/* ae_shard_open succeeded remotely */
+	bool		agg;			/* the aggregate mode's one shard: queries on this server */
 	bool		calling;		/* a call was sent whose result is not read yet */
 	int			wait_pos;		/* its socket's place in Coord.waits */
 } Shard;
@@ -80,6 +83,20 @@ typedef struct Coord
 	int			n_shards;
 	Shard	   *shards;
 	WaitEventSet *waits;		/* every remote shard's socket, the latch, postmaster death */
+	/*
+	 * The aggregate mode: every call is a query over the relation (AggCall);
+	 * the snapshots carry the normalisation, since no shard holds rows to
+	 * normalise.
+	 */
+	bool		aggregate;
+	const char *nsp;			/* autoenc's schema, quoted */
+	char	   *agg_rel;		/* the relation, quoted and qualified */
+	char	   *agg_step_sql;
+	char	   *agg_val_sql;
+	char	   *agg_rows_sql;
+	const float *norm_offset;
+	const float *norm_scale;
+	int			d;
 	/* the approximate mode: local epochs averaged, the options sent along */
 	bool		approximate;
 	Jsonb	   *options;
@@ -525,6 +542,236 @@ CollectShards(Coord *c, Oid relid)
 	}
 }
 
+/* ------------------------------------------------------------ the aggregate engine */
+
+/*
+ * mode 'aggregate': no backend holds rows between steps.  Every call is one
+ * query over the relation on this server, run through SPI as the caller
+ * (privileges and row-level security apply), with the step's aggregate
+ * ae_grad_agg in it; an engine that distributes aggregates (Citus) computes
+ * it on its workers, a parallel plan in its workers.  Each step therefore
+ * scans the relation: the price of keeping nothing in a session.
+ */
+
+/* One query's single bytea value, copied out of SPI (NULL: SQL NULL). */
+static bytea *
+AggQuery(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	bytea	   *out = NULL;
+	bool		isnull;
+	Datum		v;
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	/* read-only: every query of the training sees the calling statement's snapshot */
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "aggregate query returned %s", SPI_result_code_string(ret));
+	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		out = DatumGetByteaPCopy(v);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return out;
+}
+
+/* The float8 values of a query's one row, into out (ncols of them; NULL as 0). */
+static void
+AggNumbers(const char *sql, int ncols, double *out)
+{
+	int			ret;
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	ret = SPI_execute(sql, true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != ncols)
+		elog(ERROR, "statistics query returned %s", SPI_result_code_string(ret));
+	for (int i = 0; i < ncols; i++)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+
+		out[i] = isnull ? 0 : DatumGetFloat8(v);
+	}
+	SPI_finish();
+}
+
+/* at most this many columns a statistics query: four aggregates each stay under 1664 */
+#define AGG_STATS_COLUMNS 256
+
+/*
+ * The stats partial (the format ae_shard_open returns) computed with plain
+ * aggregates, two passes like AeShardStats (Σ(x − mean)² does not cancel),
+ * and the three queries a step, a validation pass and the final errors run.
+ */
+static bytea *
+AggOpen(Coord *c, Oid relid, char **columns, int ncols, const char *key, int64 seed,
+		double validation_fraction)
+{
+	const char *nsp = c->nsp;
+	char	   *rel;
+	StringInfoData x,
+				k,
+				q;
+	char		split[128];
+	char		seed_lit[64];
+	int			d = ncols;
+	double	   *out = palloc0(sizeof(double) * (3 + 4 * (size_t) d));
+	double	   *row = palloc(sizeof(double) * (3 + 4 * AGG_STATS_COLUMNS));
+	double		n = 0;
+	int32		width = d;
+
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: mode \"aggregate\" needs a key column", c->what),
+				 errhint("Name the column whose hash decides each row's batch.")));
+	AeShardCheckColumns(relid, columns, ncols, key);
+	rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	c->agg_rel = rel;
+	initStringInfo(&k);
+	appendStringInfo(&k, "(%s)::pg_catalog.text", quote_identifier(key));
+	snprintf(seed_lit, sizeof(seed_lit), "'" INT64_FORMAT "'::pg_catalog.int8", seed);
+	snprintf(split, sizeof(split), "%s, '%.17g'::pg_catalog.float8", seed_lit, validation_fraction);
+
+	/* pass 1: counts, sums, extremes; pass 2: squared deviations from the mean */
+	for (int pass = 1; pass <= 2; pass++)
+		for (int j0 = 0; j0 < d; j0 += AGG_STATS_COLUMNS)
+		{
+			int			j1 = Min(d, j0 + AGG_STATS_COLUMNS);
+			int			m = 0;
+
+			initStringInfo(&q);
+			appendStringInfoString(&q, "SELECT pg_catalog.count(*)::pg_catalog.float8");
+			if (pass == 1)
+			{
+				appendStringInfo(&q, ", pg_catalog.count(%s)::pg_catalog.float8", k.data);
+				appendStringInfo(&q, ", pg_catalog.sum((%s.ae_shard_is_validation(%s, %s))::pg_catalog.int4)::pg_catalog.float8",
+								 nsp, k.data, split);
+			}
+			for (int j = j0; j < j1; j++)
+			{
+				const char *col = quote_identifier(columns[j]);
+
+				if (pass == 1)
+					appendStringInfo(&q, ", pg_catalog.count(%1$s)::pg_catalog.float8, pg_catalog.sum((%1$s)::pg_catalog.float8),"
+									 " pg_catalog.min((%1$s)::pg_catalog.float8), pg_catalog.max((%1$s)::pg_catalog.float8)", col);
+				else
+					appendStringInfo(&q, ", pg_catalog.sum(((%1$s)::pg_catalog.float8 OPERATOR(pg_catalog.-) %2$.17g::pg_catalog.float8)"
+									 " OPERATOR(pg_catalog.*) ((%1$s)::pg_catalog.float8 OPERATOR(pg_catalog.-) %2$.17g::pg_catalog.float8))",
+									 col, out[3 + j]);
+			}
+			appendStringInfo(&q, " FROM %s", rel);
+			m = pass == 1 ? 3 + 4 * (j1 - j0) : 1 + (j1 - j0);
+			AggNumbers(q.data, m, row);
+			if (j0 == 0 && pass == 1)
+			{
+				n = row[0];
+				if (row[1] != n)
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("key column \"%s\" is NULL in %.0f rows of %s", key, n - row[1], rel),
+							 errhint("A sharded training needs a key in every row.")));
+				out[0] = n;
+				out[2] = row[2];
+				out[1] = n - row[2];
+			}
+			else if (row[0] != n)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("%s: the rows of %s changed while their statistics were read", c->what, rel),
+						 errhint("Train in a REPEATABLE READ transaction, or while the table does not change.")));
+			for (int j = j0; j < j1; j++)
+			{
+				if (pass == 1)
+				{
+					const double *r = row + 3 + 4 * (j - j0);
+
+					if (r[0] != n)
+						ereport(ERROR,
+								(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+								 errmsg("column \"%s\" is NULL in %.0f rows of %s", columns[j], n - r[0], rel)));
+					if (!isfinite(r[1]) || !isfinite(r[2]) || !isfinite(r[3]) ||
+						fabs(r[2]) > FLT_MAX || fabs(r[3]) > FLT_MAX)
+						ereport(ERROR,
+								(errcode(ERRCODE_DATA_EXCEPTION),
+								 errmsg("column \"%s\" of %s holds a value that is not a finite real", columns[j], rel)));
+					out[3 + j] = n > 0 ? r[1] / n : 0;
+					out[3 + 2 * d + j] = r[2];
+					out[3 + 3 * d + j] = r[3];
+				}
+				else
+					out[3 + d + j] = row[1 + (j - j0)];
+			}
+		}
+
+	/* the calls of the training */
+	initStringInfo(&x);
+	appendStringInfoString(&x, "ARRAY[");
+	for (int j = 0; j < d; j++)
+		appendStringInfo(&x, "%s(%s)::pg_catalog.float4", j ? ", " : "", quote_identifier(columns[j]));
+	appendStringInfoChar(&x, ']');
+	c->agg_step_sql = psprintf("SELECT %1$s.ae_grad_finish(%1$s.ae_grad_agg($1, %2$s), $1) FROM %3$s"
+							   " WHERE NOT %1$s.ae_shard_is_validation(%4$s, %5$s)"
+							   " AND %1$s.ae_shard_batch(%4$s, %6$s, $2, $3) OPERATOR(pg_catalog.=) $4",
+							   nsp, x.data, rel, k.data, split, seed_lit);
+	c->agg_val_sql = psprintf("SELECT %1$s.ae_grad_finish(%1$s.ae_grad_agg($1, %2$s), $1) FROM %3$s"
+							  " WHERE %1$s.ae_shard_is_validation(%4$s, %5$s)",
+							  nsp, x.data, rel, k.data, split);
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT ");
+	for (int j = 0; j < d; j++)
+		appendStringInfo(&q, "%s(%s)::pg_catalog.float8", j ? ", " : "", quote_identifier(columns[j]));
+	appendStringInfo(&q, " FROM %s", rel);
+	c->agg_rows_sql = q.data;
+	c->d = d;
+	return AeShardMakeState(AE_GS_STATS, 0, 0, 0, (int64) n, &width, 1, out, 3 + 4 * d, NULL, 0);
+}
+
+/* One call of the aggregate mode: the answer a session shard would give. */
+static bytea *
+AggCall(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int eval_what)
+{
+	Oid			types[4] = {BYTEAOID, INT4OID, INT4OID, INT4OID};
+	Datum		values[4] = {PointerGetDatum(snap), Int32GetDatum(epoch), Int32GetDatum(n_batches),
+	Int32GetDatum(batch)};
+	uint64		id;
+	double		sums[2] = {0, 0};
+	bytea	   *b;
+	AeGradState gs;
+
+	memcpy(&id, VARDATA_ANY(snap) + 16, sizeof(id));
+	if (eval_what == AE_SHARD_EVAL_ERRORS)
+		return AeShardQueryErrors(c->agg_rows_sql, c->d, snap, c->agg_rel);
+	if (eval_what == 0)
+	{
+		/* no row in this batch: the aggregate of no rows is NULL */
+		b = AggQuery(c->agg_step_sql, 4, types, values);
+		return b ? b : AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
+	}
+	Assert(eval_what == AE_SHARD_EVAL_VALIDATION);
+	b = AggQuery(c->agg_val_sql, 1, types, values);
+	if (b == NULL)
+		return AeShardMakeState(AE_GS_EVAL, id, 0, 0, 0, NULL, 0, sums, 1, NULL, 0);
+	AeShardParseState(b, AE_GS_GRADIENT, &gs, c->what);
+	if (gs.n_doubles != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the validation aggregate is malformed", c->what)));
+	sums[0] = ae_grad_state_double(&gs, 1);		/* the reconstruction loss, as ae_shard_eval */
+	return AeShardMakeState(AE_GS_EVAL, gs.snapshot, 0, 0, gs.rows, NULL, 0, sums, 1, NULL, 0);
+}
+
 /* ------------------------------------------------------------ training */
 
 typedef struct Stats
@@ -586,20 +833,38 @@ MergeStats(Coord *c, Stats *st, const bytea *b)
 	st->n_val += ae_grad_state_double(&gs, 2);
 }
 
-/* A weights snapshot of the current parameters, with a new identity. */
+/*
+ * A weights snapshot of the current parameters, with a new identity; in the
+ * aggregate mode followed by the normalisation, which ae_grad_agg applies
+ * to the rows.
+ */
 static bytea *
 WeightsSnapshot(Coord *c, const AeModel *model, AeLoss loss, double l1, uint64 *id)
 {
 	int32		ints[AE_GS_ARCH_INTS(AE_MAX_HIDDEN)];
 	uint32		n_ints = AE_GS_ARCH_INTS(model->arch.n_hidden);
-	size_t		len = ae_grad_state_size(n_ints, 1, (uint32) model->n_params);
+	size_t		extra = c->norm_offset ? 2 * (size_t) c->d : 0;
+	size_t		n_floats = model->n_params + extra;
+	size_t		len = ae_grad_state_size(n_ints, 1, (uint32) n_floats);
 	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+	const float *floats = model->params;
 
 	*id = ((uint64) c->tag << 32) | ++c->step_no;
 	ae_grad_state_arch_ints(&model->arch, loss, ints);
+	if (extra)
+	{
+		float	   *all = palloc_extended(sizeof(float) * n_floats, MCXT_ALLOC_HUGE);
+
+		memcpy(all, model->params, sizeof(float) * model->n_params);
+		memcpy(all + model->n_params, c->norm_offset, sizeof(float) * c->d);
+		memcpy(all + model->n_params + c->d, c->norm_scale, sizeof(float) * c->d);
+		floats = all;
+	}
 	SET_VARSIZE(b, VARHDRSZ + len);
 	ae_grad_state_write((unsigned char *) VARDATA(b), AE_GS_WEIGHTS, *id, 0, 0, 0,
-						ints, n_ints, &l1, 1, model->params, (uint32) model->n_params);
+						ints, n_ints, &l1, 1, floats, (uint32) n_floats);
+	if (extra)
+		pfree((void *) floats);
 	return b;
 }
 
@@ -690,6 +955,8 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 				: eval_what == 0
 				? AeShardStep(c->shards[i].local, snap, epoch, batch, n_batches)
 				: AeShardEval(c->shards[i].local, snap, eval_what);
+		else if (c->shards[i].agg)
+			answers[i] = AggCall(c, snap, epoch, batch, n_batches, eval_what);
 	INSTR_TIME_SET_CURRENT(t0);
 	if (eval_what == 0)
 		INSTR_TIME_ACCUM_DIFF(c->t_local, t0, t1);
@@ -717,7 +984,8 @@ SumAnswers(Coord *c, bytea **answers, uint64 id, int epoch, int batch, size_t n,
 
 		AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
 		CheckAnswer(c, &c->shards[i], &gs, id, (uint32) n);
-		if (gs.epoch != epoch || gs.batch != batch || gs.n_doubles != 2)
+		/* ae_grad_finish knows no step: the snapshot's identity stands for it */
+		if ((!c->shards[i].agg && (gs.epoch != epoch || gs.batch != batch)) || gs.n_doubles != 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("%s: the shard of %s answered about another step",
@@ -845,7 +1113,10 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	st.lo = palloc0(sizeof(double) * d);
 	st.hi = palloc0(sizeof(double) * d);
 	for (int i = 0; i < c->n_shards; i++)
-		if (c->shards[i].conn == NULL)
+		if (c->shards[i].agg)
+			MergeStats(c, &st, AggOpen(c, c->shards[i].relid, columns, ncols, key, opts->seed,
+									   opts->validation_fraction));
+		else if (c->shards[i].conn == NULL)
 		{
 			c->shards[i].local = AeShardOpen(CurrentMemoryContext, c->shards[i].relid, columns,
 											 ncols, key, opts->seed, opts->validation_fraction);
@@ -919,13 +1190,18 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			if (sh->conn)
 				SendCall(c, sh, "SELECT %s.ae_shard_normalize($1, $2::pg_catalog.float4[], $3::pg_catalog.float4[])",
 						 3, v, NULL, NULL);
-			else
+			else if (sh->local)
 				AeShardNormalize(sh->local, bundle->norm_offset, bundle->norm_scale, d);
 		}
 		PumpAll(c, false);
 		for (int i = 0; i < c->n_shards; i++)
 			if (c->shards[i].conn)
 				(void) WaitResult(c, &c->shards[i]);
+		if (c->aggregate)
+		{
+			c->norm_offset = bundle->norm_offset;
+			c->norm_scale = bundle->norm_scale;
+		}
 	}
 
 	/* the network and the optimiser, as ae_train sets them up */
@@ -1153,7 +1429,7 @@ ColumnNames(ArrayType *arr, int *ncols, StringInfo colbuf, const char *what)
 static AeBundle *
 CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *colarr,
 		   const char *key, AeTrainOptions *opts, Jsonb *options, bool approximate,
-		   const char *what, AeTrainerReport *report, int *n_shards)
+		   const char *agg_nsp, const char *what, AeTrainerReport *report, int *n_shards)
 {
 	Coord		coord = {0};
 	AeBundle   *volatile bundle = NULL;
@@ -1170,7 +1446,18 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
 	PG_TRY();
 	{
-		if (cluster)
+		if (agg_nsp)
+		{
+			/* the aggregate mode: one "shard", the relation's queries on this server */
+			coord.aggregate = true;
+			coord.nsp = agg_nsp;
+			coord.n_shards = 1;
+			coord.shards = palloc0(sizeof(Shard));
+			coord.shards[0].relid = relid;
+			coord.shards[0].agg = true;
+			coord.shards[0].name = "the aggregate queries";
+		}
+		else if (cluster)
 			CollectPlproxyShards(&coord, cluster, remote_rel);
 		else
 			CollectShards(&coord, relid);
@@ -1209,7 +1496,8 @@ AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts, const 
 {
 	int			n_shards;
 
-	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, NULL, false, what, report, &n_shards);
+	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, NULL, false, NULL, what, report,
+					  &n_shards);
 }
 
 /*
@@ -1226,6 +1514,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	char	   *what;
 	Jsonb	   *options;
 	bool		approximate = false;
+	const char *agg_nsp = NULL;
 	AeTrainOptions opts;
 	TupleDesc	tupdesc;
 	MemoryContext train_cxt;
@@ -1257,10 +1546,22 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 
 		if (strcmp(mode, "approximate") == 0)
 			approximate = true;
+		else if (strcmp(mode, "aggregate") == 0 && cluster == NULL)
+		{
+			/* its queries name autoenc's functions in the schema this one is in */
+			agg_nsp = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
+			if (key == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: mode \"aggregate\" needs a key column", what),
+						 errhint("Name the column whose hash decides each row's batch.")));
+		}
 		else if (strcmp(mode, "exact") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s: mode must be \"exact\" or \"approximate\", not \"%s\"", what, mode)));
+					 errmsg("%s: mode must be %s, not \"%s\"", what,
+							cluster ? "\"exact\" or \"approximate\"" : "\"exact\", \"approximate\" or \"aggregate\"",
+							mode)));
 	}
 	/* before any connection is made */
 	CheckOptions(&opts, what);
@@ -1279,7 +1580,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 									  ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(train_cxt);
 	bundle = CoordTrain(relid, cluster, remote_rel, PG_GETARG_ARRAYTYPE_P(arg), key, &opts,
-						options, approximate, what, &report, &n_shards);
+						options, approximate, agg_nsp, what, &report, &n_shards);
 	version = ae_catalog_store(name, bundle, relid);	/* InvalidOid: no local source */
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);

@@ -55,6 +55,7 @@ struct AeShard
 	AeModel		model;
 	float	   *params;
 	size_t		n_params;
+	bool		has_norm;		/* the snapshot brought a normalisation (after params) */
 	AeWorkspace *ws;
 	int			ws_batch;
 	float	   *xbuf;
@@ -114,8 +115,8 @@ AeShardBatchOf(uint64 h0, int epoch, int n_batches)
  * any SQL is built, so that every engine gets the same clear error (a text
  * column would otherwise fail deep in a cast, without its name).
  */
-static void
-CheckShardColumns(Oid relid, char **columns, int ncols, const char *key)
+void
+AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key)
 {
 	const char *relname = get_rel_name(relid);
 
@@ -165,7 +166,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				 errmsg("relation with OID %u does not exist", relid)));
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										 get_rel_name(relid));
-	CheckShardColumns(relid, columns, ncols, key);
+	AeShardCheckColumns(relid, columns, ncols, key);
 	initStringInfo(&sql);
 	/* without a key column a row's key is its values (see below) */
 	if (key)
@@ -327,8 +328,8 @@ AeShardWidenSocket(pgsocket sock)
 
 /* ------------------------------------------------------------- states */
 
-static bytea *
-MakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, int64 rows,
+bytea *
+AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, int64 rows,
 		  const int32 *ints, uint32 n_ints, const double *doubles, uint32 n_doubles,
 		  const float *floats, uint32 n_floats)
 {
@@ -402,7 +403,7 @@ AeShardStats(AeShard *s)
 		out[3 + 2 * d + j] = lo;
 		out[3 + 3 * d + j] = hi;
 	}
-	return MakeState(AE_GS_STATS, 0, 0, 0, s->n, &width, 1, out, 3 + 4 * d, NULL, 0);
+	return AeShardMakeState(AE_GS_STATS, 0, 0, 0, s->n, &width, 1, out, 3 + 4 * d, NULL, 0);
 }
 
 void
@@ -479,6 +480,7 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cannot run a shard step: negative l1_activity in the snapshot")));
 	ae_grad_state_floats(&gs, s->params);
+	s->has_norm = gs.n_floats > s->n_params;
 	MemoryContextSwitchTo(old);
 	return gs.snapshot;
 }
@@ -563,7 +565,7 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	hi = s->bucket[batch];
 	B = (int) (hi - lo);
 	if (B == 0)
-		return MakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
+		return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
 
 	EnsureBatch(s, s->max_bucket);
 	for (int i = 0; i < B; i++)
@@ -581,7 +583,7 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 		s->grad[i] *= (float) B;
 	sums[0] = parts.total * B;
 	sums[1] = parts.recon * B;
-	return MakeState(AE_GS_GRADIENT, id, epoch, batch, B, NULL, 0, sums, 2,
+	return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, B, NULL, 0, sums, 2,
 					 s->grad, (uint32) s->n_params);
 }
 
@@ -608,7 +610,7 @@ AeShardEval(AeShard *s, const bytea *snapshot, int what)
 			sum += parts.recon * B;
 			CHECK_FOR_INTERRUPTS();
 		}
-		return MakeState(AE_GS_EVAL, id, 0, 0, s->n_val, NULL, 0, &sum, 1, NULL, 0);
+		return AeShardMakeState(AE_GS_EVAL, id, 0, 0, s->n_val, NULL, 0, &sum, 1, NULL, 0);
 	}
 	else if (what == AE_SHARD_EVAL_ERRORS)
 	{
@@ -634,12 +636,101 @@ AeShardEval(AeShard *s, const bytea *snapshot, int what)
 			}
 			CHECK_FOR_INTERRUPTS();
 		}
-		return MakeState(AE_GS_EVAL, id, 0, 0, s->n, NULL, 0, &sum, 1, errors, (uint32) s->n);
+		return AeShardMakeState(AE_GS_EVAL, id, 0, 0, s->n, NULL, 0, &sum, 1, errors, (uint32) s->n);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shard evaluation %d", what)));
 	return NULL;
+}
+
+/*
+ * Every row's reconstruction error for the rows of a query (its columns the
+ * model's inputs, as float8, in original units), computed a chunk at a
+ * time at the snapshot's weights and normalisation: the final pass of a
+ * training whose rows no backend holds (the aggregate mode).  relname names
+ * the rows in messages.
+ */
+bytea *
+AeShardQueryErrors(const char *sql, int d, const bytea *snapshot, const char *relname)
+{
+	const int	chunk = 256;
+	AeShard    *s = palloc0(sizeof(AeShard));
+	uint64		id;
+	float	   *errors;
+	float	   *sq;
+	int64		n = 0,
+				cap = 1024;
+	Datum	   *values = palloc(sizeof(Datum) * d);
+	bool	   *nulls = palloc(sizeof(bool) * d);
+	double		zero = 0;
+	Portal		portal;
+	int			ret;
+	MemoryContext outer = CurrentMemoryContext;
+
+	s->cxt = outer;
+	s->d = d;
+	id = LoadSnapshot(s, snapshot);
+	if (!s->has_norm)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot evaluate the rows of %s: the snapshot carries no normalisation", relname)));
+	EnsureBatch(s, chunk);
+	sq = palloc(sizeof(float) * (size_t) chunk * d);
+	errors = palloc_extended(sizeof(float) * cap, MCXT_ALLOC_HUGE);
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	portal = SPI_cursor_open_with_args(NULL, sql, 0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		int			B;
+
+		SPI_cursor_fetch(portal, true, chunk);
+		if (SPI_processed == 0)
+			break;
+		B = (int) SPI_processed;
+		for (int r = 0; r < B; r++)
+		{
+			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+			for (int j = 0; j < d; j++)
+			{
+				double		x = nulls[j] ? NAN : DatumGetFloat8(values[j]);
+
+				/* the statistics pass checked them; rows may have changed since */
+				if (!isfinite(x) || fabs(x) > FLT_MAX)
+					ereport(ERROR,
+							(errcode(nulls[j] ? ERRCODE_NULL_VALUE_NOT_ALLOWED : ERRCODE_DATA_EXCEPTION),
+							 errmsg("input %d is %s in row " INT64_FORMAT " of %s", j + 1,
+									nulls[j] ? "NULL" : "not a finite real", n + r + 1, relname)));
+				s->xbuf[(size_t) r * d + j] = (float) x;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+		ae_norm_apply(s->params + s->n_params, s->params + s->n_params + d, s->xbuf, (size_t) B, d);
+		ae_feature_sqerr(&s->model, s->xbuf, B, sq, s->scratch);
+		if (n + B > cap)
+		{
+			if (cap >= AE_GS_MAX_COUNT)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("the errors of at most %u rows are collected", AE_GS_MAX_COUNT)));
+			cap = Min(cap * 2, (int64) AE_GS_MAX_COUNT);
+			errors = repalloc_huge(errors, sizeof(float) * cap);
+		}
+		for (int k = 0; k < B; k++)
+		{
+			double		e = 0;
+
+			for (int j = 0; j < d; j++)
+				e += sq[(size_t) k * d + j];
+			errors[n + k] = (float) (e / d);
+		}
+		n += B;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	return AeShardMakeState(AE_GS_EVAL, id, 0, 0, n, NULL, 0, &zero, 1, errors, (uint32) n);
 }
 
 /*
@@ -666,7 +757,7 @@ AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("local training round %d is out of range", round)));
 	if (s->n_train == 0)
-		return MakeState(AE_GS_GRADIENT, id, round, 0, 0, NULL, 0, sums, 2, NULL, 0);
+		return AeShardMakeState(AE_GS_GRADIENT, id, round, 0, 0, NULL, 0, sums, 2, NULL, 0);
 	AeOptionsFromJsonb(&opts, options);
 	{
 		/* the defaults that depend on the optimiser and the width, as the coordinator resolved them */
@@ -701,7 +792,7 @@ AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
 	for (size_t i = 0; i < s->n_params; i++)
 		out[i] = s->params[i] * (float) s->n_train;
 	sums[0] = res.train_loss * (double) s->n_train;
-	return MakeState(AE_GS_GRADIENT, id, round, 0, s->n_train, NULL, 0, sums, 2,
+	return AeShardMakeState(AE_GS_GRADIENT, id, round, 0, s->n_train, NULL, 0, sums, 2,
 					 out, (uint32) s->n_params);
 }
 

@@ -34,6 +34,15 @@ extern AeShard *AeShardOpen(MemoryContext parent, Oid relid, char **columns, int
 							const char *key, int64 seed, double validation_fraction);
 extern void AeShardFree(AeShard *shard);
 
+/* The columns exist and are numbers, the key exists (raises naming the column). */
+extern void AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key);
+
+/* A partial state of kind with these arrays, as a bytea (src/core/ae_grad_state.h). */
+extern bytea *AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch,
+							   int64 rows, const int32 *ints, uint32 n_ints,
+							   const double *doubles, uint32 n_doubles,
+							   const float *floats, uint32 n_floats);
+
 /* AE_GS_STATS: rows, training rows, validation rows; per column mean, M2, min, max. */
 extern bytea *AeShardStats(AeShard *shard);
 extern void AeShardNormalize(AeShard *shard, const float *offset, const float *scale, int d);
@@ -46,6 +55,13 @@ extern bytea *AeShardStep(AeShard *shard, const bytea *snapshot, int epoch, int 
 #define AE_SHARD_EVAL_VALIDATION	1
 #define AE_SHARD_EVAL_ERRORS		2
 extern bytea *AeShardEval(AeShard *shard, const bytea *snapshot, int what);
+
+/*
+ * AE_GS_EVAL with every row's error for the rows sql returns (d float8
+ * columns in original units); the snapshot must carry the normalisation.
+ */
+extern bytea *AeShardQueryErrors(const char *sql, int d, const bytea *snapshot,
+								 const char *relname);
 
 /* The approximate mode: one local epoch from the snapshot (AE_GS_GRADIENT of weights × rows). */
 

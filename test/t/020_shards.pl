@@ -128,6 +128,42 @@ my $sd = $coord->safe_psql('postgres',
 	q{SELECT max(abs(ae_error('ref', f) - ae_error('three', f))) / max(ae_error('ref', f)) FROM full_t f});
 ok($sd <= 1e-4, "3 shards: the scores of every row as on one server ($sd)");
 
+# --- the aggregate mode: a step is one ae_grad_agg query, no session anywhere
+my $ra = $coord->safe_psql('postgres',
+	"SELECT rows_used, epochs_run, train_loss, val_loss, shards FROM ae_train_sharded('agg', 'full_t', $cols, 'id', $opts, 'aggregate')");
+my ($na, $epa, $tla, $vla, $sha) = split /\|/, $ra;
+is("$na|$epa|$sha", '600|3|1', 'aggregate mode, one server: every row, 3 epochs');
+ok(abs($tla - $tl) <= 1e-6 * $tl && abs($vla - $vl) <= 1e-6 * $vl,
+	"aggregate mode, one server: the session mode's losses ($tla vs $tl, $vla vs $vl)");
+# not bitwise: the statistics are summed from the columns' float8 values, a
+# shard's from the float values it keeps, so the normalisation may differ in
+# the last bit
+my $dagg = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'agg')");
+ok($dagg <= 1e-5, "aggregate mode, one server, vs the session mode: max |dw| / max |w| = $dagg <= 1e-5");
+is($coord->safe_psql('postgres', "SELECT ae_shard_sessions()"), '0', 'aggregate mode: no session left behind');
+# the same query in a parallel plan: the workers' partial states are combined
+my $rpar = $coord->safe_psql('postgres',
+	"SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	 SET min_parallel_table_scan_size = 0;
+	 SELECT shards FROM ae_train_sharded('agg_par', 'full_t', $cols, 'id', $opts, 'aggregate')");
+my $dpar = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'agg_par')");
+ok($dpar <= 1e-5, "aggregate mode, parallel plans allowed: max |dw| / max |w| = $dpar <= 1e-5");
+# over 2 foreign + 1 local partition: the rows come through postgres_fdw
+my $ra3 = $coord->safe_psql('postgres',
+	"SELECT rows_used, epochs_run FROM ae_train_sharded('agg3', 'p3', $cols, 'id', $opts, 'aggregate')");
+is($ra3, '600|3', 'aggregate mode over foreign and local partitions: every row');
+my $da3 = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'agg3')");
+ok($da3 <= 1e-5, "aggregate mode over partitions vs single server: max |dw| / max |w| = $da3 <= 1e-5");
+my $thra = $coord->safe_psql('postgres',
+	q{SELECT abs(a.threshold - b.threshold) / a.threshold FROM ae_models a, ae_models b
+	  WHERE a.name = 'ref' AND b.name = 'agg3'});
+ok($thra <= 1e-4, "aggregate mode: the anomaly threshold as on one server ($thra)");
+# privileges apply to the caller: a role that may not read the table may not train on it
+$coord->safe_psql('postgres', 'CREATE ROLE agg_reader LOGIN; GRANT CREATE ON SCHEMA public TO agg_reader');
+my ($rc_priv, $out_priv, $err_priv) = $coord->psql('postgres',
+	"SET ROLE agg_reader; SELECT * FROM ae_train_sharded('agg_denied', 'full_t', $cols, 'id', $opts, 'aggregate')");
+like($err_priv, qr/permission denied for table full_t/, 'aggregate mode: the caller\'s privileges apply');
+
 # --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
 my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
 	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
@@ -147,7 +183,7 @@ my $dap = $coord->safe_psql('postgres', "SELECT wdiff('ex10', 'ap10')");
 ok($dap > 1e-3, "the approximate mode is not the exact model (max |dw| / max |w| = $dap)");
 ($rca, $outa, $erra) = $coord->psql('postgres',
 	"SELECT * FROM ae_train_sharded('ap10', 'p2', $cols, 'id', $o10, 'roughly')", on_error_stop => 0);
-like($erra, qr/mode must be "exact" or "approximate", not "roughly"/, 'an unknown mode is refused');
+like($erra, qr/mode must be "exact", "approximate" or "aggregate", not "roughly"/, 'an unknown mode is refused');
 
 # --- ae_train itself on a partitioned table with foreign partitions: the
 # rows are keyed by their values, the model equals ae_train_sharded's on one

@@ -64,7 +64,7 @@ is($coord->safe_psql('postgres', $cmp), 't|t|t',
 SKIP:
 {
 	my $have = $coord->safe_psql('postgres', q{SELECT count(*) FROM pg_available_extensions WHERE name = 'citus'});
-	skip 'the citus extension is not available to this server (not packaged by Debian): Citus case skipped', 2
+	skip 'the citus extension is not available to this server (not packaged by Debian): Citus case skipped', 3
 	  if $have eq '0';
 	my $citus = PostgreSQL::Test::Cluster->new('grad_citus');
 	$citus->init;
@@ -80,6 +80,14 @@ SKIP:
 	is($citus->safe_psql('postgres', sprintf(q{SELECT (ae_partial_info(%s) ->> 'rows')::int FROM t %s}, $finish, $where)),
 		$coord->safe_psql('postgres', sprintf(q{SELECT (ae_partial_info(%s) ->> 'rows')::int FROM t %s}, $finish, $where)),
 		'with the rows of the same batch');
+	# a whole training over the distributed table: one aggregate query per step
+	my $tcols = q{CREATE TABLE tc AS SELECT id, x[1] AS a, x[2] AS b, x[3] AS c, x[4] AS e FROM t};
+	my $topts = q{'{"hidden": [3, 2, 3], "epochs": 3, "batch_size": 32, "seed": 7, "validation_fraction": 0.1}'};
+	$citus->safe_psql('postgres', "$tcols; SELECT create_distributed_table('tc', 'id')");
+	$coord->safe_psql('postgres', $tcols);
+	my $train = "SELECT rows_used || ' ' || round(train_loss::numeric, 5) FROM ae_train_sharded('mc', 'tc', '{a,b,c,e}', 'id', $topts, 'aggregate')";
+	is($citus->safe_psql('postgres', $train), $coord->safe_psql('postgres', $train),
+		'Citus: ae_train_sharded in the aggregate mode trains the one-server model (rows, training loss)');
 	$citus->stop;
 }
 

@@ -69,3 +69,23 @@ SELECT ae_shard_local('s1', '\x00'::bytea, '{}', 1);
 SELECT ae_shard_close('s1');
 SELECT ae_shard_close('s1');
 SELECT ae_shard_sessions();
+-- the aggregate mode (one ae_grad_agg query per step): its refusals, each naming the problem
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', NULL, '{"hidden": [2]}', 'aggregate');
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,zz}', 'id', '{"hidden": [2]}', 'aggregate');
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', 'nokey', '{"hidden": [2]}', 'aggregate');
+CREATE TABLE sh_bad AS SELECT * FROM sh_rows;
+UPDATE sh_bad SET b = NULL WHERE id IN (3, 5);
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_bad', '{a,b,c}', 'id', '{"hidden": [2]}', 'aggregate');
+UPDATE sh_bad SET b = 'NaN' WHERE b IS NULL;
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_bad', '{a,b,c}', 'id', '{"hidden": [2]}', 'aggregate');
+UPDATE sh_bad SET b = 1, id = NULL WHERE id IN (3, 5);
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_bad', '{a,b,c}', 'id', '{"hidden": [2]}', 'aggregate');
+TRUNCATE sh_bad;
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_bad', '{a,b,c}', 'id', '{"hidden": [2]}', 'aggregate');
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', 'id', '{"hidden": [2], "sparsity_weight": 0.1}', 'aggregate');
+SELECT * FROM ae_train_plproxy('sh_agg', 'nocluster', 'sh_rows', '{a,b,c}', 'id', '{}', 'aggregate');
+-- and it trains: every row, no session left
+SELECT rows_used, epochs_run, shards FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', 'id', '{"hidden": [2], "epochs": 2}', 'aggregate');
+SELECT ae_shard_sessions();
+SELECT ae_drop('sh_agg');
+DROP TABLE sh_bad;
