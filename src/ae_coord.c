@@ -17,6 +17,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <sys/socket.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
@@ -88,7 +89,6 @@ typedef struct Coord
 	 * the snapshots carry the normalisation, since no shard holds rows to
 	 * normalise.
 	 */
-	bool		aggregate;
 	const char *nsp;			/* autoenc's schema, quoted */
 	char	   *agg_rel;		/* the relation, quoted and qualified */
 	char	   *agg_step_sql;
@@ -131,6 +131,32 @@ AddOptions(List *options, PQconninfoOption *defs, const char **keys, const char 
 			(*n)++;
 		}
 	}
+}
+
+/*
+ * A step moves a snapshot and a gradient of 4 bytes a parameter each way.
+ * On a unix socket the default buffer (about 200 kB) makes both ends wait
+ * for each other every few kilobytes; widen it so that a whole partial fits
+ * (the kernel caps the size at net.core.wmem_max/rmem_max).  TCP sockets
+ * are left alone: their buffers grow by themselves, and setting a size
+ * would switch that off.
+ */
+#define SOCKET_BUFFER	(8 * 1024 * 1024)	/* two snapshots of a 1M-parameter network */
+
+static void
+WidenSocket(pgsocket sock)
+{
+	struct sockaddr_storage addr;
+	socklen_t	len = sizeof(addr);
+	int			size = SOCKET_BUFFER;
+
+	if (sock == PGINVALID_SOCKET ||
+		getsockname(sock, (struct sockaddr *) &addr, &len) != 0 ||
+		addr.ss_family != AF_UNIX)
+		return;
+	/* best effort: a smaller buffer only costs time */
+	(void) setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	(void) setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
 /*
@@ -184,7 +210,7 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	}
 	sh->ext_schema = pstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	AeShardWidenSocket(PQsocket(sh->conn));
+	WidenSocket(PQsocket(sh->conn));
 	/* a step's snapshots go to every shard at once (PumpAll) */
 	if (PQsetnonblocking(sh->conn, 1) != 0)
 		ereport(ERROR,
@@ -631,11 +657,7 @@ AggOpen(Coord *c, Oid relid, char **columns, int ncols, const char *key, int64 s
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	if (key == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: mode \"aggregate\" needs a key column", c->what),
-				 errhint("Name the column whose hash decides each row's batch.")));
+	Assert(key != NULL);		/* TrainEntry refuses the mode without one */
 	AeShardCheckColumns(relid, columns, ncols, key);
 	rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 	c->agg_rel = rel;
@@ -689,8 +711,7 @@ AggOpen(Coord *c, Oid relid, char **columns, int ncols, const char *key, int64 s
 			else if (row[0] != n)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("%s: the rows of %s changed while their statistics were read", c->what, rel),
-						 errhint("Train in a REPEATABLE READ transaction, or while the table does not change.")));
+						 errmsg("%s: the rows of %s changed while their statistics were read", c->what, rel)));
 			for (int j = j0; j < j1; j++)
 			{
 				if (pass == 1)
@@ -1197,8 +1218,9 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		for (int i = 0; i < c->n_shards; i++)
 			if (c->shards[i].conn)
 				(void) WaitResult(c, &c->shards[i]);
-		if (c->aggregate)
+		if (c->shards[0].agg)
 		{
+			/* no shard holds rows to normalise: the snapshots carry it */
 			c->norm_offset = bundle->norm_offset;
 			c->norm_scale = bundle->norm_scale;
 		}
@@ -1449,7 +1471,6 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 		if (agg_nsp)
 		{
 			/* the aggregate mode: one "shard", the relation's queries on this server */
-			coord.aggregate = true;
 			coord.nsp = agg_nsp;
 			coord.n_shards = 1;
 			coord.shards = palloc0(sizeof(Shard));

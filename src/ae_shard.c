@@ -11,7 +11,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <sys/socket.h>
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
@@ -305,27 +304,6 @@ AeShardFree(AeShard *shard)
 	MemoryContextDelete(shard->cxt);
 }
 
-/* ------------------------------------------------------------- transport */
-
-/* room for two snapshots of the largest network a shard is likely to see */
-#define AE_SHARD_SOCKET_BUFFER	(8 * 1024 * 1024)
-
-void
-AeShardWidenSocket(pgsocket sock)
-{
-	struct sockaddr_storage addr;
-	socklen_t	len = sizeof(addr);
-	int			size = AE_SHARD_SOCKET_BUFFER;
-
-	if (sock == PGINVALID_SOCKET ||
-		getsockname(sock, (struct sockaddr *) &addr, &len) != 0 ||
-		addr.ss_family != AF_UNIX)
-		return;
-	/* best effort: a smaller buffer only costs time */
-	(void) setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	(void) setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-}
-
 /* ------------------------------------------------------------- states */
 
 bytea *
@@ -587,6 +565,21 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 					 s->grad, (uint32) s->n_params);
 }
 
+/* Each of B rows' mean squared error at the loaded weights (sq: B × d scratch). */
+static void
+RowErrors(AeShard *s, const float *x, int B, float *sq, float *out)
+{
+	ae_feature_sqerr(&s->model, x, B, sq, s->scratch);
+	for (int k = 0; k < B; k++)
+	{
+		double		e = 0;
+
+		for (int j = 0; j < s->d; j++)
+			e += sq[(size_t) k * s->d + j];
+		out[k] = (float) (e / s->d);
+	}
+}
+
 bytea *
 AeShardEval(AeShard *s, const bytea *snapshot, int what)
 {
@@ -625,15 +618,7 @@ AeShardEval(AeShard *s, const bytea *snapshot, int what)
 		{
 			int			B = (int) Min(chunk, s->n - i);
 
-			ae_feature_sqerr(&s->model, s->X + (size_t) i * s->d, B, sq, s->scratch);
-			for (int k = 0; k < B; k++)
-			{
-				double		e = 0;
-
-				for (int j = 0; j < s->d; j++)
-					e += sq[(size_t) k * s->d + j];
-				errors[i + k] = (float) (e / s->d);
-			}
+			RowErrors(s, s->X + (size_t) i * s->d, B, sq, errors + i);
 			CHECK_FOR_INTERRUPTS();
 		}
 		return AeShardMakeState(AE_GS_EVAL, id, 0, 0, s->n, NULL, 0, &sum, 1, errors, (uint32) s->n);
@@ -707,7 +692,6 @@ AeShardQueryErrors(const char *sql, int d, const bytea *snapshot, const char *re
 		}
 		SPI_freetuptable(SPI_tuptable);
 		ae_norm_apply(s->params + s->n_params, s->params + s->n_params + d, s->xbuf, (size_t) B, d);
-		ae_feature_sqerr(&s->model, s->xbuf, B, sq, s->scratch);
 		if (n + B > cap)
 		{
 			if (cap >= AE_GS_MAX_COUNT)
@@ -717,14 +701,7 @@ AeShardQueryErrors(const char *sql, int d, const bytea *snapshot, const char *re
 			cap = Min(cap * 2, (int64) AE_GS_MAX_COUNT);
 			errors = repalloc_huge(errors, sizeof(float) * cap);
 		}
-		for (int k = 0; k < B; k++)
-		{
-			double		e = 0;
-
-			for (int j = 0; j < d; j++)
-				e += sq[(size_t) k * d + j];
-			errors[n + k] = (float) (e / d);
-		}
+		RowErrors(s, s->xbuf, B, sq, errors + n);
 		n += B;
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -68,16 +68,6 @@ extern bytea *AeShardQueryErrors(const char *sql, int d, const bytea *snapshot,
 extern bytea *AeShardLocal(AeShard *shard, const bytea *snapshot, Jsonb *options, int round);
 
 /*
- * A step moves a snapshot and a gradient of 4 bytes a parameter each way.
- * On a unix socket the default buffer (about 200 kB) makes both ends wait
- * for each other every few kilobytes; widen it so that a whole partial fits
- * (the kernel caps the size at net.core.wmem_max/rmem_max).  TCP sockets
- * are left alone: their buffers grow by themselves, and setting a size
- * would switch that off.
- */
-extern void AeShardWidenSocket(pgsocket sock);
-
-/*
  * Parse a partial state from a bytea (raises XX001 naming the fault) and
  * check its kind.
  */
