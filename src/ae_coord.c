@@ -1466,6 +1466,7 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 	columns = ColumnNames(colarr, &ncols, &colbuf, what);
 	coord.tag = (uint32) (pg_prng_uint64(&pg_global_prng_state) >> 32);
 	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
+	AeShardRetainHeap(true);
 	PG_TRY();
 	{
 		if (agg_nsp)
@@ -1492,6 +1493,7 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 	PG_FINALLY();
 	{
 		CloseShards(&coord, false);
+		AeShardRetainHeap(false);
 	}
 	PG_END_TRY();
 	*n_shards = coord.n_shards;

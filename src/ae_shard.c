@@ -10,6 +10,9 @@
 #include "postgres.h"
 
 #include <float.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -302,6 +305,39 @@ void
 AeShardFree(AeShard *shard)
 {
 	MemoryContextDelete(shard->cxt);
+}
+
+/* trainings and shard sessions of this process that asked for AeShardRetainHeap */
+static int	heap_retainers = 0;
+
+/*
+ * Every step allocates and frees megabytes: the snapshot and the partial
+ * in both processes, and on a shard PostgreSQL's own input message, the
+ * bytea argument's copy and the output row.  glibc hands a request that
+ * large a fresh mmap, or trims the heap's top once it is freed, so every
+ * step faulted those megabytes back in, zeroed page by page: a fifth of
+ * the time of a 784-256-64-256-784 step over two shards (bench/shard_bench.sh).
+ * While a training or a shard session lives in this process, freed memory
+ * stays in the heap; when the last one ends it goes back to the system,
+ * and the thresholds return to glibc's defaults.
+ */
+void
+AeShardRetainHeap(bool retain)
+{
+#ifdef __GLIBC__
+	if (retain && heap_retainers++ == 0)
+	{
+		/* 32 MB is the largest mmap threshold glibc takes on 64-bit */
+		(void) mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+		(void) mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+	}
+	else if (!retain && heap_retainers > 0 && --heap_retainers == 0)
+	{
+		(void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+		(void) mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+		(void) malloc_trim(0);
+	}
+#endif
 }
 
 /* ------------------------------------------------------------- states */
@@ -847,6 +883,7 @@ ae_shard_open(PG_FUNCTION_ARGS)
 	s->session = MemoryContextStrdup(s->cxt, session);
 	open_shards = lappend(open_shards, s);
 	MemoryContextSwitchTo(old);
+	AeShardRetainHeap(true);
 	PG_RETURN_BYTEA_P(AeShardStats(s));
 }
 
@@ -926,6 +963,7 @@ ae_shard_close(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	open_shards = list_delete_ptr(open_shards, s);
 	AeShardFree(s);
+	AeShardRetainHeap(false);
 	PG_RETURN_BOOL(true);
 }
 

@@ -34,6 +34,9 @@ extern AeShard *AeShardOpen(MemoryContext parent, Oid relid, char **columns, int
 							const char *key, int64 seed, double validation_fraction);
 extern void AeShardFree(AeShard *shard);
 
+/* Keep freed memory in this process while a training or session needs it (counted). */
+extern void AeShardRetainHeap(bool retain);
+
 /* The columns exist and are numbers, the key exists (raises naming the column). */
 extern void AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key);
 
