@@ -66,6 +66,7 @@ typedef struct Shard
 	bool		open;			/* ae_shard_open succeeded remotely */
 	bool		agg;			/* the aggregate mode's one shard: queries on this server */
 	bool		calling;		/* a call was sent whose result is not read yet */
+	PGresult   *result;			/* its last result so far */
 	int			wait_pos;		/* its socket's place in Coord.waits */
 } Shard;
 
@@ -378,114 +379,133 @@ MakeWaitSet(Coord *c)
 }
 
 /*
- * Send what every shard's pending call still holds and read whatever the
- * shards answer, until every call is sent (results false) or every call's
- * result is in libpq's buffer (results true).  Interruptible: a cancel or
+ * Send what the shards' pending calls still hold, then wait until a socket
+ * can take more or has something to read (or the latch is set), and read
+ * it into libpq's buffer.  Returns false, without waiting, when nothing is
+ * left to send and wait_read is false.  Interruptible: a cancel or
  * statement_timeout on the coordinator ends the wait.
  */
-static void
-PumpAll(Coord *c, bool results)
+static bool
+PumpOnce(Coord *c, bool wait_read)
 {
 	WaitEvent	events[16];
+	bool		sending = false;
+	int			n;
 
-	for (;;)
+	for (int i = 0; i < c->n_shards; i++)
 	{
-		bool		more = false;
-		int			n;
+		Shard	   *sh = &c->shards[i];
+		int			r;
 
-		for (int i = 0; i < c->n_shards; i++)
-		{
-			Shard	   *sh = &c->shards[i];
-			int			r;
-			uint32		want = WL_SOCKET_READABLE;
-
-			if (sh->conn == NULL)
-				continue;
-			r = PQflush(sh->conn);
-			if (r < 0)
-				ConnectionLost(c, sh, "could not send to");
-			if (r == 1)
-				want |= WL_SOCKET_WRITEABLE;
-			if (r == 1 || (results && sh->calling && PQisBusy(sh->conn)))
-				more = true;
-			ModifyWaitEvent(c->waits, sh->wait_pos, want, NULL);
-		}
-		if (!more)
-			return;
-		n = WaitEventSetWait(c->waits, -1L, events, lengthof(events), PG_WAIT_EXTENSION);
-		for (int k = 0; k < n; k++)
-		{
-			Shard	   *sh = events[k].user_data;
-
-			if (events[k].events & WL_LATCH_SET)
-				ResetLatch(MyLatch);
-			else if (sh && (events[k].events & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
-				ConnectionLost(c, sh, "lost the connection to");
-		}
-		CHECK_FOR_INTERRUPTS();
+		if (sh->conn == NULL)
+			continue;
+		r = PQflush(sh->conn);
+		if (r < 0)
+			ConnectionLost(c, sh, "could not send to");
+		sending |= r == 1;
+		ModifyWaitEvent(c->waits, sh->wait_pos,
+						WL_SOCKET_READABLE | (r == 1 ? WL_SOCKET_WRITEABLE : 0), NULL);
 	}
+	if (!sending && !wait_read)
+		return false;
+	n = WaitEventSetWait(c->waits, -1L, events, lengthof(events), PG_WAIT_EXTENSION);
+	for (int k = 0; k < n; k++)
+	{
+		Shard	   *sh = events[k].user_data;
+
+		if (events[k].events & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		else if (sh && (events[k].events & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
+			ConnectionLost(c, sh, "lost the connection to");
+	}
+	CHECK_FOR_INTERRUPTS();
+	return true;
 }
 
-/* Wait for the call's one value (binary bytea), interruptibly. */
-static bytea *
-WaitResult(Coord *c, Shard *sh)
+/* Send every shard's pending call to the end. */
+static void
+PumpAll(Coord *c)
 {
-	PGresult   *res;
-	PGresult   *last = NULL;
-	bytea	   *out = NULL;
+	while (PumpOnce(c, false))
+		;
+}
 
-	for (;;)
+/*
+ * Has sh's call finished?  Takes what libpq has complete into sh->result
+ * and never blocks.
+ */
+static bool
+CallDone(Shard *sh)
+{
+	while (sh->calling && !PQisBusy(sh->conn))
 	{
-		while (PQisBusy(sh->conn))
-		{
-			int			rc = WaitLatchOrSocket(MyLatch,
-											   WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-											   PQsocket(sh->conn), -1L, PG_WAIT_EXTENSION);
+		PGresult   *res = PQgetResult(sh->conn);
 
-			if (rc & WL_LATCH_SET)
-				ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-			if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(sh->conn))
-				ConnectionLost(c, sh, "lost the connection to");
-		}
-		res = PQgetResult(sh->conn);
 		if (res == NULL)
-			break;
-		if (last)
-			PQclear(last);
-		last = res;
+			sh->calling = false;
+		else
+		{
+			if (sh->result)
+				PQclear(sh->result);
+			sh->result = res;
+		}
 	}
-	sh->calling = false;
-	if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
+	return !sh->calling;
+}
+
+/*
+ * The one value (binary bytea) of sh's finished call, in sh->result: the
+ * caller clears it (or CloseShards does).  Raises the shard's error.
+ */
+static const char *
+CallValue(Coord *c, Shard *sh, size_t *len)
+{
+	PGresult   *res = sh->result;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		const char *state = last ? PQresultErrorField(last, PG_DIAG_SQLSTATE) : NULL;
-		char	   *msg = pchomp(last ? PQresultErrorMessage(last) : PQerrorMessage(sh->conn));
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
 		int			code = state ? MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])
 			: ERRCODE_CONNECTION_FAILURE;
 
-		if (last)
-			PQclear(last);
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("%s: the shard of %s failed", c->what, sh->name),
 				 errdetail_internal("%s", msg)));
 	}
-	if (PQntuples(last) != 1 || PQnfields(last) != 1 || PQgetisnull(last, 0, 0))
-	{
-		PQclear(last);
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("%s: the shard of %s returned an unexpected result",
 						c->what, sh->name)));
-	}
-	{
-		int			len = PQgetlength(last, 0, 0);
+	*len = PQgetlength(res, 0, 0);
+	return PQgetvalue(res, 0, 0);
+}
 
-		out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
-		SET_VARSIZE(out, VARHDRSZ + len);
-		memcpy(VARDATA(out), PQgetvalue(last, 0, 0), len);
-	}
-	PQclear(last);
+static void
+ClearResult(Shard *sh)
+{
+	if (sh->result)
+		PQclear(sh->result);
+	sh->result = NULL;
+}
+
+/* Wait for sh's call and copy its value out. */
+static bytea *
+WaitResult(Coord *c, Shard *sh)
+{
+	const char *v;
+	size_t		len;
+	bytea	   *out;
+
+	while (!CallDone(sh))
+		(void) PumpOnce(c, true);
+	v = CallValue(c, sh, &len);
+	out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(out, VARHDRSZ + len);
+	memcpy(VARDATA(out), v, len);
+	ClearResult(sh);
 	return out;
 }
 
@@ -502,6 +522,7 @@ CloseShards(Coord *c, bool polite)
 
 		if (sh->conn == NULL)
 			continue;
+		ClearResult(sh);
 		if (polite && sh->open && PQtransactionStatus(sh->conn) == PQTRANS_IDLE &&
 			PQsetnonblocking(sh->conn, 0) == 0)
 		{
@@ -914,13 +935,20 @@ static const char *const LocalSql = "SELECT %s.ae_shard_local($1, $2, $3::pg_cat
 /* CallAll's eval_what for a local epoch of the approximate mode */
 #define CALL_LOCAL_EPOCH (-1)
 
+/* What CallAll does with each shard's answer: len bytes at buf, a partial state. */
+typedef void (*TakeAnswer) (Coord *c, const Shard *sh, const char *buf, size_t len, void *arg);
+
 /*
  * Run one call on every shard: the remote ones first (they run while the
- * local ones compute), then collect; answers[i] is shard i's state.
+ * local ones compute), then hand every answer to take, in shard order
+ * (sums come out the same bits whichever shard finishes first), each as
+ * soon as it and those before it are in: the coordinator merges one shard
+ * while the others still compute, and reads a remote answer where libpq
+ * holds it, uncopied.
  */
 static void
 CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int eval_what,
-		bytea **answers)
+		TakeAnswer take, void *arg)
 {
 	instr_time	t0,
 				t1;
@@ -928,6 +956,7 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 				b_s[16],
 				n_s[16],
 				w_s[16];
+	bytea	  **local = palloc0(sizeof(bytea *) * c->n_shards);
 
 	snprintf(e_s, sizeof(e_s), "%d", epoch);
 	snprintf(b_s, sizeof(b_s), "%d", batch);
@@ -965,63 +994,126 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			SendCall(c, sh, EvalSql, 3, v, l, f);
 		}
 	}
-	PumpAll(c, false);
+	PumpAll(c);
 	INSTR_TIME_SET_CURRENT(t1);
 	if (eval_what == 0)
 		INSTR_TIME_ACCUM_DIFF(c->t_send, t1, t0);
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].local)
-			answers[i] = eval_what == CALL_LOCAL_EPOCH
+			local[i] = eval_what == CALL_LOCAL_EPOCH
 				? AeShardLocal(c->shards[i].local, snap, c->options, epoch)
 				: eval_what == 0
 				? AeShardStep(c->shards[i].local, snap, epoch, batch, n_batches)
 				: AeShardEval(c->shards[i].local, snap, eval_what);
 		else if (c->shards[i].agg)
-			answers[i] = AggCall(c, snap, epoch, batch, n_batches, eval_what);
+			local[i] = AggCall(c, snap, epoch, batch, n_batches, eval_what);
 	INSTR_TIME_SET_CURRENT(t0);
 	if (eval_what == 0)
 		INSTR_TIME_ACCUM_DIFF(c->t_local, t0, t1);
-	PumpAll(c, true);
-	for (int i = 0; i < c->n_shards; i++)
-		if (c->shards[i].conn)
-			answers[i] = WaitResult(c, &c->shards[i]);
+	for (int i = 0; i < c->n_shards;)
+	{
+		Shard	   *sh = &c->shards[i];
+
+		if (sh->conn == NULL)
+		{
+			take(c, sh, VARDATA_ANY(local[i]), VARSIZE_ANY_EXHDR(local[i]), arg);
+			pfree(local[i]);
+			i++;
+		}
+		else if (CallDone(sh))
+		{
+			size_t		len;
+			const char *v = CallValue(c, sh, &len);
+
+			take(c, sh, v, len, arg);
+			ClearResult(sh);
+			i++;
+		}
+		else
+			(void) PumpOnce(c, true);
+	}
+	pfree(local);
 }
 
 /*
- * Add the shards' answers (AE_GS_GRADIENT: sums over their rows) into gsum
- * (n floats, zeroed first) and *loss; returns the rows they cover.  grad is
- * n floats of scratch.  batch 0: a round of the approximate mode.
+ * The gradient sums of a step (AE_GS_GRADIENT answers), or of a round of
+ * the approximate mode (batch 0: the shards' weights times their rows).
  */
-static int64
-SumAnswers(Coord *c, bytea **answers, uint64 id, int epoch, int batch, size_t n,
-		   double *gsum, float *grad, double *loss)
+typedef struct GradSum
 {
-	int64		rows = 0;
+	uint64		id;
+	int			epoch;
+	int			batch;
+	size_t		n;				/* parameters */
+	double	   *sum;			/* n, zeroed by the caller */
+	int64		rows;
+	double		loss;
+} GradSum;
 
-	memset(gsum, 0, sizeof(double) * n);
-	for (int i = 0; i < c->n_shards; i++)
-	{
-		AeGradState gs;
+static void
+AddGradient(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
+{
+	GradSum    *g = arg;
+	AeGradState gs;
 
-		AeShardParseState(answers[i], AE_GS_GRADIENT, &gs, c->what);
-		CheckAnswer(c, &c->shards[i], &gs, id, (uint32) n);
-		/* ae_grad_finish knows no step: the snapshot's identity stands for it */
-		if ((!c->shards[i].agg && (gs.epoch != epoch || gs.batch != batch)) || gs.n_doubles != 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("%s: the shard of %s answered about another step",
-							c->what, c->shards[i].name)));
-		if (gs.rows > 0)
-		{
-			ae_grad_state_floats(&gs, grad);
-			for (size_t k = 0; k < n; k++)
-				gsum[k] += grad[k];
-		}
-		rows += gs.rows;
-		*loss += ae_grad_state_double(&gs, 0);
-		pfree(answers[i]);
-	}
-	return rows;
+	AeShardParseBytes(buf, len, AE_GS_GRADIENT, &gs, c->what);
+	CheckAnswer(c, sh, &gs, g->id, (uint32) g->n);
+	/* ae_grad_finish knows no step: the snapshot's identity stands for it */
+	if ((!sh->agg && (gs.epoch != g->epoch || gs.batch != g->batch)) || gs.n_doubles != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the shard of %s answered about another step", c->what, sh->name)));
+	if (gs.rows > 0)
+		ae_grad_state_add_floats(&gs, g->sum);
+	g->rows += gs.rows;
+	g->loss += ae_grad_state_double(&gs, 0);
+}
+
+/* The validation loss sums (AE_GS_EVAL answers with one double). */
+typedef struct EvalSum
+{
+	uint64		id;
+	double		sum;
+} EvalSum;
+
+static void
+AddValidation(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
+{
+	EvalSum    *e = arg;
+	AeGradState gs;
+
+	AeShardParseBytes(buf, len, AE_GS_EVAL, &gs, c->what);
+	CheckAnswer(c, sh, &gs, e->id, 0);
+	if (gs.n_doubles != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: a shard's evaluation is malformed", c->what)));
+	e->sum += ae_grad_state_double(&gs, 0);
+}
+
+/* Every row's error (AE_GS_EVAL answers with a float per row), end to end. */
+typedef struct RowErrorsOut
+{
+	uint64		id;
+	float	   *errors;
+	size_t		at;
+	size_t		cap;
+} RowErrorsOut;
+
+static void
+TakeRowErrors(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
+{
+	RowErrorsOut *r = arg;
+	AeGradState gs;
+
+	AeShardParseBytes(buf, len, AE_GS_EVAL, &gs, c->what);
+	CheckAnswer(c, sh, &gs, r->id, (uint32) gs.rows);
+	if (gs.n_floats != (uint32) gs.rows || r->at + gs.n_floats > r->cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: a shard sent the errors of rows it did not announce", c->what)));
+	ae_grad_state_floats(&gs, r->errors + r->at);
+	r->at += gs.n_floats;
 }
 
 /* The options the exact mode refuses (NULL: none): the objective must be a sum over rows. */
@@ -1079,7 +1171,6 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			   *best,
 			   *grad;
 	double	   *gsum;
-	bytea	  **answers = palloc0(sizeof(bytea *) * c->n_shards);
 	char		seed_s[32],
 				frac_s[64];
 	int64		n_batches;
@@ -1090,7 +1181,6 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	double		train_loss = NAN,
 				val_loss = NAN;
 	AeEpochStats *history;
-	uint64		id;
 	bytea	   *snap;
 
 	AeTrainerResolve(opts, d, NULL, &arch, c->what);
@@ -1126,7 +1216,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6)",
 						 6, v, NULL, NULL);
 		}
-		PumpAll(c, false);
+		PumpAll(c);
 	}
 	st.d = d;
 	st.mean = palloc0(sizeof(double) * d);
@@ -1214,7 +1304,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			else if (sh->local)
 				AeShardNormalize(sh->local, bundle->norm_offset, bundle->norm_scale, d);
 		}
-		PumpAll(c, false);
+		PumpAll(c);
 		for (int i = 0; i < c->n_shards; i++)
 			if (c->shards[i].conn)
 				(void) WaitResult(c, &c->shards[i]);
@@ -1254,50 +1344,50 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		if (c->approximate)
 		{
 			/* every shard trains an epoch on its own rows; the weights are averaged by rows */
-			int64		rows = 0;
+			GradSum		g = {0, epoch, 0, model.n_params, gsum, 0, 0};
 
-			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
-			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, answers);
-			rows = SumAnswers(c, answers, id, epoch, 0, model.n_params, gsum, grad, &loss_sum);
+			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &g.id);
+			memset(gsum, 0, sizeof(double) * model.n_params);
+			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, AddGradient, &g);
 			pfree(snap);
-			if (rows > 0)
+			loss_sum = g.loss;
+			if (g.rows > 0)
 				for (size_t k = 0; k < model.n_params; k++)
-					params[k] = (float) (gsum[k] / (double) rows);
+					params[k] = (float) (gsum[k] / (double) g.rows);
 		}
 		else
 		{
 			for (int b = 1; b <= n_batches; b++)
 			{
-				int64		rows = 0;
-				double		batch_loss = 0;
+				GradSum		g = {0, epoch, b, model.n_params, gsum, 0, 0};
 				instr_time	p0,
 							p1;
 
 				INSTR_TIME_SET_CURRENT(p0);
-				snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
+				snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &g.id);
+				memset(gsum, 0, sizeof(double) * model.n_params);
 				INSTR_TIME_SET_CURRENT(p1);
 				INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
-				CallAll(c, snap, epoch, b, (int) n_batches, 0, answers);
+				CallAll(c, snap, epoch, b, (int) n_batches, 0, AddGradient, &g);
 				INSTR_TIME_SET_CURRENT(p0);
 				INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);
-				rows = SumAnswers(c, answers, id, epoch, b, model.n_params, gsum, grad, &batch_loss);
 				pfree(snap);
-				if (rows == 0)
+				if (g.rows == 0)
 				{
 					INSTR_TIME_SET_CURRENT(p1);
 					INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
 					continue;		/* no row fell into this batch anywhere */
 				}
 				for (size_t k = 0; k < model.n_params; k++)
-					grad[k] = (float) (gsum[k] / (double) rows);
-				if (!isfinite(batch_loss))
+					grad[k] = (float) (gsum[k] / (double) g.rows);
+				if (!isfinite(g.loss))
 					ereport(ERROR,
 							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 							 errmsg("%s: the loss became non-finite in epoch %d, batch %d", c->what, epoch, b)));
 				ae_optim_step(&opt, params, grad, NULL);
 				INSTR_TIME_SET_CURRENT(p1);
 				INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
-				loss_sum += batch_loss;
+				loss_sum += g.loss;
 				CHECK_FOR_INTERRUPTS();
 			}
 		}
@@ -1305,24 +1395,12 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		val_loss = NAN;
 		if (st.n_val > 0)
 		{
-			double		vsum = 0;
+			EvalSum		e = {0, 0};
 
-			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
-			CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_VALIDATION, answers);
-			for (int i = 0; i < c->n_shards; i++)
-			{
-				AeGradState gs;
-
-				AeShardParseState(answers[i], AE_GS_EVAL, &gs, c->what);
-				CheckAnswer(c, &c->shards[i], &gs, id, 0);
-				if (gs.n_doubles != 1)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("%s: a shard's evaluation is malformed", c->what)));
-				vsum += ae_grad_state_double(&gs, 0);
-			}
+			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &e.id);
+			CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_VALIDATION, AddValidation, &e);
 			pfree(snap);
-			val_loss = vsum / st.n_val;
+			val_loss = e.sum / st.n_val;
 		}
 		ae_optim_epoch_end(&opt);
 		INSTR_TIME_SET_CURRENT(t1);
@@ -1337,7 +1415,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 					(errmsg("epoch %d/%d: train_loss %.6g, val_loss %.6g (%d shards, %.3f s)",
 							epoch, cfg.epochs, train_loss, val_loss, c->n_shards,
 							INSTR_TIME_GET_DOUBLE(t1)),
-					 errdetail("So far per step, in ms: snapshot %.3f, calls %.3f (sending %.3f, local shards %.3f, waiting the rest), merge and optimiser %.3f.",
+					 errdetail("So far per step, in ms: snapshot %.3f, calls %.3f (sending %.3f, local shards %.3f, then waiting and adding up the answers), mean and optimiser %.3f.",
 							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_snapshot) / (epoch * n_batches),
 							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_calls) / (epoch * n_batches),
 							   1e3 * INSTR_TIME_GET_DOUBLE(c->t_send) / (epoch * n_batches),
@@ -1364,34 +1442,21 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 
 	/* the error distribution over every row of every shard */
 	{
-		float	   *errors = palloc_extended(sizeof(float) * (size_t) st.n, MCXT_ALLOC_HUGE);
-		size_t		at = 0;
+		RowErrorsOut r = {0, palloc_extended(sizeof(float) * (size_t) st.n, MCXT_ALLOC_HUGE), 0,
+		(size_t) st.n};
 		double		probs[AE_BUNDLE_N_QUANTILES + 1];
 		double		q[AE_BUNDLE_N_QUANTILES + 1];
 
-		snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &id);
-		CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_ERRORS, answers);
-		for (int i = 0; i < c->n_shards; i++)
-		{
-			AeGradState gs;
-
-			AeShardParseState(answers[i], AE_GS_EVAL, &gs, c->what);
-			CheckAnswer(c, &c->shards[i], &gs, id, (uint32) gs.rows);
-			if (gs.n_floats != (uint32) gs.rows || at + gs.n_floats > (size_t) st.n)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("%s: a shard sent the errors of rows it did not announce", c->what)));
-			ae_grad_state_floats(&gs, errors + at);
-			at += gs.n_floats;
-		}
-		if (at != (size_t) st.n)
+		snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &r.id);
+		CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_ERRORS, TakeRowErrors, &r);
+		if (r.at != (size_t) st.n)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("%s: the shards sent errors of %zu rows, not %.0f", c->what, at, st.n)));
+					 errmsg("%s: the shards sent errors of %zu rows, not %.0f", c->what, r.at, st.n)));
 		for (int i = 0; i < AE_BUNDLE_N_QUANTILES; i++)
 			probs[i] = i / (double) (AE_BUNDLE_N_QUANTILES - 1);
 		probs[AE_BUNDLE_N_QUANTILES] = 1.0 - opts->contamination;
-		ae_quantiles(errors, at, probs, AE_BUNDLE_N_QUANTILES + 1, q);
+		ae_quantiles(r.errors, r.at, probs, AE_BUNDLE_N_QUANTILES + 1, q);
 		memcpy(bundle->quantiles, q, sizeof(double) * AE_BUNDLE_N_QUANTILES);
 		bundle->threshold = q[AE_BUNDLE_N_QUANTILES];
 		bundle->contamination = opts->contamination;

@@ -364,10 +364,16 @@ AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, in
 void
 AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs, const char *what)
 {
+	AeShardParseBytes(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), kind, gs, what);
+}
+
+void
+AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind, AeGradState *gs,
+				  const char *what)
+{
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 
-	if (ae_grad_state_parse((const unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-							gs, errbuf) != AE_OK)
+	if (ae_grad_state_parse((const unsigned char *) buf, len, gs, errbuf) != AE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: invalid partial state", what),

@@ -76,5 +76,8 @@ extern bytea *AeShardLocal(AeShard *shard, const bytea *snapshot, Jsonb *options
  */
 extern void AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs,
 							  const char *what);
+/* The same over len bytes at buf (a libpq result's value, say); gs points into them. */
+extern void AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind,
+							  AeGradState *gs, const char *what);
 
 #endif							/* AE_SHARD_H */

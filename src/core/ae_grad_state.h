@@ -77,6 +77,8 @@ AeStatus	ae_grad_state_parse(const unsigned char *buf, size_t len, AeGradState *
 int32_t		ae_grad_state_int(const AeGradState *gs, uint32_t i);
 double		ae_grad_state_double(const AeGradState *gs, uint32_t i);
 void		ae_grad_state_floats(const AeGradState *gs, float *out);
+/* sum[i] += float i, for every float of the state (a coordinator merging gradients). */
+void		ae_grad_state_add_floats(const AeGradState *gs, double *sum);
 
 /*
  * A weights snapshot's architecture and objective: ints are

@@ -46,6 +46,13 @@ TestRoundTrip(void)
 			"doubles survive bit for bit");
 	ae_grad_state_floats(&gs, f);
 	unit_ok(memcmp(f, Floats, sizeof(f)) == 0, "floats survive bit for bit");
+	{
+		double		sum[4] = {1, 2, 3, 4};
+
+		ae_grad_state_add_floats(&gs, sum);
+		unit_ok(sum[0] == 1.25 && sum[1] == -1.0 && sum[2] == 3 + (double) 1e-30f &&
+				sum[3] == 65508.0, "floats add into a double sum in place");
+	}
 	free(buf);
 }
 
