@@ -10,6 +10,10 @@
 
 #include "ae_bundle.h"
 #include "ae_grad_state.h"
+#include "ae_simd.h"
+
+/* four doubles: a float vector widened (two SSE registers; used inline only) */
+typedef double AeGsVd4 __attribute__((vector_size(32)));
 
 /*
  * The format is little-endian; on a little-endian host the arrays are
@@ -184,20 +188,23 @@ ae_grad_state_parse(const unsigned char *buf, size_t len, AeGradState *gs, char 
 			return Fault(errbuf, "partial state holds a non-finite number");
 	}
 	{
-		/* no early exit: the loop vectorises */
 		const unsigned char *f = gs->floats_raw;
 		uint32_t	bad = 0;
 
-		for (uint32_t i = 0; i < gs->n_floats; i++)
-		{
-			uint32_t	bits;
+		/* a coordinator checks megabytes a step: the vector test where the floats are floats */
+		if (AE_GS_NATIVE && (uintptr_t) f % sizeof(float) == 0)
+			bad = !ae_all_finite((const float *) (const void *) f, gs->n_floats);
+		else
+			for (uint32_t i = 0; i < gs->n_floats; i++)
+			{
+				uint32_t	bits;
 
-			if (AE_GS_NATIVE)
-				memcpy(&bits, f + 4 * (size_t) i, 4);
-			else
-				bits = GetU32(f + 4 * (size_t) i);
-			bad |= ae_float_bits_nonfinite(bits);
-		}
+				if (AE_GS_NATIVE)
+					memcpy(&bits, f + 4 * (size_t) i, 4);
+				else
+					bits = GetU32(f + 4 * (size_t) i);
+				bad |= ae_float_bits_nonfinite(bits);
+			}
 		if (bad)
 			return Fault(errbuf, "partial state holds a non-finite number");
 	}
@@ -223,8 +230,20 @@ ae_grad_state_double(const AeGradState *gs, uint32_t i)
 void
 ae_grad_state_add_floats(const AeGradState *gs, double *sum)
 {
-	/* straight from the buffer: no copy of megabytes on the coordinator's serial path */
-	for (uint32_t i = 0; i < gs->n_floats; i++)
+	uint32_t	i = 0;
+
+	/* straight from the buffer, four at a time: no copy of megabytes on the coordinator's serial path */
+	if (AE_GS_NATIVE)
+		for (; i + 4 <= gs->n_floats; i += 4)
+		{
+			AeVf4		v = AeLoad4((const float *) (const void *) (gs->floats_raw + 4 * (size_t) i));
+			AeGsVd4		acc;
+
+			memcpy(&acc, sum + i, sizeof(acc));
+			acc += __builtin_convertvector(v, AeGsVd4);
+			memcpy(sum + i, &acc, sizeof(acc));
+		}
+	for (; i < gs->n_floats; i++)
 	{
 		uint32_t	bits;
 		float		v;

@@ -53,6 +53,30 @@ TestRoundTrip(void)
 		unit_ok(sum[0] == 1.25 && sum[1] == -1.0 && sum[2] == 3 + (double) 1e-30f &&
 				sum[3] == 65508.0, "floats add into a double sum in place");
 	}
+	{
+		/* vectors and the tail: 23 floats added to 23 doubles, against the scalar sum */
+		float		fl[23];
+		double		sum[23],
+					want[23];
+		size_t		l2 = ae_grad_state_size(0, 0, 23);
+		unsigned char *b2 = malloc(l2);
+		AeGradState g2;
+		int			wrong = 0;
+
+		for (int k = 0; k < 23; k++)
+		{
+			fl[k] = (float) (k * 0.37 - 3.1);
+			sum[k] = k * 1e-9 + 1e8;
+			want[k] = sum[k] + (double) fl[k];
+		}
+		ae_grad_state_write(b2, AE_GS_GRADIENT, 1, 1, 1, 1, NULL, 0, NULL, 0, fl, 23);
+		unit_ok(ae_grad_state_parse(b2, l2, &g2, NULL) == AE_OK, "a 23-float state parses");
+		ae_grad_state_add_floats(&g2, sum);
+		for (int k = 0; k < 23; k++)
+			wrong += sum[k] != want[k];
+		unit_ok(wrong == 0, "23 floats add bit for bit as one by one (%d differ)", wrong);
+		free(b2);
+	}
 	free(buf);
 }
 
@@ -117,6 +141,32 @@ TestLyingCounts(void)
 		ae_grad_state_write(buf, AE_GS_GRADIENT, 1, 1, 1, 1, Ints, 3, d, 2, bad, 4);
 		unit_ok(ae_grad_state_parse(buf, len, &gs, err) == AE_ERR_FORMAT,
 				"a NaN double is refused: %s", err);
+		/* the vector check: a NaN or an infinity at every place of a longer array */
+		{
+			enum
+			{
+				N = 61
+			};
+			float		many[N] = {0};
+			size_t		mlen = ae_grad_state_size(0, 2, N);
+			unsigned char *mbuf = malloc(mlen);
+			int			passed = 0;
+
+			d[1] = 0;
+			for (int k = 0; k < N; k++)
+				for (int kind = 0; kind < 2; kind++)
+				{
+					many[k] = kind ? 1.0f / bad[0] : bad[0] / bad[0];	/* inf, NaN */
+					ae_grad_state_write(mbuf, AE_GS_GRADIENT, 1, 1, 1, 1, NULL, 0, d, 2, many, N);
+					passed += ae_grad_state_parse(mbuf, mlen, &gs, NULL) == AE_OK;
+					many[k] = 0;
+				}
+			ae_grad_state_write(mbuf, AE_GS_GRADIENT, 1, 1, 1, 1, NULL, 0, d, 2, many, N);
+			unit_ok(passed == 0 && ae_grad_state_parse(mbuf, mlen, &gs, NULL) == AE_OK,
+					"a NaN or infinity anywhere in %d floats is refused, none passes (%d passed)",
+					N, passed);
+			free(mbuf);
+		}
 		ae_grad_state_write(buf, AE_GS_GRADIENT, 1, 1, 1, -5, Ints, 3, Doubles, 2, Floats, 4);
 		unit_ok(ae_grad_state_parse(buf, len, &gs, err) == AE_ERR_FORMAT,
 				"a negative row count is refused: %s", err);
