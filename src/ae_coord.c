@@ -1045,7 +1045,7 @@ typedef struct GradSum
 	int			epoch;
 	int			batch;
 	size_t		n;				/* parameters */
-	double	   *sum;			/* n, zeroed by the caller */
+	double	   *sum;			/* n; set by the first answer with rows */
 	int64		rows;
 	double		loss;
 } GradSum;
@@ -1063,8 +1063,9 @@ AddGradient(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: the shard of %s answered about another step", c->what, sh->name)));
+	/* the first answer with rows sets the sum: no zeroing of megabytes on the serial path */
 	if (gs.rows > 0)
-		ae_grad_state_add_floats(&gs, g->sum);
+		ae_grad_state_add_floats(&gs, g->sum, g->rows == 0);
 	g->rows += gs.rows;
 	g->loss += ae_grad_state_double(&gs, 0);
 }
@@ -1347,13 +1348,11 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			GradSum		g = {0, epoch, 0, model.n_params, gsum, 0, 0};
 
 			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &g.id);
-			memset(gsum, 0, sizeof(double) * model.n_params);
 			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, AddGradient, &g);
 			pfree(snap);
 			loss_sum = g.loss;
 			if (g.rows > 0)
-				for (size_t k = 0; k < model.n_params; k++)
-					params[k] = (float) (gsum[k] / (double) g.rows);
+				ae_grad_mean_floats(gsum, model.n_params, (double) g.rows, params);
 		}
 		else
 		{
@@ -1365,7 +1364,6 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 
 				INSTR_TIME_SET_CURRENT(p0);
 				snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &g.id);
-				memset(gsum, 0, sizeof(double) * model.n_params);
 				INSTR_TIME_SET_CURRENT(p1);
 				INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
 				CallAll(c, snap, epoch, b, (int) n_batches, 0, AddGradient, &g);
@@ -1378,8 +1376,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 					INSTR_TIME_ACCUM_DIFF(c->t_merge, p1, p0);
 					continue;		/* no row fell into this batch anywhere */
 				}
-				for (size_t k = 0; k < model.n_params; k++)
-					grad[k] = (float) (gsum[k] / (double) g.rows);
+				ae_grad_mean_floats(gsum, model.n_params, (double) g.rows, grad);
 				if (!isfinite(g.loss))
 					ereport(ERROR,
 							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

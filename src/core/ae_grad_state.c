@@ -228,9 +228,10 @@ ae_grad_state_double(const AeGradState *gs, uint32_t i)
 }
 
 void
-ae_grad_state_add_floats(const AeGradState *gs, double *sum)
+ae_grad_state_add_floats(const AeGradState *gs, double *sum, bool first)
 {
 	uint32_t	i = 0;
+	const AeGsVd4 zero = {0, 0, 0, 0};
 
 	/* straight from the buffer, four at a time: no copy of megabytes on the coordinator's serial path */
 	if (AE_GS_NATIVE)
@@ -239,7 +240,11 @@ ae_grad_state_add_floats(const AeGradState *gs, double *sum)
 			AeVf4		v = AeLoad4((const float *) (const void *) (gs->floats_raw + 4 * (size_t) i));
 			AeGsVd4		acc;
 
-			memcpy(&acc, sum + i, sizeof(acc));
+			/* 0 + v, not v: the same bits as adding into a zeroed sum (-0 becomes +0) */
+			if (first)
+				acc = zero;
+			else
+				memcpy(&acc, sum + i, sizeof(acc));
 			acc += __builtin_convertvector(v, AeGsVd4);
 			memcpy(sum + i, &acc, sizeof(acc));
 		}
@@ -253,8 +258,28 @@ ae_grad_state_add_floats(const AeGradState *gs, double *sum)
 		else
 			bits = GetU32(gs->floats_raw + 4 * (size_t) i);
 		memcpy(&v, &bits, 4);
-		sum[i] += v;
+		sum[i] = (first ? 0.0 : sum[i]) + v;
 	}
+}
+
+void
+ae_grad_mean_floats(const double *sum, size_t n, double rows, float *out)
+{
+	size_t		i = 0;
+	const AeGsVd4 r = {rows, rows, rows, rows};
+
+	/* a division, not a product by 1/rows: the same bits as one element at a time */
+	for (; i + 4 <= n; i += 4)
+	{
+		AeGsVd4		v;
+		AeVf4		f;
+
+		memcpy(&v, sum + i, sizeof(v));
+		f = __builtin_convertvector(v / r, AeVf4);
+		memcpy(out + i, &f, sizeof(f));
+	}
+	for (; i < n; i++)
+		out[i] = (float) (sum[i] / rows);
 }
 
 void

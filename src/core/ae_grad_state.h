@@ -77,8 +77,13 @@ AeStatus	ae_grad_state_parse(const unsigned char *buf, size_t len, AeGradState *
 int32_t		ae_grad_state_int(const AeGradState *gs, uint32_t i);
 double		ae_grad_state_double(const AeGradState *gs, uint32_t i);
 void		ae_grad_state_floats(const AeGradState *gs, float *out);
-/* sum[i] += float i, for every float of the state (a coordinator merging gradients). */
-void		ae_grad_state_add_floats(const AeGradState *gs, double *sum);
+/*
+ * sum[i] += float i, for every float of the state (a coordinator merging
+ * gradients); first: sum[i] = 0 + float i, so the sum needs no zeroing.
+ */
+void		ae_grad_state_add_floats(const AeGradState *gs, double *sum, bool first);
+/* out[i] = (float) (sum[i] / rows): a merged gradient's mean, or averaged weights. */
+void		ae_grad_mean_floats(const double *sum, size_t n, double rows, float *out);
 
 /*
  * A weights snapshot's architecture and objective: ints are

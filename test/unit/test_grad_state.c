@@ -49,7 +49,7 @@ TestRoundTrip(void)
 	{
 		double		sum[4] = {1, 2, 3, 4};
 
-		ae_grad_state_add_floats(&gs, sum);
+		ae_grad_state_add_floats(&gs, sum, false);
 		unit_ok(sum[0] == 1.25 && sum[1] == -1.0 && sum[2] == 3 + (double) 1e-30f &&
 				sum[3] == 65508.0, "floats add into a double sum in place");
 	}
@@ -71,10 +71,39 @@ TestRoundTrip(void)
 		}
 		ae_grad_state_write(b2, AE_GS_GRADIENT, 1, 1, 1, 1, NULL, 0, NULL, 0, fl, 23);
 		unit_ok(ae_grad_state_parse(b2, l2, &g2, NULL) == AE_OK, "a 23-float state parses");
-		ae_grad_state_add_floats(&g2, sum);
+		ae_grad_state_add_floats(&g2, sum, false);
 		for (int k = 0; k < 23; k++)
 			wrong += sum[k] != want[k];
 		unit_ok(wrong == 0, "23 floats add bit for bit as one by one (%d differ)", wrong);
+
+		/* first: the sum is set, as if added into zeros (a -0 becomes +0 either way) */
+		fl[5] = -0.0f;
+		ae_grad_state_write(b2, AE_GS_GRADIENT, 1, 1, 1, 1, NULL, 0, NULL, 0, fl, 23);
+		unit_ok(ae_grad_state_parse(b2, l2, &g2, NULL) == AE_OK, "the state parses again");
+		for (int k = 0; k < 23; k++)
+			sum[k] = 12345.0;
+		ae_grad_state_add_floats(&g2, sum, true);
+		wrong = 0;
+		for (int k = 0; k < 23; k++)
+		{
+			double		z = 0.0;
+
+			z += fl[k];
+			wrong += memcmp(&sum[k], &z, sizeof(z)) != 0;
+		}
+		unit_ok(wrong == 0, "a first answer sets the sum bit for bit as adding into zeros (%d differ)", wrong);
+		{
+			/* the mean: 23 quotients, vectors and tail, against one division at a time */
+			float		mean[23];
+			int			off = 0;
+
+			for (int k = 0; k < 23; k++)
+				sum[k] = (k - 11) * 1234.5678901 + 1e-7 * k;
+			ae_grad_mean_floats(sum, 23, 7.0, mean);
+			for (int k = 0; k < 23; k++)
+				off += mean[k] != (float) (sum[k] / 7.0);
+			unit_ok(off == 0, "the mean of 23 sums is the one-by-one quotient (%d differ)", off);
+		}
 		free(b2);
 	}
 	free(buf);
