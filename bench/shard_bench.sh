@@ -8,8 +8,9 @@
 #                       first is not timed (its steps fault in the heap the
 #                       later steps reuse: the steady state is what a long
 #                       training runs at)
-#   64-32-8-32-64       tanh, batch 1024 and batch 64, 65536 rows of 64
-#                       columns, 2 epochs
+#   64-32-8-32-64       tanh, batch 4096, 1024 and 64, 65536 rows of 64
+#                       columns, 2 epochs (where per-step compute and the
+#                       round trip cross)
 #   overhead            64-32-8-32-64 at batch 8: the compute of a step is
 #                       a few microseconds, so a step's time is its overhead
 #                       (snapshot out, gradient back, checks, optimiser)
@@ -133,6 +134,7 @@ row() {
 row "784-256-64-256-784" w784 784 "256, 64, 256" 1024 8192 6 \
     ', "activation": "relu", "output_activation": "sigmoid", "normalize": "minmax", "loss": "mse"' \
     ", activation => 'relu', output_activation => 'sigmoid', \"normalize\" => 'minmax'" 1
+row "64-32-8-32-64" w64 64 "32, 8, 32" 4096 65536 2 '' ''
 row "64-32-8-32-64" w64 64 "32, 8, 32" 1024 65536 2 '' ''
 row "64-32-8-32-64" w64 64 "32, 8, 32" 64 65536 1 '' ''
 row "64-32-8-32-64 (overhead)" w64 64 "32, 8, 32" 8 65536 1 '' ''
