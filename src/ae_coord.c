@@ -672,14 +672,20 @@ AggOpen(Coord *c, Oid relid, char **columns, int ncols, const char *key, int64 s
 	double	   *out = palloc0(sizeof(double) * (3 + 4 * (size_t) d));
 	double	   *row = palloc(sizeof(double) * (3 + 4 * AGG_STATS_COLUMNS));
 	double		n = 0;
-	int32		width = d;
+	int32		ints[2] = {d, AE_SHARD_INPUT_COLUMNS};
+	bool		float4;
 
 	if (get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	Assert(key != NULL);		/* TrainEntry refuses the mode without one */
-	AeShardCheckColumns(relid, columns, ncols, key);
+	if (AeShardCheckColumns(relid, columns, ncols, key, &float4))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: mode \"aggregate\" reads named columns, and \"%s\" is an array",
+						c->what, columns[0]),
+				 errhint("Train on an array column in the exact mode (mode => 'exact').")));
 	rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 	c->agg_rel = rel;
 	initStringInfo(&k);
@@ -777,7 +783,7 @@ AggOpen(Coord *c, Oid relid, char **columns, int ncols, const char *key, int64 s
 	appendStringInfo(&q, " FROM %s", rel);
 	c->agg_rows_sql = q.data;
 	c->d = d;
-	return AeShardMakeState(AE_GS_STATS, 0, 0, 0, (int64) n, &width, 1, out, 3 + 4 * d, NULL, 0);
+	return AeShardMakeState(AE_GS_STATS, 0, 0, 0, (int64) n, ints, 2, out, 3 + 4 * d, NULL, 0);
 }
 
 /* One call of the aggregate mode: the answer a session shard would give. */
@@ -818,7 +824,8 @@ AggCall(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 
 typedef struct Stats
 {
-	int			d;
+	int			d;				/* -1 until a shard with rows tells */
+	bool		array;			/* the inputs are one array column's elements */
 	double		n,
 				n_train,
 				n_val;
@@ -828,26 +835,57 @@ typedef struct Stats
 			   *hi;
 } Stats;
 
-/* Add one shard's column statistics (Chan et al.'s pairwise merge). */
+/*
+ * Add one shard's column statistics (Chan et al.'s pairwise merge).  The
+ * first shard with rows sets the width and the kind of input (named columns
+ * give ncols inputs; one array column as many as its arrays have, the same
+ * on every shard).
+ */
 static void
-MergeStats(Coord *c, Stats *st, const bytea *b)
+MergeStats(Coord *c, Stats *st, const bytea *b, int ncols, const char *shard)
 {
 	AeGradState gs;
-	int			d = st->d;
+	int			d;
+	int			kind;
 	double		n_b;
 
 	AeShardParseState(b, AE_GS_STATS, &gs, c->what);
-	if (gs.n_ints != 1 || ae_grad_state_int(&gs, 0) != d || gs.n_doubles != 3 + 4 * (uint32) d)
+	if (gs.n_ints != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s: a shard's statistics are not of %d columns", c->what, d)));
+				 errmsg("%s: the statistics of %s are not of this version", c->what, shard)));
+	d = ae_grad_state_int(&gs, 0);
+	kind = ae_grad_state_int(&gs, 1);
+	if (!(kind == AE_SHARD_INPUT_COLUMNS ? d == ncols :
+		  kind == AE_SHARD_INPUT_ARRAY && ncols == 1 && d >= 0 && d <= AE_MAX_WIDTH &&
+		  (d > 0) == (gs.rows > 0)) ||
+		gs.n_doubles != 3 + 4 * (uint32) d)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the statistics of %s are not of %d columns", c->what, shard, ncols)));
 	n_b = ae_grad_state_double(&gs, 0);
 	if (n_b != (double) gs.rows || ae_grad_state_double(&gs, 1) + ae_grad_state_double(&gs, 2) != n_b)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s: a shard's row counts disagree", c->what)));
+				 errmsg("%s: the row counts of %s disagree", c->what, shard)));
 	if (n_b == 0)
 		return;
+	if (st->d < 0)
+	{
+		st->d = d;
+		st->array = kind == AE_SHARD_INPUT_ARRAY;
+		st->mean = palloc0(sizeof(double) * d);
+		st->m2 = palloc0(sizeof(double) * d);
+		st->lo = palloc0(sizeof(double) * d);
+		st->hi = palloc0(sizeof(double) * d);
+	}
+	else if (d != st->d || st->array != (kind == AE_SHARD_INPUT_ARRAY))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s: the rows of %s have %d %s, those before them %d %s", c->what, shard,
+						d, kind == AE_SHARD_INPUT_ARRAY ? "array elements" : "columns",
+						st->d, st->array ? "array elements" : "columns"),
+				 errhint("Every shard must hold the same columns, and arrays of one length.")));
 	for (int j = 0; j < d; j++)
 	{
 		double		mb = ae_grad_state_double(&gs, 3 + j);
@@ -1133,6 +1171,8 @@ UnsupportedOption(const AeTrainOptions *opts)
 		bad = "warm_start";
 	else if (opts->max_rows > 0)
 		bad = "max_rows";
+	else if (opts->skip_invalid)
+		bad = "skip_invalid";	/* every shard reads every row, or fails naming it */
 	else if (opts->loss == AE_LOSS_BCE && opts->normalize != AE_NORM_MINMAX)
 		bad = "loss \"bce\" without normalize \"minmax\"";
 	return bad;
@@ -1154,6 +1194,15 @@ CheckOptions(const AeTrainOptions *opts, const char *what)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s: %s is not supported by sharded training", what, bad),
 				 errdetail("The exact mode sums per-row gradients across shards; this option does not decompose by row.")));
+}
+
+/* The architecture of d inputs and the options' defaults (ae_trainer.c), checked. */
+static void
+ResolveTraining(Coord *c, AeTrainOptions *opts, int d, AeArch *arch, AeTrainConfig *cfg)
+{
+	AeTrainerResolve(opts, d, NULL, arch, c->what);
+	CheckOptions(opts, c->what);
+	AeTrainerFillConfig(cfg, opts);
 }
 
 static AeBundle *
@@ -1184,9 +1233,12 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	AeEpochStats *history;
 	bytea	   *snap;
 
-	AeTrainerResolve(opts, d, NULL, &arch, c->what);
-	CheckOptions(opts, c->what);
-	AeTrainerFillConfig(&cfg, opts);
+	/*
+	 * The architecture, before any shard is opened where the width is known:
+	 * one column may be an array column, whose width the shards tell.
+	 */
+	if (ncols > 1)
+		ResolveTraining(c, opts, d, &arch, &cfg);
 
 	/* open every shard: the rows are read once, here */
 	snprintf(seed_s, sizeof(seed_s), INT64_FORMAT, opts->seed);
@@ -1219,25 +1271,21 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		}
 		PumpAll(c);
 	}
-	st.d = d;
-	st.mean = palloc0(sizeof(double) * d);
-	st.m2 = palloc0(sizeof(double) * d);
-	st.lo = palloc0(sizeof(double) * d);
-	st.hi = palloc0(sizeof(double) * d);
+	st.d = -1;
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].agg)
 			MergeStats(c, &st, AggOpen(c, c->shards[i].relid, columns, ncols, key, opts->seed,
-									   opts->validation_fraction));
+									   opts->validation_fraction), ncols, c->shards[i].name);
 		else if (c->shards[i].conn == NULL)
 		{
 			c->shards[i].local = AeShardOpen(CurrentMemoryContext, c->shards[i].relid, columns,
 											 ncols, key, opts->seed, opts->validation_fraction);
-			MergeStats(c, &st, AeShardStats(c->shards[i].local));
+			MergeStats(c, &st, AeShardStats(c->shards[i].local), ncols, c->shards[i].name);
 		}
 	for (int i = 0; i < c->n_shards; i++)
 		if (c->shards[i].conn)
 		{
-			MergeStats(c, &st, WaitResult(c, &c->shards[i]));
+			MergeStats(c, &st, WaitResult(c, &c->shards[i]), ncols, c->shards[i].name);
 			c->shards[i].open = true;
 		}
 	if (st.n < 2)
@@ -1249,6 +1297,11 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s: no row falls into the training split", c->what),
 				 errhint("Lower validation_fraction.")));
+	/* the width is the shards' (an array column's length) */
+	d = st.d;
+	bundle->n_columns = st.array ? 0 : ncols;
+	if (ncols == 1)
+		ResolveTraining(c, opts, d, &arch, &cfg);
 
 	/* the normalisation of all rows, as ae_norm_fit computes it on one server */
 	bundle->norm_method = (AeNormMethod) opts->normalize;
@@ -1547,9 +1600,12 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 			CollectShards(&coord, relid);
 		MakeWaitSet(&coord);
 		bundle = TrainSharded(&coord, relid, columns, ncols, key, opts, report);
-		bundle->n_columns = ncols;
-		bundle->columns = colbuf.data;
-		bundle->columns_len = colbuf.len;
+		/* a model of named columns knows them; one of an array column reads arrays */
+		if (bundle->n_columns > 0)
+		{
+			bundle->columns = colbuf.data;
+			bundle->columns_len = colbuf.len;
+		}
 		CloseShards(&coord, true);
 	}
 	PG_FINALLY();

@@ -286,6 +286,14 @@ void
 AeReportRow(const char *what, int64 row_no, const char *input,
 			char **colnames, const AeRowCheck *c, int d)
 {
+	AeReportRowHint(what, row_no, input, colnames, c, d,
+					"Filter such rows out, or set the option skip_invalid to leave them out.");
+}
+
+void
+AeReportRowHint(const char *what, int64 row_no, const char *input,
+				char **colnames, const AeRowCheck *c, int d, const char *hint)
+{
 	StringInfoData msg;
 	int			code = ERRCODE_DATA_EXCEPTION;
 
@@ -363,7 +371,7 @@ AeReportRow(const char *what, int64 row_no, const char *input,
 	ereport(ERROR,
 			(errcode(code),
 			 errmsg_internal("%s", msg.data),
-			 errhint("Filter such rows out, or set the option skip_invalid to leave them out.")));
+			 hint ? errhint("%s", hint) : 0));
 }
 
 /* ---------------------------------------------------------------- the matrix */

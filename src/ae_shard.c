@@ -37,8 +37,10 @@ struct AeShard
 {
 	MemoryContext cxt;
 	char	   *session;		/* registry name; NULL for a coordinator's local shard */
-	int			d;
+	int			d;				/* inputs; an array input's is its first row's length */
+	bool		array;			/* the rows are one array column's arrays */
 	int64		n;
+	int64		cap;			/* rows X and h0 have room for while reading */
 	float	   *X;				/* n × d: original units, normalised in place later */
 	uint64	   *h0;				/* key hash of each row */
 	int64		n_train;
@@ -117,10 +119,11 @@ AeShardBatchOf(uint64 h0, int epoch, int n_batches)
  * any SQL is built, so that every engine gets the same clear error (a text
  * column would otherwise fail deep in a cast, without its name).
  */
-void
-AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key)
+bool
+AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key, bool *float4)
 {
 	const char *relname = get_rel_name(relid);
+	bool		array = false;
 
 	for (int j = 0; j <= ncols; j++)
 	{
@@ -139,13 +142,76 @@ AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key)
 		if (j == ncols)
 			break;				/* a key of any type: its text is hashed */
 		typid = get_atttype(relid, attnum);
+		if (ncols == 1 && OidIsValid(get_element_type(getBaseType(typid))))
+		{
+			/* an input array, as ae_train's input column: of numbers */
+			Oid			elem = getBaseType(get_element_type(getBaseType(typid)));
+
+			array = AeColumnKindOf(elem, &kind) && kind == AE_COL_NUMERIC;
+			*float4 = elem == FLOAT4OID;
+			if (array)
+				continue;
+		}
 		if (!AeColumnKindOf(typid, &kind) || kind != AE_COL_NUMERIC)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of relation \"%s\" has type %s", name, relname,
 							format_type_be(typid)),
-					 errdetail("Training across shards takes numeric columns (real, double precision, numeric, smallint, integer, bigint)."),
+					 errdetail("Training across shards takes numeric columns (real, double precision, numeric, smallint, integer, bigint), or one array column of them."),
 					 errhint("Train a model with categorical or date/time columns on one server with ae_train.")));
+	}
+	return array;
+}
+
+/*
+ * One row's inputs into s->X: an array (the first row with one sets the
+ * width, which the later ones must have) or the scalar columns.  Raises
+ * naming the row and the column or element.
+ */
+/* a training across shards reads every row: skip_invalid is not among its options */
+#define ROW_HINT "Filter such rows out of the relation, or train on one server with ae_train and skip_invalid."
+
+static void
+TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int ncols,
+		bool float4, const char *relname, const char *what)
+{
+	if (s->array)
+	{
+		AeRowCheck	c = {0};
+		ArrayType  *arr;
+		int			width = 0;
+
+		if (nulls[1])
+		{
+			c.problem = AE_ROW_NULL;
+			AeReportRowHint(what, s->n + 1, columns[0], NULL, &c, s->d, ROW_HINT);
+		}
+		arr = DatumGetArrayTypeP(values[1]);
+		if (s->X == NULL)
+		{
+			/* the first row: its width sizes the rows */
+			AeConvertArray(arr, float4, 0, NULL, &width, &c, what);
+			if (c.problem != AE_ROW_OK)
+				AeReportRowHint(what, s->n + 1, columns[0], NULL, &c, 0, ROW_HINT);
+			s->d = width;
+			s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * s->cap * s->d);
+		}
+		AeConvertArray(arr, float4, s->d, s->X + (size_t) s->n * s->d, &width, &c, what);
+		if (c.problem != AE_ROW_OK)
+			AeReportRowHint(what, s->n + 1, columns[0], NULL, &c, s->d, ROW_HINT);
+		return;
+	}
+	for (int j = 0; j < ncols; j++)
+	{
+		bool		isnull = nulls[j + 1];
+		double		x = isnull ? 0 : DatumGetFloat8(values[j + 1]);
+
+		if (isnull || isnan(x) || isinf(x) || fabs(x) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(isnull ? ERRCODE_NULL_VALUE_NOT_ALLOWED : ERRCODE_DATA_EXCEPTION),
+					 errmsg("column \"%s\" is %s in row " INT64_FORMAT " of %s", columns[j],
+							isnull ? "NULL" : "not a finite real", s->n + 1, relname)));
+		s->X[(size_t) s->n * ncols + j] = (float) x;
 	}
 }
 
@@ -155,11 +221,12 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 {
 	StringInfoData sql;
 	Portal		portal;
-	int64		cap = 1024;
 	int			ret;
 	const char *relname;
 	Datum	   *values;
 	bool	   *nulls;
+	bool		float4 = false;
+	const char *what;
 
 	/* an OID given by a caller (ae_shard_open takes a regclass): it may name nothing */
 	if (get_rel_name(relid) == NULL)
@@ -168,19 +235,28 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				 errmsg("relation with OID %u does not exist", relid)));
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										 get_rel_name(relid));
-	AeShardCheckColumns(relid, columns, ncols, key);
+	s->array = AeShardCheckColumns(relid, columns, ncols, key, &float4);
+	what = psprintf("cannot read the rows of %s", relname);
 	initStringInfo(&sql);
 	/* without a key column a row's key is its values (see below) */
 	if (key)
 		appendStringInfo(&sql, "SELECT (%s)::pg_catalog.text", quote_identifier(key));
 	else
 		appendStringInfoString(&sql, "SELECT NULL::pg_catalog.text");
-	for (int j = 0; j < ncols; j++)
-		appendStringInfo(&sql, ", (%s)::pg_catalog.float8", quote_identifier(columns[j]));
+	if (s->array)
+		appendStringInfo(&sql, ", (%s)::pg_catalog.%s", quote_identifier(columns[0]),
+						 float4 ? "float4[]" : "float8[]");
+	else
+		for (int j = 0; j < ncols; j++)
+			appendStringInfo(&sql, ", (%s)::pg_catalog.float8", quote_identifier(columns[j]));
 	appendStringInfo(&sql, " FROM %s", relname);
 
-	s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * cap * ncols);
-	s->h0 = MemoryContextAllocHuge(s->cxt, sizeof(uint64) * cap);
+	/* an array input's rows are sized by the first row (TakeRow) */
+	s->cap = 1024;
+	s->d = s->array ? 0 : ncols;
+	if (!s->array)
+		s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * s->cap * ncols);
+	s->h0 = MemoryContextAllocHuge(s->cxt, sizeof(uint64) * s->cap);
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
@@ -200,46 +276,28 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			bool		isnull;
-			Datum		k;
-			text	   *kt;
-
 			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
-			k = values[0];
-			isnull = nulls[0];
-			if (isnull && key)
+			if (nulls[0] && key)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("key column \"%s\" is NULL in row " INT64_FORMAT " of %s",
 								key, s->n + 1, relname),
 						 errhint("A sharded training needs a key in every row.")));
-			if (s->n == cap)
+			if (s->n == s->cap)
 			{
-				if (cap >= PG_INT32_MAX / 2)
+				if (s->cap >= PG_INT32_MAX / 2)
 					ereport(ERROR,
 							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							 errmsg("a shard holds at most %d rows", PG_INT32_MAX / 2)));
-				cap *= 2;
-				s->X = repalloc_huge(s->X, sizeof(float) * cap * ncols);
-				s->h0 = repalloc_huge(s->h0, sizeof(uint64) * cap);
+				s->cap *= 2;
+				s->X = repalloc_huge(s->X, sizeof(float) * s->cap * s->d);
+				s->h0 = repalloc_huge(s->h0, sizeof(uint64) * s->cap);
 			}
-			for (int j = 0; j < ncols; j++)
-			{
-				double		x;
-
-				isnull = nulls[j + 1];
-				x = isnull ? 0 : DatumGetFloat8(values[j + 1]);
-
-				if (isnull || isnan(x) || isinf(x) || fabs(x) > FLT_MAX)
-					ereport(ERROR,
-							(errcode(isnull ? ERRCODE_NULL_VALUE_NOT_ALLOWED : ERRCODE_DATA_EXCEPTION),
-							 errmsg("column \"%s\" is %s in row " INT64_FORMAT " of %s", columns[j],
-									isnull ? "NULL" : "not a finite real", s->n + 1, relname)));
-				s->X[(size_t) s->n * ncols + j] = (float) x;
-			}
+			TakeRow(s, values, nulls, columns, ncols, float4, relname, what);
 			if (key)
 			{
-				kt = DatumGetTextPP(k);
+				text	   *kt = DatumGetTextPP(values[0]);
+
 				s->h0[s->n] = AeShardKeyHash(VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt), seed);
 			}
 			else
@@ -249,8 +307,8 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				 * less independent of where the row lives, but equal rows
 				 * always share a batch.
 				 */
-				s->h0[s->n] = AeShardKeyHash((const char *) (s->X + (size_t) s->n * ncols),
-											 sizeof(float) * ncols, seed);
+				s->h0[s->n] = AeShardKeyHash((const char *) (s->X + (size_t) s->n * s->d),
+											 sizeof(float) * s->d, seed);
 			}
 			s->n++;
 		}
@@ -390,7 +448,7 @@ AeShardStats(AeShard *s)
 {
 	int			d = s->d;
 	double	   *out = palloc(sizeof(double) * (3 + 4 * (size_t) d));
-	int32		width = d;
+	int32		ints[2] = {d, s->array ? AE_SHARD_INPUT_ARRAY : AE_SHARD_INPUT_COLUMNS};
 
 	out[0] = (double) s->n;
 	out[1] = (double) s->n_train;
@@ -423,12 +481,15 @@ AeShardStats(AeShard *s)
 		out[3 + 2 * d + j] = lo;
 		out[3 + 3 * d + j] = hi;
 	}
-	return AeShardMakeState(AE_GS_STATS, 0, 0, 0, s->n, &width, 1, out, 3 + 4 * d, NULL, 0);
+	return AeShardMakeState(AE_GS_STATS, 0, 0, 0, s->n, ints, 2, out, 3 + 4 * d, NULL, 0);
 }
 
 void
 AeShardNormalize(AeShard *s, const float *offset, const float *scale, int d)
 {
+	/* a shard without rows of an array input learns the width here */
+	if (s->array && s->n == 0 && d >= 1 && d <= AE_MAX_WIDTH)
+		s->d = d;
 	if (d != s->d)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -900,6 +961,7 @@ ae_shard_normalize(PG_FUNCTION_ARGS)
 	AeShard    *s = FindShard(SessionArg(fcinfo), false);
 	ArrayType  *off;
 	ArrayType  *sc;
+	int			d;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -907,12 +969,14 @@ ae_shard_normalize(PG_FUNCTION_ARGS)
 				 errmsg("offset and scale must not be NULL")));
 	off = PG_GETARG_ARRAYTYPE_P(1);
 	sc = PG_GETARG_ARRAYTYPE_P(2);
+	/* a shard without rows of an array input takes the width it is given */
+	d = s->array && s->n == 0 && ARR_NDIM(off) == 1 ? ARR_DIMS(off)[0] : s->d;
 	if (ARR_NDIM(off) != 1 || ARR_NDIM(sc) != 1 || ARR_HASNULL(off) || ARR_HASNULL(sc) ||
-		ARR_DIMS(off)[0] != s->d || ARR_DIMS(sc)[0] != s->d)
+		ARR_DIMS(off)[0] != d || ARR_DIMS(sc)[0] != d)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("offset and scale must be arrays of %d non-NULL reals", s->d)));
-	AeShardNormalize(s, (float *) ARR_DATA_PTR(off), (float *) ARR_DATA_PTR(sc), s->d);
+				 errmsg("offset and scale must be arrays of %d non-NULL reals", d)));
+	AeShardNormalize(s, (float *) ARR_DATA_PTR(off), (float *) ARR_DATA_PTR(sc), d);
 	PG_RETURN_INT64(s->n);
 }
 

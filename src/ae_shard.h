@@ -37,8 +37,13 @@ extern void AeShardFree(AeShard *shard);
 /* Keep freed memory in this process while a training or session needs it (counted). */
 extern void AeShardRetainHeap(bool retain);
 
-/* The columns exist and are numbers, the key exists (raises naming the column). */
-extern void AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key);
+/*
+ * The columns exist and are numbers, the key exists (raises naming the
+ * column).  Returns true when columns is one array column of numbers: the
+ * rows are its arrays (*float4: of real), as ae_train's input column.
+ */
+extern bool AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key,
+								bool *float4);
 
 /* A partial state of kind with these arrays, as a bytea (src/core/ae_grad_state.h). */
 extern bytea *AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch,
@@ -46,7 +51,13 @@ extern bytea *AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch,
 							   const double *doubles, uint32 n_doubles,
 							   const float *floats, uint32 n_floats);
 
-/* AE_GS_STATS: rows, training rows, validation rows; per column mean, M2, min, max. */
+/*
+ * AE_GS_STATS: ints width and input kind (AE_SHARD_INPUT_*); doubles rows,
+ * training rows, validation rows, then per input mean, M2, min, max.  An
+ * array input's width is its arrays' length, 0 on a shard without rows.
+ */
+#define AE_SHARD_INPUT_COLUMNS	0
+#define AE_SHARD_INPUT_ARRAY	1
 extern bytea *AeShardStats(AeShard *shard);
 extern void AeShardNormalize(AeShard *shard, const float *offset, const float *scale, int d);
 

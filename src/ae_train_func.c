@@ -93,6 +93,16 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 	/* foreign partitions: trained where the rows are (ae_coord.c, doc/scaling.md) */
 	if (columns != NULL && AeCoordWantsShards(relid, opts))
 		return AeCoordTrainRelation(relid, columns, opts, what, report);
+	if (input != NULL && columns == NULL && AeCoordWantsShards(relid, opts))
+	{
+		Datum		name = CStringGetTextDatum(input);
+
+		/* ae_train's own check of the input column first: an array of numbers */
+		AeDataPrepare(relid, input, NULL, opts, what, &data);
+		return AeCoordTrainRelation(relid, construct_array(&name, 1, TEXTOID, -1, false,
+														   TYPALIGN_INT),
+									opts, what, report);
+	}
 
 	if (opts->data != AE_DATA_STREAM)
 	{

@@ -275,6 +275,9 @@ extern void AeConvertArray(ArrayType *arr, bool float4, int d, float *out, int *
  */
 extern void AeReportRow(const char *what, int64 row_no, const char *input,
 						char **colnames, const AeRowCheck *c, int d);
+/* The same with another hint (NULL: none), where skip_invalid does not apply. */
+extern void AeReportRowHint(const char *what, int64 row_no, const char *input,
+							char **colnames, const AeRowCheck *c, int d, const char *hint);
 
 /* ae_scan.c */
 

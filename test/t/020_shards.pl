@@ -199,6 +199,73 @@ like($err0, qr/\(3 shards,/, 'ae_train on foreign partitions trained across 3 sh
 my $dt = $coord->safe_psql('postgres', "SELECT wdiff('ref_nokey', 'via_train')");
 ok($dt <= 1e-5, "ae_train across shards vs one server, rows keyed by value: max |dw| / max |w| = $dt <= 1e-5");
 
+# --- one array column (ae_train's input => 'x'): the same rows as real[]
+my $arr = q{ARRAY[c1, c2, c3, c4, c5, c6, c7, c8]::real[]};
+$s1->safe_psql('postgres', "CREATE TABLE part_xa AS SELECT id, $arr AS x FROM part_a");
+$s2->safe_psql('postgres', "CREATE TABLE part_xb AS SELECT id, $arr AS x FROM part_bc;
+	CREATE TABLE part_x9 AS SELECT id, x || 0::real AS x FROM part_xb");
+$coord->safe_psql('postgres', qq{
+	CREATE TABLE full_x AS SELECT id, $arr AS x FROM full_t;
+	CREATE TABLE px (id int, x real[]) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE px_a PARTITION OF px FOR VALUES FROM (1) TO (251)
+		SERVER srv1 OPTIONS (table_name 'part_xa');
+	CREATE FOREIGN TABLE px_b PARTITION OF px FOR VALUES FROM (251) TO (601)
+		SERVER srv2 OPTIONS (table_name 'part_xb');
+	-- the second partition's arrays one element longer
+	CREATE TABLE px9 (id int, x real[]) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE px9_a PARTITION OF px9 FOR VALUES FROM (1) TO (251)
+		SERVER srv1 OPTIONS (table_name 'part_xa');
+	CREATE FOREIGN TABLE px9_b PARTITION OF px9 FOR VALUES FROM (251) TO (601)
+		SERVER srv2 OPTIONS (table_name 'part_x9');
+});
+my $xs = q{'{x}'};
+my $rx1 = $coord->safe_psql('postgres',
+	"SELECT rows_used, shards FROM ae_train_sharded('xref', 'full_x', $xs, 'id', $opts)");
+is($rx1, '600|1', 'an array column, one server: every row, 1 shard');
+my $dx1 = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'xref')");
+ok($dx1 <= 1e-5, "an array column vs the same values in 8 columns, one server: max |dw| / max |w| = $dx1 <= 1e-5");
+my $rx2 = $coord->safe_psql('postgres',
+	"SELECT rows_used, shards FROM ae_train_sharded('xtwo', 'px', $xs, 'id', $opts)");
+is($rx2, '600|2', 'an array column over 2 foreign partitions: every row, 2 shards');
+my $dx2 = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'xtwo')");
+ok($dx2 <= 1e-5, "an array column over 2 shards vs 8 columns on one server: max |dw| / max |w| = $dx2 <= 1e-5");
+is($coord->safe_psql('postgres', q{SELECT columns IS NULL FROM ae_models WHERE name = 'xtwo'}), 't',
+	'the model of an array column reads arrays (no column names)');
+my $sx = $coord->safe_psql('postgres',
+	q{SELECT max(abs(ae_error('xtwo', x.x) - ae_error('ref', f))) / max(ae_error('ref', f))
+	  FROM full_x x JOIN full_t f USING (id)});
+ok($sx <= 1e-4, "an array column over 2 shards scores every row as the 8-column model ($sx)");
+# ae_train(..., input => 'x') on the partitioned table distributes too
+$coord->safe_psql('postgres',
+	"SELECT shards FROM ae_train_sharded('xref_nokey', 'full_x', $xs, NULL, $opts)");
+($rc0, $out0, $err0) = $coord->psql('postgres', "SELECT rows_used, epochs_run FROM ae_train('x_via_train', 'px', 'x',
+	hidden => '{6,3,6}', epochs => 3, batch_size => 32, seed => 7, validation_fraction => 0.1, patience => 0,
+	learning_rate => 0.01, verbose => true)", on_error_stop => 0);
+is($out0, '600|3', 'ae_train with an input array on foreign partitions trains on every row');
+like($err0, qr/\(2 shards,/, 'ae_train with an input array on foreign partitions trained across 2 shards');
+my $dxt = $coord->safe_psql('postgres', "SELECT wdiff('xref_nokey', 'x_via_train')");
+ok($dxt <= 1e-5, "ae_train with an input array across shards vs one server: max |dw| / max |w| = $dxt <= 1e-5");
+# refusals: an input that is no array, arrays of two lengths, a ragged row, a NULL array, the aggregate mode
+my ($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train('xbad', 'p3', 'c1')");
+like($err, qr/column "c1" of relation "p3" has type double precision/,
+	'ae_train on foreign partitions: an input column that is no array is refused as on one server');
+($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train_sharded('xbad', 'px9', $xs, 'id', $opts)");
+like($err, qr/the rows of partition public\.px9_b have 9 array elements, those before them 8/,
+	'arrays of another length on another shard are refused, naming the partition');
+$s2->safe_psql('postgres', q{UPDATE part_xb SET x = x[1:7] WHERE id = 500});
+($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train_sharded('xbad', 'px', $xs, 'id', $opts)");
+like($err, qr/shard of partition public\.px_b failed.*row \d+: the array has 7 elements, expected 8 like the rows before it/s,
+	'a ragged array on a shard is refused, naming the partition and the row');
+$s2->safe_psql('postgres', q{UPDATE part_xb SET x = NULL WHERE id = 500});
+($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train_sharded('xbad', 'px', $xs, 'id', $opts)");
+like($err, qr/row \d+: "x" is NULL/, 'a NULL array on a shard is refused, naming the row');
+$s2->safe_psql('postgres', qq{UPDATE part_xb SET x = $arr FROM part_bc b WHERE part_xb.id = 500 AND b.id = 500});
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('xbad', 'full_x', $xs, 'id', $opts, 'aggregate')");
+like($err, qr/mode "aggregate" reads named columns, and "x" is an array/, 'the aggregate mode refuses an array column');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM ae_models WHERE name = 'xbad'}), '0',
+	'no model is stored by a refused training');
+
 # --- PL/Proxy: the same rows behind a cluster defined with SQL/MED
 SKIP:
 {
@@ -241,7 +308,7 @@ ok(wait_no_shards(), 'after the trainings no shard backend is left on either ser
 # --- failures
 my $before = $coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'});
 $s2->safe_psql('postgres', q{UPDATE part_bc SET c3 = NULL WHERE id = 500});
-my ($rc, $out, $err) = $coord->psql('postgres',
+($rc, $out, $err) = $coord->psql('postgres',
 	"SELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $opts)");
 like($err, qr/shard of partition public\.p2_b failed.*column "c3" is NULL in row/s,
 	'a shard that errors fails the training, naming the partition and the row');

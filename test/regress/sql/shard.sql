@@ -89,3 +89,37 @@ SELECT rows_used, epochs_run, shards FROM ae_train_sharded('sh_agg', 'sh_rows', 
 SELECT ae_shard_sessions();
 SELECT ae_drop('sh_agg');
 DROP TABLE sh_bad;
+
+-- one array column: its arrays are the rows (what ae_train's input => 'x' sends to the shards)
+CREATE TABLE sh_arr AS SELECT id, ARRAY[a, b, c]::real[] AS x, ARRAY[label] AS t,
+    ARRAY[[a, b], [b, c]] AS m FROM sh_rows;
+SELECT rows_used, shards FROM ae_train_sharded('sh_arr', 'sh_arr', '{x}', 'id', '{"hidden": [2], "epochs": 2}');
+SELECT n_inputs, columns FROM ae_models WHERE name = 'sh_arr';
+SELECT ae_error('sh_arr', x) > 0 AS scores FROM sh_arr WHERE id = 1;
+-- arrays of text, two-dimensional arrays, an array among other columns
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{t}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{m}', 'id');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x,id}', 'id');
+-- the aggregate mode reads named columns
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id', '{}', 'aggregate');
+-- every shard reads every row: skip_invalid is ae_train's on one server
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id', '{"skip_invalid": true}');
+-- a shorter array, an empty one, a NULL element, a NULL array, a NaN: each names its row
+UPDATE sh_arr SET x = x[1:2] WHERE id = 7;
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id');
+UPDATE sh_arr SET x = '{}' WHERE id = 7;
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id');
+UPDATE sh_arr SET x = '{1,NULL,3}' WHERE id = 7;
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id');
+UPDATE sh_arr SET x = NULL WHERE id = 7;
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id');
+UPDATE sh_arr SET x = '{1,NaN,3}' WHERE id = 7;
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id');
+-- a shard without rows learns the width from the coordinator's normalisation
+TRUNCATE sh_arr;
+SELECT * FROM ae_train_sharded('sh_e', 'sh_arr', '{x}', 'id');
+SELECT length(ae_shard_open('s4', 'sh_arr', '{x}', 'id', 7, 0.1)) AS empty_stats;
+SELECT ae_shard_normalize('s4', '{0,0,0}', '{1,1,1}');
+SELECT ae_shard_close('s4');
+SELECT ae_drop('sh_arr');
+DROP TABLE sh_arr;
