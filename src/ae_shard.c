@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "ae_compat.h"
 #include "ae_encoding.h"
 #include "ae_norm.h"
 #include "ae_train.h"
@@ -66,7 +67,17 @@ struct AeShard
 	float	   *grad;
 	float	   *scratch;
 	float	   *Xtrain;			/* the training rows end to end (approximate mode) */
+	const char *relname;		/* quoted and qualified, for messages */
+	Size		others;			/* bytes of rows the process's other shards hold */
+	Size		held;			/* bytes of this shard's rows */
 };
+
+/* what a row costs a shard: its inputs, its key hash, its index in train/val and order */
+static Size
+ShardRowBytes(int d)
+{
+	return sizeof(float) * (Size) d + sizeof(uint64) + 2 * sizeof(int32);
+}
 
 /* ------------------------------------------------------------- hashing */
 
@@ -215,6 +226,36 @@ TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int 
 	}
 }
 
+/*
+ * Room for twice the rows, or as many as autoenc.max_train_memory leaves
+ * beside the other open shards of this process (and the buffers being
+ * grown); raises when not even one more row fits.
+ */
+pg_noreturn static void
+TooManyRows(const AeShard *s, double bytes)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("the rows of %s need more memory than autoenc.max_train_memory allows on this server",
+					s->relname),
+			 errdetail("With " INT64_FORMAT " rows of %d inputs read, they need about %.0f kB; autoenc.max_train_memory is %d kB.",
+					   s->n, s->d, ceil(bytes / 1024.0), ae_max_train_memory_kb),
+			 errhint("Raise autoenc.max_train_memory on this server, or spread the rows over more partitions.")));
+}
+
+static int64
+GrowRows(AeShard *s)
+{
+	Size		per_row = ShardRowBytes(s->d);
+	Size		old_bytes = (Size) s->cap * (sizeof(float) * s->d + sizeof(uint64));
+	int64		need = s->n + 1;
+	int64		fits = AeTrainerMaxRows(s->others + old_bytes, per_row);
+
+	if (fits < need)
+		TooManyRows(s, (double) s->others + (double) old_bytes + (double) need * per_row);
+	return Min(Min(s->cap * 2, (int64) PG_INT32_MAX / 2), fits);
+}
+
 static void
 ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int64 seed,
 		 double validation_fraction)
@@ -235,6 +276,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				 errmsg("relation with OID %u does not exist", relid)));
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										 get_rel_name(relid));
+	s->relname = MemoryContextStrdup(s->cxt, relname);
 	s->array = AeShardCheckColumns(relid, columns, ncols, key, &float4);
 	what = psprintf("cannot read the rows of %s", relname);
 	initStringInfo(&sql);
@@ -252,7 +294,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 	appendStringInfo(&sql, " FROM %s", relname);
 
 	/* an array input's rows are sized by the first row (TakeRow) */
-	s->cap = 1024;
+	s->cap = 64;
 	s->d = s->array ? 0 : ncols;
 	if (!s->array)
 		s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * s->cap * ncols);
@@ -289,7 +331,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 					ereport(ERROR,
 							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							 errmsg("a shard holds at most %d rows", PG_INT32_MAX / 2)));
-				s->cap *= 2;
+				s->cap = GrowRows(s);
 				s->X = repalloc_huge(s->X, sizeof(float) * s->cap * s->d);
 				s->h0 = repalloc_huge(s->h0, sizeof(uint64) * s->cap);
 			}
@@ -327,11 +369,12 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 		else
 			s->train[s->n_train++] = (int32) i;
 	}
+	s->held = (Size) s->cap * ShardRowBytes(s->d);
 }
 
 AeShard *
 AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols, const char *key,
-			int64 seed, double validation_fraction)
+			int64 seed, double validation_fraction, Size others)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "autoenc shard", ALLOCSET_DEFAULT_SIZES);
 	AeShard    *s = MemoryContextAllocZero(cxt, sizeof(AeShard));
@@ -346,6 +389,7 @@ AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols, const ch
 				 errmsg("validation_fraction must be in [0, 1), got %g", validation_fraction)));
 	s->cxt = cxt;
 	s->d = ncols;
+	s->others = others;
 	PG_TRY();
 	{
 		ReadRows(s, relid, columns, ncols, key, seed, validation_fraction);
@@ -357,6 +401,12 @@ AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols, const ch
 	}
 	PG_END_TRY();
 	return s;
+}
+
+Size
+AeShardBytes(const AeShard *shard)
+{
+	return shard->held;
 }
 
 void
@@ -857,6 +907,11 @@ AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
 					"cannot train a shard locally");
 	if (s->Xtrain == NULL)
 	{
+		double		bytes = sizeof(float) * (double) s->n_train * s->d;
+
+		/* a second copy of the training rows, counted with the first */
+		if (AeTrainerMaxRows(s->others + s->held, (Size) Max(bytes, 1)) < 1)
+			TooManyRows(s, (double) s->others + (double) s->held + bytes);
 		s->Xtrain = MemoryContextAllocHuge(s->cxt, sizeof(float) * (size_t) s->n_train * s->d);
 		for (int64 i = 0; i < s->n_train; i++)
 			memcpy(s->Xtrain + (size_t) i * s->d, s->X + (size_t) s->train[i] * s->d,
@@ -880,6 +935,18 @@ AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
 
 /* The shards this backend holds for remote coordinators, by session name. */
 static List *open_shards = NIL;
+
+/* The rows the open sessions of this backend hold (autoenc.max_train_memory counts them all). */
+static Size
+OpenShardsBytes(void)
+{
+	ListCell   *lc;
+	Size		sum = 0;
+
+	foreach(lc, open_shards)
+		sum += AeShardBytes((AeShard *) lfirst(lc));
+	return sum;
+}
 
 static AeShard *
 FindShard(const char *session, bool missing_ok)
@@ -945,7 +1012,7 @@ ae_shard_open(PG_FUNCTION_ARGS)
 	}
 	s = AeShardOpen(TopMemoryContext, PG_GETARG_OID(1), columns, ncols,
 					PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)), PG_GETARG_INT64(4),
-					PG_GETARG_FLOAT8(5));
+					PG_GETARG_FLOAT8(5), OpenShardsBytes());
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	s->session = MemoryContextStrdup(s->cxt, session);
 	open_shards = lappend(open_shards, s);

@@ -31,8 +31,12 @@ extern int	AeShardBatchOf(uint64 h0, int epoch, int n_batches);
  * infinite), naming the row.
  */
 extern AeShard *AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols,
-							const char *key, int64 seed, double validation_fraction);
+							const char *key, int64 seed, double validation_fraction,
+							Size others);
 extern void AeShardFree(AeShard *shard);
+
+/* The bytes of its rows, which count against autoenc.max_train_memory. */
+extern Size AeShardBytes(const AeShard *shard);
 
 /* Keep freed memory in this process while a training or session needs it (counted). */
 extern void AeShardRetainHeap(bool retain);

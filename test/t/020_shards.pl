@@ -343,6 +343,38 @@ ok(wait_no_shards(), 'after the timeout no shard backend is left holding rows');
 is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
 	'after the timeout the stored model is as it was');
 
+# --- autoenc.max_train_memory counts a shard's rows, on the server that holds them
+$s2->safe_psql('postgres', qq{CREATE TABLE big_b AS SELECT * FROM ($rows) r, generate_series(1, 50) k});
+$coord->safe_psql('postgres', qq{
+	CREATE TABLE pbig ($coldefs) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE pbig_b PARTITION OF pbig FOR VALUES FROM (1) TO (601)
+		SERVER srv2 OPTIONS (table_name 'big_b');
+	-- two local partitions of 15 000 rows: each fits 1 MB, both do not
+	CREATE TABLE plocal ($coldefs) PARTITION BY RANGE (id);
+	CREATE TABLE plocal_a PARTITION OF plocal FOR VALUES FROM (1) TO (301);
+	CREATE TABLE plocal_b PARTITION OF plocal FOR VALUES FROM (301) TO (601);
+	INSERT INTO plocal SELECT r.* FROM full_t r, generate_series(1, 50) k;
+});
+$s2->safe_psql('postgres', q{ALTER DATABASE postgres SET autoenc.max_train_memory = '1MB'});
+($rc, $out, $err) = $coord->psql('postgres',
+	"\\set VERBOSITY verbose\nSELECT * FROM ae_train_sharded('two', 'pbig', $cols, 'id', $opts)");
+like($err, qr/ERROR:  53200: .*shard of partition public\.pbig_b failed.*the rows of public\.big_b need more memory than autoenc\.max_train_memory allows on this server.*autoenc\.max_train_memory is 1024 kB/s,
+	'a shard whose rows exceed its server\'s autoenc.max_train_memory fails the training with 53200, naming it');
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
+	'after a shard out of memory the stored model is as it was');
+ok(wait_no_shards(), 'after a shard out of memory no shard backend is left');
+$s2->safe_psql('postgres', q{ALTER DATABASE postgres RESET autoenc.max_train_memory});
+like($coord->safe_psql('postgres', "SELECT rows_used FROM ae_train_sharded('big', 'pbig', $cols, 'id', $opts)"),
+	qr/^30000$/, 'the same shard trains within the default limit');
+# the coordinator's own partitions count together
+($rc, $out, $err) = $coord->psql('postgres',
+	"SET autoenc.max_train_memory = '1MB'; SELECT * FROM ae_train_sharded('two', 'plocal', $cols, 'id', $opts)");
+like($err, qr/the rows of public\.plocal_b need more memory than autoenc\.max_train_memory allows/,
+	'local partitions that fit the limit one by one but not together are refused, naming the one that does not fit');
+like($coord->safe_psql('postgres',
+		"SET autoenc.max_train_memory = '1MB'; SELECT rows_used FROM ae_train_sharded('one_local', 'plocal_a', $cols, 'id', $opts)"),
+	qr/^15000$/, 'one of them alone fits');
+
 # --- hostile partial states, sent straight to a shard
 ($rc, $out, $err) = $s1->psql('postgres', q{
 	SELECT length(ae_shard_open('t', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
