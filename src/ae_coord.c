@@ -41,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/acl.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "ae_catalog.h"
@@ -161,6 +162,89 @@ WidenSocket(pgsocket sock)
 }
 
 /*
+ * Wait until conn's socket is ready for events, or the deadline (0: none)
+ * passes (returns false); a cancel or statement_timeout raises meanwhile.
+ */
+static bool
+WaitSocket(PGconn *conn, int events, TimestampTz deadline)
+{
+	for (;;)
+	{
+		long		ms = -1;
+		int			rc;
+
+		if (deadline != 0)
+		{
+			ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (ms <= 0)
+				return false;
+		}
+		rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | events |
+							   (deadline != 0 ? WL_TIMEOUT : 0),
+							   PQsocket(conn), ms, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (rc & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+			return true;
+	}
+}
+
+/*
+ * The end of libpq's connect_timeout among the connection options (libpq
+ * applies it only when it waits itself; 0: none).  As libpq, a timeout
+ * below 2 s is 2 s.
+ */
+static TimestampTz
+ConnectDeadline(const char **keys, const char **vals)
+{
+	int			secs = 0;
+
+	for (int i = 0; keys[i]; i++)
+		if (strcmp(keys[i], "connect_timeout") == 0 && vals[i])
+			secs = atoi(vals[i]);
+	if (secs <= 0)
+		return 0;
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000L * Max(secs, 2));
+}
+
+/*
+ * PQexecParams (text parameters and results) that a cancel or
+ * statement_timeout interrupts, for the short queries that set a
+ * connection up and close a session; NULL when the query could not be sent
+ * or the connection broke.
+ */
+static PGresult *
+ExecInterruptibly(PGconn *conn, const char *sql, int nparams, const char *const *values)
+{
+	PGresult   *last = NULL;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+		return NULL;
+	for (;;)
+	{
+		PGresult   *res;
+
+		while (PQisBusy(conn))
+		{
+			(void) WaitSocket(conn, WL_SOCKET_READABLE, 0);
+			if (!PQconsumeInput(conn))
+			{
+				PQclear(last);
+				return NULL;
+			}
+		}
+		res = PQgetResult(conn);
+		if (res == NULL)
+			return last;
+		PQclear(last);
+		last = res;
+	}
+}
+
+/*
  * Connect sh with base (keys/vals, n filled) plus the user mapping's libpq
  * options, and find autoenc's schema on the other side.
  */
@@ -181,7 +265,32 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	vals[n++] = GetDatabaseEncodingName();
 	keys[n] = NULL;
 
-	sh->conn = PQconnectdbParams(keys, vals, expand);
+	/*
+	 * Connect as postgres_fdw does from PostgreSQL 16 on: libpq's steps one
+	 * at a time, waiting on the latch too, so that a cancel or
+	 * statement_timeout ends a connection to a server that does not answer
+	 * (PQconnectdbParams would wait in the kernel, deaf to both).  The
+	 * connection is sh's before the first wait: an error on the way closes
+	 * it (CloseShards).
+	 */
+	sh->conn = PQconnectStartParams(keys, vals, expand);
+	if (sh->conn && PQstatus(sh->conn) != CONNECTION_BAD)
+	{
+		PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+		TimestampTz deadline = ConnectDeadline(keys, vals);
+
+		while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+		{
+			if (!WaitSocket(sh->conn, st == PGRES_POLLING_READING ? WL_SOCKET_READABLE
+							: WL_SOCKET_WRITEABLE, deadline))
+				ereport(ERROR,
+						(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+						 errmsg("%s: could not connect to server \"%s\" for %s",
+								c->what, servername, sh->name),
+						 errdetail("The connection was not made within connect_timeout.")));
+			st = PQconnectPoll(sh->conn);
+		}
+	}
 	if (sh->conn == NULL || PQstatus(sh->conn) != CONNECTION_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
@@ -196,10 +305,10 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 						c->what, servername),
 				 errhint("Non-superusers must give a password in the user mapping.")));
 
-	res = PQexec(sh->conn,
-				 "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
-				 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
-				 " WHERE e.extname OPERATOR(pg_catalog.=) 'autoenc'");
+	res = ExecInterruptibly(sh->conn,
+							"SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
+							" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+							" WHERE e.extname OPERATOR(pg_catalog.=) 'autoenc'", 0, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		PQclear(res);
@@ -218,10 +327,10 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	 * (about 1% of a shard's time on 784-256-64-256-784); a generic plan
 	 * hands the function the parameter as it arrived.
 	 */
-	res = PQexec(sh->conn, "SET plan_cache_mode = force_generic_plan");
+	res = ExecInterruptibly(sh->conn, "SET plan_cache_mode = force_generic_plan", 0, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		char	   *msg = pchomp(PQresultErrorMessage(res));
+		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
 
 		PQclear(res);
 		ereport(ERROR,
@@ -548,7 +657,7 @@ CloseShards(Coord *c, bool polite)
 		{
 			char	   *sql = psprintf("SELECT %s.ae_shard_close($1)", sh->ext_schema);
 			const char *v[1] = {c->session};
-			PGresult   *res = PQexecParams(sh->conn, sql, 1, NULL, v, NULL, NULL, 0);
+			PGresult   *res = ExecInterruptibly(sh->conn, sql, 1, v);
 
 			PQclear(res);
 		}

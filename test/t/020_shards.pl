@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 
 my $coord = PostgreSQL::Test::Cluster->new('coord');
@@ -342,6 +343,35 @@ like($err, qr/canceling statement due to statement timeout/, 'statement_timeout 
 ok(wait_no_shards(), 'after the timeout no shard backend is left holding rows');
 is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
 	'after the timeout the stored model is as it was');
+
+# a server that takes the connection and never answers: statement_timeout
+# and the server's connect_timeout end the wait for it
+my $mute = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
+  or die "cannot listen: $!";
+my $mute_port = $mute->sockport;
+$coord->safe_psql('postgres', qq{
+	CREATE SERVER mute FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '$mute_port', dbname 'postgres');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER mute OPTIONS (user '$me');
+	CREATE SERVER mute_t FOREIGN DATA WRAPPER postgres_fdw
+		OPTIONS (host '127.0.0.1', port '$mute_port', dbname 'postgres', connect_timeout '2');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER mute_t OPTIONS (user '$me');
+	CREATE TABLE pmute ($coldefs) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE pmute_a PARTITION OF pmute FOR VALUES FROM (1) TO (601) SERVER mute;
+	CREATE TABLE pmute_t ($coldefs) PARTITION BY RANGE (id);
+	CREATE FOREIGN TABLE pmute_t_a PARTITION OF pmute_t FOR VALUES FROM (1) TO (601) SERVER mute_t;
+});
+my $t0 = time;
+($rc, $out, $err) = $coord->psql('postgres',
+	"SET statement_timeout = '1s'; SELECT * FROM ae_train_sharded('two', 'pmute', $cols, 'id', $opts)",
+	timeout => 60);
+like($err, qr/canceling statement due to statement timeout/,
+	'statement_timeout ends the wait for a server that never answers the connection');
+ok(time - $t0 < 30, 'and ends it soon (' . (time - $t0) . ' s)');
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('two', 'pmute_t', $cols, 'id', $opts)", timeout => 60);
+like($err, qr/could not connect to server "mute_t" for partition public\.pmute_t_a.*connect_timeout/s,
+	'the server\'s connect_timeout ends it too, naming the server and the partition');
+close($mute);
 
 # --- autoenc.max_train_memory counts a shard's rows, on the server that holds them
 $s2->safe_psql('postgres', qq{CREATE TABLE big_b AS SELECT * FROM ($rows) r, generate_series(1, 50) k});
