@@ -685,6 +685,9 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	double		sums[2] = {0, 0};
 	AeLossParts parts;
 	AeStatus	st;
+	size_t		len;
+	bytea	   *out;
+	float	   *grad;
 
 	if (epoch < 1 || n_batches < 1 || n_batches > PG_INT32_MAX / 2 || batch < 1 || batch > n_batches)
 		ereport(ERROR,
@@ -702,7 +705,18 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	for (int i = 0; i < B; i++)
 		memcpy(s->xbuf + (size_t) i * s->d, s->X + (size_t) s->order[lo + i] * s->d,
 			   sizeof(float) * s->d);
-	st = ae_loss_grad(&s->model, s->ws, &s->obj, s->xbuf, s->xbuf, B, s->grad, &parts, NULL);
+	/* the gradient is computed where the answer keeps it: megabytes not copied a step */
+	len = ae_grad_state_size(0, 2, (uint32) s->n_params);
+	if (len == 0 || len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partial state too large")));
+	out = palloc(VARHDRSZ + len);
+	SET_VARSIZE(out, VARHDRSZ + len);
+	grad = ae_grad_state_floats_in_place((unsigned char *) VARDATA(out), 0, 2);
+	if (grad == NULL)
+		grad = s->grad;
+	st = ae_loss_grad(&s->model, s->ws, &s->obj, s->xbuf, s->xbuf, B, grad, &parts, NULL);
 	if (st == AE_ERR_NONFINITE)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -711,11 +725,12 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	ae_check_status(st, NULL, "cannot run a shard step");
 	/* the core gives the batch mean: the coordinator wants sums */
 	for (size_t i = 0; i < s->n_params; i++)
-		s->grad[i] *= (float) B;
+		grad[i] *= (float) B;
 	sums[0] = parts.total * B;
 	sums[1] = parts.recon * B;
-	return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, B, NULL, 0, sums, 2,
-					 s->grad, (uint32) s->n_params);
+	ae_grad_state_write((unsigned char *) VARDATA(out), AE_GS_GRADIENT, id, epoch, batch, B,
+						NULL, 0, sums, 2, grad, (uint32) s->n_params);
+	return out;
 }
 
 /* Each of B rows' mean squared error at the loaded weights (sq: B × d scratch). */

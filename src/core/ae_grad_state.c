@@ -77,6 +77,14 @@ ae_grad_state_size(uint32_t n_ints, uint32_t n_doubles, uint32_t n_floats)
 	return AE_GS_HEADER + 4 * (size_t) n_ints + 8 * (size_t) n_doubles + 4 * (size_t) n_floats;
 }
 
+float *
+ae_grad_state_floats_in_place(unsigned char *out, uint32_t n_ints, uint32_t n_doubles)
+{
+	if (!AE_GS_NATIVE)
+		return NULL;
+	return (float *) (out + AE_GS_HEADER + 4 * (size_t) n_ints + 8 * (size_t) n_doubles);
+}
+
 void
 ae_grad_state_write(unsigned char *out, AeGradStateKind kind, uint64_t snapshot,
 					int32_t epoch, int32_t batch, int64_t rows,
@@ -111,7 +119,11 @@ ae_grad_state_write(unsigned char *out, AeGradStateKind kind, uint64_t snapshot,
 		PutU64(p, bits);
 	}
 	if (AE_GS_NATIVE && n_floats > 0)
-		memcpy(p, floats, 4 * (size_t) n_floats);
+	{
+		/* floats computed in place (ae_grad_state_floats_in_place) are there already */
+		if ((const unsigned char *) floats != p)
+			memcpy(p, floats, 4 * (size_t) n_floats);
+	}
 	else
 	{
 		for (uint32_t i = 0; i < n_floats; i++, p += 4)

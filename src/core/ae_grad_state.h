@@ -69,6 +69,15 @@ void		ae_grad_state_write(unsigned char *out, AeGradStateKind kind, uint64_t sna
 								const double *doubles, uint32_t n_doubles,
 								const float *floats, uint32_t n_floats);
 
+/*
+ * Where ae_grad_state_write puts the floats of a state with these counts
+ * in out, when that is a plain array of native floats (a little-endian
+ * machine), else NULL.  A caller may compute its floats there and pass the
+ * same pointer to ae_grad_state_write, which then copies nothing: a shard
+ * writes its gradient of megabytes once.
+ */
+float	   *ae_grad_state_floats_in_place(unsigned char *out, uint32_t n_ints, uint32_t n_doubles);
+
 /* Check buf (len bytes) and describe it in *gs; AE_ERR_FORMAT with errbuf naming the fault. */
 AeStatus	ae_grad_state_parse(const unsigned char *buf, size_t len, AeGradState *gs,
 								char *errbuf);

@@ -47,6 +47,22 @@ TestRoundTrip(void)
 	ae_grad_state_floats(&gs, f);
 	unit_ok(memcmp(f, Floats, sizeof(f)) == 0, "floats survive bit for bit");
 	{
+		/* floats computed where the state keeps them: the same bytes, no copy */
+		unsigned char *b2 = malloc(len);
+		float	   *at = ae_grad_state_floats_in_place(b2, 3, 2);
+
+		if (at)
+		{
+			memcpy(at, Floats, sizeof(Floats));
+			ae_grad_state_write(b2, AE_GS_GRADIENT, UINT64_C(0x1234567890abcdef), 3, 17, 1024,
+								Ints, 3, Doubles, 2, at, 4);
+			unit_ok(memcmp(b2, buf, len) == 0, "a state written in place has the same bytes");
+		}
+		else
+			unit_ok(1, "no in-place floats on this byte order");
+		free(b2);
+	}
+	{
 		double		sum[4] = {1, 2, 3, 4};
 
 		ae_grad_state_add_floats(&gs, sum, false);
