@@ -163,3 +163,74 @@ echo
 echo "At batch 8 the compute of a step is negligible: its time per step is the per-step overhead"
 echo "of the path (1 shard: in-process; 2 shards: two loopback round trips in parallel with the"
 echo "snapshot out and the gradient back, checksums and checks on both sides)."
+
+# --- where a step's CPU goes: each backend's CPU time and context switches a
+# step (from /proc, over a window in the middle of a 30-epoch training), and
+# what two cores allow: a step takes at least the backends' CPU over 2
+CPU_EPOCHS=30
+# proc_sample PIDS...: "pid ticks switches" per live pid
+proc_sample() {
+    local p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        awk -v p="$p" 'NR == FNR { t = $14 + $15; next }
+            /^(voluntary|nonvoluntary)_ctxt_switches/ { s += $2 } END { print p, t, s }' \
+            "/proc/$p/stat" "/proc/$p/status"
+    done
+}
+# cpu_row LABEL SQL MODEL N: one table row for the training SQL does (stored
+# as MODEL) with N backends (its own and its remote shards')
+cpu_row() {
+    local label=$1 sql=$2 model=$3 n=$4 pids="" a b t_a t_b step hz
+    hz=$(getconf CLK_TCK)
+    # the backends of the last training gone first
+    for _ in $(seq 1 100); do
+        [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('autoenc shard', 'ae-bench-cpu')")" = 0 ] && break
+        sleep 0.05
+    done
+    PGAPPNAME=ae-bench-cpu q -c "$sql" >/dev/null &
+    local bg=$!
+    for _ in $(seq 1 200); do
+        pids=$(q -c "SELECT string_agg(pid::text, ' ' ORDER BY application_name <> 'ae-bench-cpu', pid)
+                     FROM pg_stat_activity WHERE application_name IN ('ae-bench-cpu', 'autoenc shard')")
+        [ "$(wc -w <<<"$pids")" -eq "$n" ] && break
+        sleep 0.05
+    done
+    sleep 2.5
+    # shellcheck disable=SC2086
+    a=$(proc_sample $pids); t_a=$(date +%s.%N)
+    sleep 2.5
+    # shellcheck disable=SC2086
+    b=$(proc_sample $pids); t_b=$(date +%s.%N)
+    wait "$bg"
+    step=$(q -c "SELECT sum(seconds) / sum(1) / 8 FROM ae_history('$model') WHERE epoch > 1")
+    awk -v l="$label" -v hz="$hz" -v ta="$t_a" -v tb="$t_b" -v step="$step" -v a="$a" -v b="$b" -v n="$n" '
+        BEGIN {
+            na = split(a, A, "\n"); nb = split(b, B, "\n")
+            if (na != n || nb != n) { printf "| %s | (the backends were not all there to measure) | | | |\n", l; exit }
+            steps = (tb - ta) / step; cpu = ""; sw = ""; sum = 0; most = 0
+            for (i = 1; i <= n; i++) {
+                split(A[i], x, " "); split(B[i], y, " ")
+                c = (y[2] - x[2]) / hz * 1000 / steps; sum += c; if (c > most) most = c
+                cpu = cpu (cpu == "" ? "" : ", ") sprintf("%.1f", c)
+                sw = sw (sw == "" ? "" : ", ") sprintf("%.0f", (y[3] - x[3]) / steps)
+            }
+            printf "| %s | %.1f | %s | %s | %.1f |\n", l, step * 1000, cpu, sw, (sum / 2 > most ? sum / 2 : most)
+        }'
+}
+c784=$(colarr 784)
+o784='"hidden": [256, 64, 256], "batch_size": 1024, "seed": 1, "validation_fraction": 0, "patience": 0, "activation": "relu", "output_activation": "sigmoid", "normalize": "minmax", "loss": "mse"'
+echo
+echo "Where a step's CPU goes, 784-256-64-256-784 at batch 1024: each backend's CPU time and context"
+echo "switches a step (from /proc over 2.5 s in the middle of a $CPU_EPOCHS-epoch training; the training's own"
+echo "backend first, then its remote shards'). On two cores a step takes no less than the largest"
+echo "backend's CPU, nor than the sum of all over 2: the last column."
+echo
+echo "| training | ms a step | CPU ms a step, per backend | context switches a step, per backend | least step two cores allow, ms |"
+echo "|---|---|---|---|---|"
+ae_log "CPU a step" >&2
+cpu_row "ae_train" "SELECT 1 FROM ae_train('bench_cpu', 'w784', NULL, '$c784', hidden => '{256,64,256}', batch_size => 1024,
+    epochs => $CPU_EPOCHS, seed => 1, validation_fraction => 0, patience => 0, shuffle => true, activation => 'relu',
+    output_activation => 'sigmoid', \"normalize\" => 'minmax')" bench_cpu 1
+cpu_row "2 foreign shards" "SELECT shards FROM ae_train_sharded('bench_cpu', 'w784_p', '$c784', 'id', '{$o784, \"epochs\": $CPU_EPOCHS}')" bench_cpu 3
+cpu_row "local + foreign shard" "SELECT shards FROM ae_train_sharded('bench_cpu', 'w784_m', '$c784', 'id', '{$o784, \"epochs\": $CPU_EPOCHS}')" bench_cpu 2
