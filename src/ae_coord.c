@@ -1302,8 +1302,6 @@ UnsupportedOption(const AeTrainOptions *opts)
 		bad = "max_rows";
 	else if (opts->skip_invalid)
 		bad = "skip_invalid";	/* every shard reads every row, or fails naming it */
-	else if (opts->loss == AE_LOSS_BCE && opts->normalize != AE_NORM_MINMAX)
-		bad = "loss \"bce\" without normalize \"minmax\"";
 	return bad;
 }
 

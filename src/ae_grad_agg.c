@@ -32,6 +32,7 @@
 #include "ae_catalog.h"
 #include "ae_compat.h"
 #include "ae_grad_agg.h"
+#include "ae_norm.h"
 #include "ae_grad_state.h"
 #include "ae_json.h"
 #include "ae_shard.h"
@@ -258,6 +259,18 @@ ae_grad_transfn(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("%s: element %d of the row is not finite once normalised", WHAT, j + 1)));
+	}
+	if (sn->obj.loss == AE_LOSS_BCE)
+	{
+		/* binary cross-entropy's targets, checked and clamped as ae_train does */
+		size_t		bad = ae_norm_clamp_unit(row, (size_t) n);
+
+		if (bad < (size_t) n)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s: loss \"bce\" needs inputs in [0, 1], but element %d of the row is %g once normalised",
+							WHAT, (int) bad + 1, (double) row[bad]),
+					 errhint("Use \"normalize\" => 'minmax'.")));
 	}
 	st->pending++;
 	if (st->pending == st->capacity)

@@ -61,6 +61,7 @@ struct AeShard
 	float	   *params;
 	size_t		n_params;
 	bool		has_norm;		/* the snapshot brought a normalisation (after params) */
+	bool		unit_checked;	/* X checked and clamped to [0, 1] for loss "bce" */
 	AeWorkspace *ws;
 	int			ws_batch;
 	float	   *xbuf;
@@ -613,6 +614,20 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 	ae_grad_state_floats(&gs, s->params);
 	s->has_norm = gs.n_floats > s->n_params;
 	MemoryContextSwitchTo(old);
+	if (loss == AE_LOSS_BCE && !s->unit_checked)
+	{
+		/* binary cross-entropy's targets, checked and clamped as ae_train does */
+		size_t		bad = ae_norm_clamp_unit(s->X, (size_t) s->n * s->d);
+
+		if (bad < (size_t) s->n * s->d)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("loss \"bce\" needs inputs in [0, 1], but input %d of row " INT64_FORMAT " of %s is %g after normalisation",
+							(int) (bad % s->d) + 1, (int64) (bad / s->d) + 1, s->relname,
+							(double) s->X[bad]),
+					 errhint("Use \"normalize\" => 'minmax'.")));
+		s->unit_checked = true;
+	}
 	return gs.snapshot;
 }
 

@@ -635,16 +635,14 @@ AeTrainerRun(AeTrainOptions *opts, const AeArch *arch, float *X, int64 n, int d,
 
 	if (opts->loss == AE_LOSS_BCE)
 	{
-		for (size_t i = 0; i < (size_t) n * d; i++)
-		{
-			if (X[i] < -1e-5f || X[i] > 1.0f + 1e-5f)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("%s: loss \"bce\" needs inputs in [0, 1], but input %d of a row is %g after normalisation",
-								what, (int) (i % d) + 1, (double) X[i]),
-						 errhint("Use \"normalize\" => 'minmax'.")));
-			X[i] = Min(Max(X[i], 0.0f), 1.0f);
-		}
+		size_t		bad = ae_norm_clamp_unit(X, (size_t) n * d);
+
+		if (bad < (size_t) n * d)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s: loss \"bce\" needs inputs in [0, 1], but input %d of a row is %g after normalisation",
+							what, (int) (bad % d) + 1, (double) X[bad]),
+					 errhint("Use \"normalize\" => 'minmax'.")));
 	}
 
 	/* the network */

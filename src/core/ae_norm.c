@@ -116,6 +116,19 @@ ae_norm_fit_cols(AeNormMethod method, const float *X, size_t n, int stride, int 
 	}
 }
 
+size_t
+ae_norm_clamp_unit(float *X, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		/* the negated test also stops at a NaN */
+		if (!(X[i] >= -AE_UNIT_SLACK && X[i] <= 1.0f + AE_UNIT_SLACK))
+			return i;
+		X[i] = X[i] < 0.0f ? 0.0f : X[i] > 1.0f ? 1.0f : X[i];
+	}
+	return n;
+}
+
 void
 ae_norm_apply(const float *offset, const float *scale, float *X, size_t n, int d)
 {

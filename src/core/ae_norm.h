@@ -39,6 +39,16 @@ void		ae_norm_apply_cols(const float *offset, const float *scale, float *X, size
 							   int stride, int d);
 
 /*
+ * Binary cross-entropy's targets: each of the n floats of X within
+ * AE_UNIT_SLACK of [0, 1] is clamped into it (minmax normalisation puts a
+ * column's extremes at 0 and 1 only to rounding).  Returns n when every
+ * value was, else the index of the first that is not (X is clamped up to
+ * it).
+ */
+#define AE_UNIT_SLACK	1e-5f
+size_t		ae_norm_clamp_unit(float *X, size_t n);
+
+/*
  * Quantiles of n values (sorted in place), linear interpolation between
  * order statistics (numpy's default): q[i] = quantile(probs[i]).
  */

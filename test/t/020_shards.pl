@@ -165,6 +165,30 @@ my ($rc_priv, $out_priv, $err_priv) = $coord->psql('postgres',
 	"SET ROLE agg_reader; SELECT * FROM ae_train_sharded('agg_denied', 'full_t', $cols, 'id', $opts, 'aggregate')");
 like($err_priv, qr/permission denied for table full_t/, 'aggregate mode: the caller\'s privileges apply');
 
+# --- loss "bce": the targets checked and clamped to [0, 1] on every shard, as ae_train does
+my $bce = q{'{"hidden": [6, 3, 6], "epochs": 3, "batch_size": 32, "seed": 7,
+	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01, "loss": "bce"}'};
+for my $case ([ 'bce_ref', 'full_t', 'exact' ], [ 'bce_two', 'p2', 'exact' ], [ 'bce_agg', 'p3', 'aggregate' ])
+{
+	my ($m, $rel, $mode) = @$case;
+	$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('$m', '$rel', $cols, 'id', $bce, '$mode')");
+}
+is($coord->safe_psql('postgres', q{SELECT normalization FROM ae_models WHERE name = 'bce_two'}),
+	'minmax', 'loss "bce" across shards: normalize defaults to minmax, as in ae_train');
+my $dbce = $coord->safe_psql('postgres', "SELECT wdiff('bce_ref', 'bce_two')");
+ok($dbce <= 1e-5, "loss \"bce\", 2 shards vs single server: max |dw| / max |w| = $dbce <= 1e-5");
+my $dbcea = $coord->safe_psql('postgres', "SELECT wdiff('bce_ref', 'bce_agg')");
+ok($dbcea <= 1e-5, "loss \"bce\", aggregate mode over partitions vs single server: max |dw| / max |w| = $dbcea <= 1e-5");
+my $bce_none = $bce =~ s/"loss": "bce"/"loss": "bce", "normalize": "none"/r;
+my ($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('bce_none', 'p2', $cols, 'id', $bce_none)");
+like($err, qr/shard of partition public\.p2_a failed.*loss "bce" needs inputs in \[0, 1\], but input 5 of row 1 of public\.part_a is 1\.09/s,
+	'loss "bce" on inputs beyond [0, 1] is refused by the shard, naming the input, the row and the table');
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('bce_none', 'full_t', $cols, 'id', $bce_none, 'aggregate')");
+like($err, qr/loss "bce" needs inputs in \[0, 1\], but element \d of the row is -?[0-9.e+-]+ once normalised/,
+	'and by the aggregate, naming the element');
+
 # --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
 my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
 	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
@@ -247,7 +271,7 @@ like($err0, qr/\(2 shards,/, 'ae_train with an input array on foreign partitions
 my $dxt = $coord->safe_psql('postgres', "SELECT wdiff('xref_nokey', 'x_via_train')");
 ok($dxt <= 1e-5, "ae_train with an input array across shards vs one server: max |dw| / max |w| = $dxt <= 1e-5");
 # refusals: an input that is no array, arrays of two lengths, a ragged row, a NULL array, the aggregate mode
-my ($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train('xbad', 'p3', 'c1')");
+($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train('xbad', 'p3', 'c1')");
 like($err, qr/column "c1" of relation "p3" has type double precision/,
 	'ae_train on foreign partitions: an input column that is no array is refused as on one server');
 ($rc, $out, $err) = $coord->psql('postgres', "SELECT * FROM ae_train_sharded('xbad', 'px9', $xs, 'id', $opts)");

@@ -259,9 +259,28 @@ TestFitBlocks(void)
 	}
 }
 
+/* binary cross-entropy's targets: rounding off [0, 1] clamped, more refused */
+static void
+TestClampUnit(void)
+{
+	float		x[6] = {0.0f, 1.0f, -5e-6f, 1.0f + 5e-6f, 0.5f, 1.5f};
+	float		nan_x[2] = {0.25f, 0.0f};
+	size_t		bad = ae_norm_clamp_unit(x, 6);
+
+	unit_ok(bad == 5, "the first value beyond the slack is found (index %zu)", bad);
+	unit_ok(x[0] == 0.0f && x[1] == 1.0f && x[2] == 0.0f && x[3] == 1.0f && x[4] == 0.5f,
+			"values within 1e-5 of [0, 1] are clamped into it, others kept");
+	unit_ok(x[5] == 1.5f, "the value refused is left as it was");
+	unit_ok(ae_norm_clamp_unit(x, 5) == 5, "all within: n");
+	nan_x[1] = nan_x[1] / nan_x[1];
+	unit_ok(ae_norm_clamp_unit(nan_x, 2) == 1, "a NaN is refused");
+	unit_ok(ae_norm_clamp_unit(x, 0) == 0, "no values: 0");
+}
+
 int
 main(void)
 {
+	TestClampUnit();
 	TestFit();
 	TestFitBlocks();
 	TestRoundTrip();
