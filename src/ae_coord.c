@@ -161,6 +161,10 @@ WidenSocket(pgsocket sock)
 	(void) setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
+/* a step's call, prepared on every connection as StepStatement */
+static const char *const StepSql = "SELECT %s.ae_shard_step($1, $2, $3, $4, $5)";
+static const char *const StepStatement = "autoenc_step";
+
 /*
  * Wait until conn's socket is ready for events, or the deadline (0: none)
  * passes (returns false); a cancel or statement_timeout raises meanwhile.
@@ -211,18 +215,14 @@ ConnectDeadline(const char **keys, const char **vals)
 }
 
 /*
- * PQexecParams (text parameters and results) that a cancel or
- * statement_timeout interrupts, for the short queries that set a
- * connection up and close a session; NULL when the query could not be sent
- * or the connection broke.
+ * The last result of what was sent on conn, waiting interruptibly (a
+ * cancel or statement_timeout raises); NULL when the connection broke.
  */
 static PGresult *
-ExecInterruptibly(PGconn *conn, const char *sql, int nparams, const char *const *values)
+LastResult(PGconn *conn)
 {
 	PGresult   *last = NULL;
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
-		return NULL;
 	for (;;)
 	{
 		PGresult   *res;
@@ -242,6 +242,20 @@ ExecInterruptibly(PGconn *conn, const char *sql, int nparams, const char *const 
 		PQclear(last);
 		last = res;
 	}
+}
+
+/*
+ * PQexecParams (text parameters and results) that a cancel or
+ * statement_timeout interrupts, for the short queries that set a
+ * connection up and close a session; NULL when the query could not be sent
+ * or the connection broke.
+ */
+static PGresult *
+ExecInterruptibly(PGconn *conn, const char *sql, int nparams, const char *const *values)
+{
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+		return NULL;
+	return LastResult(conn);
 }
 
 /*
@@ -328,6 +342,26 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	 * hands the function the parameter as it arrived.
 	 */
 	res = ExecInterruptibly(sh->conn, "SET plan_cache_mode = force_generic_plan", 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
+
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s: could not set up the session on server \"%s\" (%s)", c->what,
+						servername, sh->name),
+				 errdetail_internal("%s", msg)));
+	}
+	PQclear(res);
+
+	/* the step, a call per optimiser step: parsed and planned once */
+	{
+		char	   *sql = psprintf(StepSql, sh->ext_schema);
+
+		res = PQsendPrepare(sh->conn, StepStatement, sql, 5, NULL) ? LastResult(sh->conn) : NULL;
+		pfree(sql);
+	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
@@ -1095,7 +1129,6 @@ CheckAnswer(Coord *c, const Shard *sh, const AeGradState *gs, uint64 id, uint32 
 						c->what, sh->name, gs->n_floats, n_floats_ok)));
 }
 
-static const char *const StepSql = "SELECT %s.ae_shard_step($1, $2, $3, $4, $5)";
 static const char *const EvalSql = "SELECT %s.ae_shard_eval($1, $2, $3)";
 static const char *const LocalSql = "SELECT %s.ae_shard_local($1, $2, $3::pg_catalog.jsonb, $4)";
 
@@ -1150,7 +1183,9 @@ CallAll(Coord *c, const bytea *snap, int epoch, int batch, int n_batches, int ev
 			int			l[5] = {0, VARSIZE(snap) - VARHDRSZ, 0, 0, 0};
 			int			f[5] = {0, 1, 0, 0, 0};
 
-			SendCall(c, sh, StepSql, 5, v, l, f);
+			if (!PQsendQueryPrepared(sh->conn, StepStatement, 5, v, l, f, 1))
+				ConnectionLost(c, sh, "could not send to");
+			sh->calling = true;
 		}
 		else
 		{
