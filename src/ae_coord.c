@@ -1082,18 +1082,21 @@ MergeStats(Coord *c, Stats *st, const bytea *b, int ncols, const char *shard)
  * to the rows.
  */
 static bytea *
-WeightsSnapshot(Coord *c, const AeModel *model, AeLoss loss, double l1, uint64 *id)
+WeightsSnapshot(Coord *c, const AeModel *model, const AeObjective *obj, uint64 *id)
 {
 	int32		ints[AE_GS_ARCH_INTS(AE_MAX_HIDDEN)];
 	uint32		n_ints = AE_GS_ARCH_INTS(model->arch.n_hidden);
 	size_t		extra = c->norm_offset ? 2 * (size_t) c->d : 0;
 	size_t		n_floats = model->n_params + extra;
-	size_t		len = ae_grad_state_size(n_ints, 1, (uint32) n_floats);
+	/* l1_activity, then for denoising its kind and level */
+	double		doubles[3] = {obj->l1_activity, (double) obj->noise, obj->noise_level};
+	uint32		n_doubles = obj->noise != AE_NOISE_NONE ? 3 : 1;
+	size_t		len = ae_grad_state_size(n_ints, n_doubles, (uint32) n_floats);
 	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
 	const float *floats = model->params;
 
 	*id = ((uint64) c->tag << 32) | ++c->step_no;
-	ae_grad_state_arch_ints(&model->arch, loss, ints);
+	ae_grad_state_arch_ints(&model->arch, obj->loss, ints);
 	if (extra)
 	{
 		float	   *all = palloc_extended(sizeof(float) * n_floats, MCXT_ALLOC_HUGE);
@@ -1105,7 +1108,7 @@ WeightsSnapshot(Coord *c, const AeModel *model, AeLoss loss, double l1, uint64 *
 	}
 	SET_VARSIZE(b, VARHDRSZ + len);
 	ae_grad_state_write((unsigned char *) VARDATA(b), AE_GS_WEIGHTS, *id, 0, 0, 0,
-						ints, n_ints, &l1, 1, floats, (uint32) n_floats);
+						ints, n_ints, doubles, n_doubles, floats, (uint32) n_floats);
 	if (extra)
 		pfree((void *) floats);
 	return b;
@@ -1327,8 +1330,6 @@ UnsupportedOption(const AeTrainOptions *opts)
 
 	if (opts->sparsity_weight > 0)
 		bad = "sparsity_weight";
-	else if (opts->noise != AE_NOISE_NONE)
-		bad = "noise";
 	else if (opts->contractive > 0)
 		bad = "contractive";
 	else if (opts->warm_start)
@@ -1364,6 +1365,12 @@ ResolveTraining(Coord *c, AeTrainOptions *opts, int d, AeArch *arch, AeTrainConf
 {
 	AeTrainerResolve(opts, d, NULL, arch, c->what);
 	CheckOptions(opts, c->what);
+	/* a row's noise is drawn from its key, which the aggregate's rows do not bring */
+	if (opts->noise != AE_NOISE_NONE && c->shards[0].agg)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: noise is not supported by mode \"aggregate\"", c->what),
+				 errhint("Use mode \"exact\", whose shards draw each row's noise from its key.")));
 	AeTrainerFillConfig(cfg, opts);
 }
 
@@ -1567,7 +1574,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			/* every shard trains an epoch on its own rows; the weights are averaged by rows */
 			GradSum		g = {0, epoch, 0, model.n_params, gsum, 0, 0};
 
-			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &g.id);
+			snap = WeightsSnapshot(c, &model, &cfg.objective, &g.id);
 			CallAll(c, snap, epoch, 0, 0, CALL_LOCAL_EPOCH, AddGradient, &g);
 			pfree(snap);
 			loss_sum = g.loss;
@@ -1583,7 +1590,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 							p1;
 
 				INSTR_TIME_SET_CURRENT(p0);
-				snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &g.id);
+				snap = WeightsSnapshot(c, &model, &cfg.objective, &g.id);
 				INSTR_TIME_SET_CURRENT(p1);
 				INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
 				CallAll(c, snap, epoch, b, (int) n_batches, 0, AddGradient, &g);
@@ -1614,7 +1621,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		{
 			EvalSum		e = {0, 0};
 
-			snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &e.id);
+			snap = WeightsSnapshot(c, &model, &cfg.objective, &e.id);
 			CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_VALIDATION, AddValidation, &e);
 			pfree(snap);
 			val_loss = e.sum / st.n_val;
@@ -1664,7 +1671,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		double		probs[AE_BUNDLE_N_QUANTILES + 1];
 		double		q[AE_BUNDLE_N_QUANTILES + 1];
 
-		snap = WeightsSnapshot(c, &model, cfg.objective.loss, cfg.objective.l1_activity, &r.id);
+		snap = WeightsSnapshot(c, &model, &cfg.objective, &r.id);
 		CallAll(c, snap, 0, 0, 0, AE_SHARD_EVAL_ERRORS, TakeRowErrors, &r);
 		if (r.at != (size_t) st.n)
 			ereport(ERROR,

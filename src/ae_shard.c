@@ -65,6 +65,7 @@ struct AeShard
 	AeWorkspace *ws;
 	int			ws_batch;
 	float	   *xbuf;
+	float	   *xin;			/* the corrupted batch (denoising), or NULL */
 	float	   *grad;
 	float	   *scratch;
 	float	   *Xtrain;			/* the training rows end to end (approximate mode) */
@@ -95,6 +96,18 @@ Mix64(uint64 x)
 }
 
 #define SALT_VALIDATION UINT64CONST(0x76616c6964617465)	/* "validate" */
+#define SALT_NOISE		UINT64CONST(0x6e6f697365212121)	/* "noise!!!" */
+
+/*
+ * The seed of a row's denoising corruption in an epoch: its key's hash, so
+ * the noise a row gets does not depend on which shard holds it or what else
+ * is in its batch (ae_train draws one stream over its batches instead).
+ */
+static uint64
+NoiseSeed(uint64 h0, int epoch)
+{
+	return Mix64(h0 ^ Mix64(SALT_NOISE + (uint64) epoch));
+}
 
 uint64
 AeShardKeyHash(const char *key, Size len, int64 seed)
@@ -578,7 +591,8 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 						arch.n_inputs, s->d)));
 	/* the parameters, perhaps followed by a normalisation (ae_grad_snapshot's), which a shard has already */
 	if ((gs.n_floats != ae_arch_param_count(&arch) &&
-		 gs.n_floats != ae_arch_param_count(&arch) + 2 * (size_t) arch.n_inputs) || gs.n_doubles != 1)
+		 gs.n_floats != ae_arch_param_count(&arch) + 2 * (size_t) arch.n_inputs) ||
+		(gs.n_doubles != 1 && gs.n_doubles != 3))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cannot run a shard step: the snapshot's parameters do not fit its architecture")));
@@ -611,6 +625,20 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cannot run a shard step: negative l1_activity in the snapshot")));
+	if (gs.n_doubles == 3)
+	{
+		/* denoising: the kind (AeNoise) and the level, checked as the core checks options */
+		double		kind = ae_grad_state_double(&gs, 1);
+		double		level = ae_grad_state_double(&gs, 2);
+
+		if (!((kind == AE_NOISE_GAUSSIAN || kind == AE_NOISE_MASK) && level > 0 && level < 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("cannot run a shard step: the snapshot's denoising (%g, %g) is not valid",
+							kind, level)));
+		s->obj.noise = (AeNoise) kind;
+		s->obj.noise_level = (float) level;
+	}
 	ae_grad_state_floats(&gs, s->params);
 	s->has_norm = gs.n_floats > s->n_params;
 	MemoryContextSwitchTo(old);
@@ -647,8 +675,12 @@ EnsureBatch(AeShard *s, int rows)
 		pfree(s->xbuf);
 	if (s->scratch)
 		pfree(s->scratch);
+	if (s->xin)
+		pfree(s->xin);
 	s->ws = ae_workspace_create(&s->model, &s->obj, rows, &ae_palloc_allocator);
 	s->xbuf = palloc_extended(sizeof(float) * (size_t) rows * s->d, MCXT_ALLOC_HUGE);
+	s->xin = s->obj.noise != AE_NOISE_NONE
+		? palloc_extended(sizeof(float) * (size_t) rows * s->d, MCXT_ALLOC_HUGE) : NULL;
 	s->scratch = palloc_extended(sizeof(float) * ae_forward_scratch_size(&s->model, rows),
 								 MCXT_ALLOC_HUGE);
 	s->ws_batch = rows;
@@ -716,10 +748,24 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	if (B == 0)
 		return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
 
+	if (s->obj.noise != AE_NOISE_NONE && s->xin == NULL)
+		s->ws_batch = 0;		/* buffers made before the noise was known */
 	EnsureBatch(s, s->max_bucket);
 	for (int i = 0; i < B; i++)
 		memcpy(s->xbuf + (size_t) i * s->d, s->X + (size_t) s->order[lo + i] * s->d,
 			   sizeof(float) * s->d);
+	if (s->obj.noise != AE_NOISE_NONE)
+	{
+		/* each row corrupted by its own stream; the target stays clean */
+		for (int i = 0; i < B; i++)
+		{
+			AeRng		rng;
+
+			ae_rng_seed(&rng, NoiseSeed(s->h0[s->order[lo + i]], epoch));
+			ae_corrupt(&s->obj, &rng, s->xbuf + (size_t) i * s->d, s->xin + (size_t) i * s->d,
+					   (size_t) s->d);
+		}
+	}
 	/* the gradient is computed where the answer keeps it: megabytes not copied a step */
 	len = ae_grad_state_size(0, 2, (uint32) s->n_params);
 	if (len == 0 || len > MaxAllocSize - VARHDRSZ)
@@ -731,7 +777,8 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	grad = ae_grad_state_floats_in_place((unsigned char *) VARDATA(out), 0, 2);
 	if (grad == NULL)
 		grad = s->grad;
-	st = ae_loss_grad(&s->model, s->ws, &s->obj, s->xbuf, s->xbuf, B, grad, &parts, NULL);
+	st = ae_loss_grad(&s->model, s->ws, &s->obj, s->xin ? s->xin : s->xbuf, s->xbuf, B, grad,
+					  &parts, NULL);
 	if (st == AE_ERR_NONFINITE)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

@@ -189,6 +189,29 @@ like($err, qr/shard of partition public\.p2_a failed.*loss "bce" needs inputs in
 like($err, qr/loss "bce" needs inputs in \[0, 1\], but element \d of the row is -?[0-9.e+-]+ once normalised/,
 	'and by the aggregate, naming the element');
 
+# --- denoising: a row's noise in an epoch comes from its key, so 1, 2 or 3 shards corrupt alike
+for my $noise ([ 'gaussian', 0.1 ], [ 'mask', 0.2 ])
+{
+	my ($kind, $level) = @$noise;
+	my $dn = $opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "noise": "$kind", "noise_level": $level/r;
+	for my $case ([ "dn_${kind}_ref", 'full_t' ], [ "dn_${kind}_two", 'p2' ], [ "dn_${kind}_three", 'p3' ])
+	{
+		my ($m, $rel) = @$case;
+		$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('$m', '$rel', $cols, 'id', $dn)");
+	}
+	my $dd2 = $coord->safe_psql('postgres', "SELECT wdiff('dn_${kind}_ref', 'dn_${kind}_two')");
+	ok($dd2 <= 1e-5, "noise $kind: 2 shards vs single server: max |dw| / max |w| = $dd2 <= 1e-5");
+	my $dd3 = $coord->safe_psql('postgres', "SELECT wdiff('dn_${kind}_ref', 'dn_${kind}_three')");
+	ok($dd3 <= 1e-5, "noise $kind: 3 shards vs single server: max |dw| / max |w| = $dd3 <= 1e-5");
+	my $dclean = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'dn_${kind}_two')");
+	ok($dclean > 1e-3, "noise $kind: the noise changes the model (max |dw| / max |w| = $dclean from the clean one)");
+}
+like($coord->safe_psql('postgres', q{SELECT variant FROM ae_models WHERE name = 'dn_mask_two'}),
+	qr/denoising/, 'the stored model is a denoising one');
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('dn_agg', 'full_t', $cols, 'id', '{\"noise\": \"mask\", \"noise_level\": 0.2}', 'aggregate')");
+like($err, qr/noise is not supported by mode "aggregate"/, 'the aggregate mode refuses noise (its rows bring no key)');
+
 # --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
 my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
 	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
@@ -444,5 +467,40 @@ like($err, qr/format version 0 is not supported/, 'a state of another version is
 like($err, qr/must not be NULL/, 'a NULL state is refused');
 like($err, qr/shard session "t" is already open/, 'a session cannot be opened twice');
 like($out, qr/^t\n1\nt\|f\|0$/m, 'the session holds rows until closed, then none');
+
+# a snapshot whose denoising is forged, with a checksum that holds: refused
+# when the kind is not one, taken when it is
+sub crc32c
+{
+	my $c = 0xFFFFFFFF;
+	for my $byte (unpack 'C*', $_[0])
+	{
+		$c ^= $byte;
+		$c = ($c & 1) ? (($c >> 1) ^ 0x82F63B78) : ($c >> 1) for 1 .. 8;
+	}
+	return $c ^ 0xFFFFFFFF;
+}
+sub with_noise
+{
+	my ($hex, $kind, $level) = @_;
+	my $b = pack 'H*', $hex;
+	my ($n_ints, $n_doubles) = unpack 'V V', substr($b, 40, 8);
+	die "expected one double" unless $n_doubles == 1;
+	substr($b, 56 + 4 * $n_ints + 8, 0) = pack('d<', $kind) . pack('d<', $level);
+	substr($b, 44, 4) = pack 'V', 3;
+	substr($b, 8, 4) = pack 'V', length $b;
+	substr($b, 12, 4) = pack 'V', crc32c(substr($b, 0, 12)) ^ crc32c(substr($b, 16));
+	return unpack 'H*', $b;
+}
+$s1->safe_psql('postgres', q{SELECT 1 FROM ae_train('m2', 'part_a', NULL, '{c1,c2}', hidden => '{1}', epochs => 1)});
+my $snap = $s1->safe_psql('postgres', q{SELECT encode(ae_grad_snapshot('m2'), 'hex')});
+($rc, $out, $err) = $s1->psql('postgres', sprintf(q{
+	SELECT length(ae_shard_open('t2', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
+	SELECT ae_shard_step('t2', '\x%s'::bytea, 1, 1, 1);
+	SELECT (ae_partial_info(ae_shard_step('t2', '\x%s'::bytea, 1, 1, 1)))->>'rows';
+	SELECT ae_shard_close('t2');
+}, with_noise($snap, 7, 0.5), with_noise($snap, 2, 0.5)), on_error_stop => 0);
+like($err, qr/the snapshot's denoising \(7, 0\.5\) is not valid/, 'a snapshot with a forged noise kind is refused');
+like($out, qr/^t\n250\nt$/m, 'the same snapshot with mask noise steps over the batch (every row: one batch)');
 
 done_testing();

@@ -27,8 +27,8 @@ SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,NULL}', 'id');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{}', 'id');
 -- columns must be numbers: a categorical column trains on one server (ae_train)
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,cat}', 'id');
--- options that do not decompose by row
-SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"noise": "mask"}');
+-- options that do not decompose by row, and noise where the rows bring no key
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"noise": "mask"}', 'aggregate');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive": 0.1}');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id',
