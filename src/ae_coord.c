@@ -1088,9 +1088,8 @@ WeightsSnapshot(Coord *c, const AeModel *model, const AeObjective *obj, uint64 *
 	uint32		n_ints = AE_GS_ARCH_INTS(model->arch.n_hidden);
 	size_t		extra = c->norm_offset ? 2 * (size_t) c->d : 0;
 	size_t		n_floats = model->n_params + extra;
-	/* l1_activity, then for denoising its kind and level */
-	double		doubles[3] = {obj->l1_activity, (double) obj->noise, obj->noise_level};
-	uint32		n_doubles = obj->noise != AE_NOISE_NONE ? 3 : 1;
+	double		doubles[AE_SNAPSHOT_DOUBLES];
+	uint32		n_doubles = AeShardObjectiveDoubles(obj, doubles);
 	size_t		len = ae_grad_state_size(n_ints, n_doubles, (uint32) n_floats);
 	bytea	   *b = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
 	const float *floats = model->params;
@@ -1330,8 +1329,8 @@ UnsupportedOption(const AeTrainOptions *opts)
 
 	if (opts->sparsity_weight > 0)
 		bad = "sparsity_weight";
-	else if (opts->contractive > 0)
-		bad = "contractive";
+	else if (opts->contractive > 0 && opts->contractive_samples > 0)
+		bad = "contractive_samples";	/* random projections: one stream over a batch */
 	else if (opts->warm_start)
 		bad = "warm_start";
 	else if (opts->max_rows > 0)

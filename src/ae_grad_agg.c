@@ -111,10 +111,6 @@ LoadSnapshot(FmgrInfo *flinfo, const bytea *b, int rows)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: the snapshot holds %u numbers; its network has %zu parameters",
 						WHAT, gs.n_floats, n_params)));
-	if (gs.n_doubles != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s: the snapshot's objective is malformed", WHAT)));
 	sn->params = palloc_extended(sizeof(float) * gs.n_floats, MCXT_ALLOC_HUGE);
 	ae_grad_state_floats(&gs, sn->params);
 	if (gs.n_floats > n_params)
@@ -128,13 +124,12 @@ LoadSnapshot(FmgrInfo *flinfo, const bytea *b, int rows)
 						 errmsg("%s: the snapshot's normalisation scale %d is zero", WHAT, j + 1)));
 	}
 	ae_check_status(ae_model_bind(&sn->model, &sn->arch, sn->params, errbuf), errbuf, WHAT);
-	ae_objective_defaults(&sn->obj);
-	sn->obj.loss = loss;
-	sn->obj.l1_activity = (float) ae_grad_state_double(&gs, 0);
-	if (!(sn->obj.l1_activity >= 0))
+	AeShardSnapshotObjective(&gs, loss, &sn->obj, WHAT);
+	/* a row's noise is drawn from its key, which the aggregate's rows do not bring */
+	if (sn->obj.noise != AE_NOISE_NONE)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s: negative l1_activity in the snapshot", WHAT)));
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: the aggregate cannot apply the snapshot's denoising", WHAT)));
 	sn->ws_rows = Max(rows, AE_GRAD_CHUNK);
 	sn->ws = ae_workspace_create(&sn->model, &sn->obj, sn->ws_rows, &ae_palloc_allocator);
 	sn->grad = palloc_extended(sizeof(float) * n_params, MCXT_ALLOC_HUGE);

@@ -64,6 +64,7 @@ struct AeShard
 	bool		unit_checked;	/* X checked and clamped to [0, 1] for loss "bce" */
 	AeWorkspace *ws;
 	int			ws_batch;
+	float		ws_contractive;	/* the contractive weight ws was made for */
 	float	   *xbuf;
 	float	   *xin;			/* the corrupted batch (denoising), or NULL */
 	float	   *grad;
@@ -568,6 +569,54 @@ AeShardNormalize(AeShard *s, const float *offset, const float *scale, int d)
 
 /* ------------------------------------------------------------- steps */
 
+uint32
+AeShardObjectiveDoubles(const AeObjective *obj, double *out)
+{
+	out[0] = obj->l1_activity;
+	if (obj->noise == AE_NOISE_NONE && obj->contractive == 0)
+		return 1;
+	out[1] = (double) obj->noise;
+	out[2] = obj->noise != AE_NOISE_NONE ? obj->noise_level : 0;
+	out[3] = obj->contractive;
+	return AE_SNAPSHOT_DOUBLES;
+}
+
+void
+AeShardSnapshotObjective(const AeGradState *gs, AeLoss loss, AeObjective *obj, const char *what)
+{
+	ae_objective_defaults(obj);
+	obj->loss = loss;
+	if (gs->n_doubles != 1 && gs->n_doubles != AE_SNAPSHOT_DOUBLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the snapshot's objective is malformed", what)));
+	obj->l1_activity = (float) ae_grad_state_double(gs, 0);
+	if (!(obj->l1_activity >= 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: negative l1_activity in the snapshot", what)));
+	if (gs->n_doubles == AE_SNAPSHOT_DOUBLES)
+	{
+		/* denoising's kind (AeNoise) and level, the contractive weight: as the core checks options */
+		double		kind = ae_grad_state_double(gs, 1);
+		double		level = ae_grad_state_double(gs, 2);
+		double		contractive = ae_grad_state_double(gs, 3);
+
+		if (!(kind == AE_NOISE_NONE ? level == 0
+			  : (kind == AE_NOISE_GAUSSIAN || kind == AE_NOISE_MASK) && level > 0 && level < 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the snapshot's denoising (%g, %g) is not valid", what, kind, level)));
+		if (!(contractive >= 0 && contractive <= FLT_MAX))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the snapshot's contractive weight %g is not valid", what, contractive)));
+		obj->noise = (AeNoise) kind;
+		obj->noise_level = (float) level;
+		obj->contractive = (float) contractive;
+	}
+}
+
 /* Bind the network to a weights snapshot; returns its identity. */
 static uint64
 LoadSnapshot(AeShard *s, const bytea *snapshot)
@@ -590,9 +639,8 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 				 errmsg("cannot run a shard step: the snapshot has %d inputs, the shard %d columns",
 						arch.n_inputs, s->d)));
 	/* the parameters, perhaps followed by a normalisation (ae_grad_snapshot's), which a shard has already */
-	if ((gs.n_floats != ae_arch_param_count(&arch) &&
-		 gs.n_floats != ae_arch_param_count(&arch) + 2 * (size_t) arch.n_inputs) ||
-		(gs.n_doubles != 1 && gs.n_doubles != 3))
+	if (gs.n_floats != ae_arch_param_count(&arch) &&
+		gs.n_floats != ae_arch_param_count(&arch) + 2 * (size_t) arch.n_inputs)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cannot run a shard step: the snapshot's parameters do not fit its architecture")));
@@ -618,27 +666,7 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 		ae_check_status(ae_model_bind(&s->model, &arch, s->params, errbuf), errbuf,
 						"cannot run a shard step");
 	}
-	ae_objective_defaults(&s->obj);
-	s->obj.loss = loss;
-	s->obj.l1_activity = (float) ae_grad_state_double(&gs, 0);
-	if (!(s->obj.l1_activity >= 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("cannot run a shard step: negative l1_activity in the snapshot")));
-	if (gs.n_doubles == 3)
-	{
-		/* denoising: the kind (AeNoise) and the level, checked as the core checks options */
-		double		kind = ae_grad_state_double(&gs, 1);
-		double		level = ae_grad_state_double(&gs, 2);
-
-		if (!((kind == AE_NOISE_GAUSSIAN || kind == AE_NOISE_MASK) && level > 0 && level < 1))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("cannot run a shard step: the snapshot's denoising (%g, %g) is not valid",
-							kind, level)));
-		s->obj.noise = (AeNoise) kind;
-		s->obj.noise_level = (float) level;
-	}
+	AeShardSnapshotObjective(&gs, loss, &s->obj, "cannot run a shard step");
 	ae_grad_state_floats(&gs, s->params);
 	s->has_norm = gs.n_floats > s->n_params;
 	MemoryContextSwitchTo(old);
@@ -666,7 +694,9 @@ EnsureBatch(AeShard *s, int rows)
 	MemoryContext old;
 
 	rows = Max(rows, 1);
-	if (s->ws && s->ws_batch >= rows)
+	/* a workspace is made for one contractive setting, the noise needs a buffer */
+	if (s->ws && s->ws_batch >= rows && s->ws_contractive == s->obj.contractive &&
+		(s->xin != NULL) == (s->obj.noise != AE_NOISE_NONE))
 		return;
 	old = MemoryContextSwitchTo(s->cxt);
 	if (s->ws)
@@ -678,6 +708,7 @@ EnsureBatch(AeShard *s, int rows)
 	if (s->xin)
 		pfree(s->xin);
 	s->ws = ae_workspace_create(&s->model, &s->obj, rows, &ae_palloc_allocator);
+	s->ws_contractive = s->obj.contractive;
 	s->xbuf = palloc_extended(sizeof(float) * (size_t) rows * s->d, MCXT_ALLOC_HUGE);
 	s->xin = s->obj.noise != AE_NOISE_NONE
 		? palloc_extended(sizeof(float) * (size_t) rows * s->d, MCXT_ALLOC_HUGE) : NULL;
@@ -748,8 +779,6 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	if (B == 0)
 		return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
 
-	if (s->obj.noise != AE_NOISE_NONE && s->xin == NULL)
-		s->ws_batch = 0;		/* buffers made before the noise was known */
 	EnsureBatch(s, s->max_bucket);
 	for (int i = 0; i < B; i++)
 		memcpy(s->xbuf + (size_t) i * s->d, s->X + (size_t) s->order[lo + i] * s->d,

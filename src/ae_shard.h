@@ -16,6 +16,7 @@
 #include "utils/jsonb.h"
 
 #include "ae_grad_state.h"
+#include "ae_nn.h"
 
 typedef struct AeShard AeShard;
 
@@ -64,6 +65,19 @@ extern bytea *AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch,
 #define AE_SHARD_INPUT_ARRAY	1
 extern bytea *AeShardStats(AeShard *shard);
 extern void AeShardNormalize(AeShard *shard, const float *offset, const float *scale, int d);
+
+/*
+ * A weights snapshot's doubles: l1_activity alone, or with denoising's kind
+ * (AeNoise) and level and the contractive weight (the exact penalty: no
+ * random projections).  AeShardObjectiveDoubles fills out
+ * (AE_SNAPSHOT_DOUBLES) and returns how many to send; AeShardSnapshotObjective
+ * reads them back into *obj (defaults otherwise, loss given), validated as
+ * a state from elsewhere (raises XX001 naming what).
+ */
+#define AE_SNAPSHOT_DOUBLES 4
+extern uint32 AeShardObjectiveDoubles(const AeObjective *obj, double *out);
+extern void AeShardSnapshotObjective(const AeGradState *gs, AeLoss loss, AeObjective *obj,
+									 const char *what);
 
 /* AE_GS_GRADIENT of the shard's rows of one batch at the snapshot's weights. */
 extern bytea *AeShardStep(AeShard *shard, const bytea *snapshot, int epoch, int batch,

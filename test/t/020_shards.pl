@@ -212,6 +212,26 @@ like($coord->safe_psql('postgres', q{SELECT variant FROM ae_models WHERE name = 
 	"SELECT * FROM ae_train_sharded('dn_agg', 'full_t', $cols, 'id', '{\"noise\": \"mask\", \"noise_level\": 0.2}', 'aggregate')");
 like($err, qr/noise is not supported by mode "aggregate"/, 'the aggregate mode refuses noise (its rows bring no key)');
 
+# --- the contractive penalty (exact: a sum over rows) across shards, and in the aggregate mode
+my $ct = $opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "contractive": 0.5/r;
+for my $case ([ 'ct_ref', 'full_t', 'exact' ], [ 'ct_two', 'p2', 'exact' ], [ 'ct_three', 'p3', 'exact' ],
+	[ 'ct_agg', 'p3', 'aggregate' ])
+{
+	my ($m, $rel, $mode) = @$case;
+	$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('$m', '$rel', $cols, 'id', $ct, '$mode')");
+}
+for my $m ('ct_two', 'ct_three', 'ct_agg')
+{
+	my $dc = $coord->safe_psql('postgres', "SELECT wdiff('ct_ref', '$m')");
+	ok($dc <= 1e-5, "contractive: $m vs single server: max |dw| / max |w| = $dc <= 1e-5");
+}
+my $dct = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'ct_two')");
+ok($dct > 1e-3, "contractive: the penalty changes the model (max |dw| / max |w| = $dct from the plain one)");
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('ct_s', 'p2', $cols, 'id', '{\"contractive\": 0.5, \"contractive_samples\": 4}')");
+like($err, qr/contractive_samples is not supported by sharded training/,
+	'random projections of the contractive penalty are refused (one stream over a batch)');
+
 # --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
 my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
 	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
@@ -486,8 +506,8 @@ sub with_noise
 	my $b = pack 'H*', $hex;
 	my ($n_ints, $n_doubles) = unpack 'V V', substr($b, 40, 8);
 	die "expected one double" unless $n_doubles == 1;
-	substr($b, 56 + 4 * $n_ints + 8, 0) = pack('d<', $kind) . pack('d<', $level);
-	substr($b, 44, 4) = pack 'V', 3;
+	substr($b, 56 + 4 * $n_ints + 8, 0) = pack('d<', $kind) . pack('d<', $level) . pack('d<', 0);
+	substr($b, 44, 4) = pack 'V', 4;
 	substr($b, 8, 4) = pack 'V', length $b;
 	substr($b, 12, 4) = pack 'V', crc32c(substr($b, 0, 12)) ^ crc32c(substr($b, 16));
 	return unpack 'H*', $b;

@@ -29,7 +29,7 @@ SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{}', 'id');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,cat}', 'id');
 -- options that do not decompose by row, and noise where the rows bring no key
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"noise": "mask"}', 'aggregate');
-SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive": 0.1}');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive": 0.1, "contractive_samples": 4}');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id',
                                '{"sparsity_weight": 0.1, "activation": "sigmoid"}');
