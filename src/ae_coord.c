@@ -86,6 +86,7 @@ typedef struct Coord
 	int			n_shards;
 	Shard	   *shards;
 	WaitEventSet *waits;		/* every remote shard's socket, the latch, postmaster death */
+	const AeBundle *warm;		/* a warm start's stored model, or NULL */
 	/*
 	 * The aggregate mode: every call is a query over the relation (AggCall);
 	 * the snapshots carry the normalisation, since no shard holds rows to
@@ -1331,8 +1332,6 @@ UnsupportedOption(const AeTrainOptions *opts)
 		bad = "sparsity_weight";
 	else if (opts->contractive > 0 && opts->contractive_samples > 0)
 		bad = "contractive_samples";	/* random projections: one stream over a batch */
-	else if (opts->warm_start)
-		bad = "warm_start";
 	else if (opts->max_rows > 0)
 		bad = "max_rows";
 	else if (opts->skip_invalid)
@@ -1362,7 +1361,7 @@ CheckOptions(const AeTrainOptions *opts, const char *what)
 static void
 ResolveTraining(Coord *c, AeTrainOptions *opts, int d, AeArch *arch, AeTrainConfig *cfg)
 {
-	AeTrainerResolve(opts, d, NULL, arch, c->what);
+	AeTrainerResolve(opts, d, c->warm, arch, c->what);
 	CheckOptions(opts, c->what);
 	/* a row's noise is drawn from its key, which the aggregate's rows do not bring */
 	if (opts->noise != AE_NOISE_NONE && c->shards[0].agg)
@@ -1475,6 +1474,20 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	bundle->n_columns = st.array ? 0 : ncols;
 	if (ncols == 1)
 		ResolveTraining(c, opts, d, &arch, &cfg);
+	if (c->warm)
+	{
+		StringInfoData names;
+
+		if (c->warm->encoding_json)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s: the stored model is a mixed-type model, which does not train across shards",
+							c->what)));
+		initStringInfo(&names);
+		for (int j = 0; j < bundle->n_columns; j++)
+			appendBinaryStringInfo(&names, columns[j], strlen(columns[j]) + 1);
+		AeTrainerCheckWarmColumns(c->warm, bundle->n_columns, names.data, names.len, c->what);
+	}
 
 	/* the normalisation of all rows, as ae_norm_fit computes it on one server */
 	bundle->norm_method = (AeNormMethod) opts->normalize;
@@ -1501,6 +1514,12 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		bundle->norm_offset[j] = (float) off;
 		bundle->norm_scale[j] = (float) sc;
 		bundle->feature_mean[j] = (float) st.mean[j];
+		if (c->warm)
+		{
+			/* a warm start keeps the stored normalisation, as ae_train's does */
+			bundle->norm_offset[j] = c->warm->norm_offset[j];
+			bundle->norm_scale[j] = c->warm->norm_scale[j];
+		}
 	}
 	{
 		ArrayType  *off_a;
@@ -1547,6 +1566,8 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	params = palloc_extended(sizeof(float) * Max(ae_arch_param_count(&arch), 1), MCXT_ALLOC_HUGE);
 	ae_check_status(ae_model_bind(&model, &arch, params, errbuf), errbuf, c->what);
 	ae_model_init_weights(&model, (uint64_t) opts->seed);
+	if (c->warm)
+		memcpy(params, c->warm->params, sizeof(float) * model.n_params);
 	ae_check_status(ae_train_config_validate(&cfg, &model, errbuf), errbuf, c->what);
 	ae_check_status(ae_optim_create(&opt, &cfg.optim, model.n_params, &ae_palloc_allocator),
 					NULL, c->what);
@@ -1739,7 +1760,8 @@ ColumnNames(ArrayType *arr, int *ncols, StringInfo colbuf, const char *what)
 static AeBundle *
 CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *colarr,
 		   const char *key, AeTrainOptions *opts, Jsonb *options, bool approximate,
-		   const char *agg_nsp, const char *what, AeTrainerReport *report, int *n_shards)
+		   const char *agg_nsp, const AeBundle *warm, const char *what, AeTrainerReport *report,
+		   int *n_shards)
 {
 	Coord		coord = {0};
 	AeBundle   *volatile bundle = NULL;
@@ -1749,6 +1771,7 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 
 	coord.what = what;
 	coord.approximate = approximate;
+	coord.warm = warm;
 	coord.options = options;
 	coord.options_text = options ? JsonbToCString(NULL, &options->root, VARSIZE(options)) : "{}";
 	columns = ColumnNames(colarr, &ncols, &colbuf, what);
@@ -1805,13 +1828,13 @@ AeCoordWantsShards(Oid relid, const AeTrainOptions *opts)
 }
 
 AeBundle *
-AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts, const char *what,
-					 AeTrainerReport *report)
+AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts, const AeBundle *warm,
+					 const char *what, AeTrainerReport *report)
 {
 	int			n_shards;
 
-	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, NULL, false, NULL, what, report,
-					  &n_shards);
+	return CoordTrain(relid, NULL, NULL, columns, NULL, opts, NULL, false, NULL, warm, what,
+					  report, &n_shards);
 }
 
 /*
@@ -1830,6 +1853,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	bool		approximate = false;
 	const char *agg_nsp = NULL;
 	AeTrainOptions opts;
+	AeBundle   *warm;
 	TupleDesc	tupdesc;
 	MemoryContext train_cxt;
 	MemoryContext old_cxt;
@@ -1852,7 +1876,7 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	if (!PG_ARGISNULL(arg + 1))
 		key = text_to_cstring(PG_GETARG_TEXT_PP(arg + 1));
 	options = PG_ARGISNULL(arg + 2) ? NULL : PG_GETARG_JSONB_P(arg + 2);
-	AeOptionsFromJsonb(&opts, options);
+	AeOptionsFromJsonbNamed(&opts, options);
 	what = psprintf("cannot train model \"%s\"", ae_model_name_display(name));
 	if (!PG_ARGISNULL(arg + 3))
 	{
@@ -1893,8 +1917,10 @@ TrainEntry(FunctionCallInfo fcinfo, Oid relid, const char *cluster, const char *
 	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "autoenc sharded training",
 									  ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(train_cxt);
+	/* a warm start continues from the stored model, as ae_train's does */
+	warm = opts.warm_start ? ae_catalog_fetch(name, AE_ACCESS_STORE, NULL) : NULL;
 	bundle = CoordTrain(relid, cluster, remote_rel, PG_GETARG_ARRAYTYPE_P(arg), key, &opts,
-						options, approximate, agg_nsp, what, &report, &n_shards);
+						options, approximate, agg_nsp, warm, what, &report, &n_shards);
 	version = ae_catalog_store(name, bundle, relid);	/* InvalidOid: no local source */
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);

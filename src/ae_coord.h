@@ -13,8 +13,13 @@
 /* Does relid have foreign partitions, and may opts train across them? */
 extern bool AeCoordWantsShards(Oid relid, const AeTrainOptions *opts);
 
-/* The training of relid's named columns across its shards (CurrentMemoryContext). */
+/*
+ * The training of relid's named columns across its shards
+ * (CurrentMemoryContext), from warm's weights and normalisation when not
+ * NULL (a warm start).
+ */
 extern AeBundle *AeCoordTrainRelation(Oid relid, ArrayType *columns, AeTrainOptions *opts,
-									  const char *what, AeTrainerReport *report);
+									  const AeBundle *warm, const char *what,
+									  AeTrainerReport *report);
 
 #endif							/* AE_COORD_H */

@@ -555,8 +555,8 @@ OptionList(void)
 	return s.data;
 }
 
-void
-AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json)
+static void
+FromJsonb(AeTrainOptions *opts, Jsonb *json, bool warm_ok)
 {
 	JsonbIterator *it;
 	JsonbValue	key;
@@ -587,7 +587,7 @@ AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json)
 		for (int i = 0; i < AE_N_OPTIONS; i++)
 			if (strcmp(Options[i].name, name) == 0)
 				id = i;
-		if (id == AE_OPTION_WARM_START)
+		if (id == AE_OPTION_WARM_START && !warm_ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"warm_start\" is not available in ae_fit"),
@@ -611,6 +611,18 @@ AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json)
 		SetFromJson(&Options[id], opts, &val);
 		opts->set[id] = true;
 	}
+}
+
+void
+AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json)
+{
+	FromJsonb(opts, json, false);
+}
+
+void
+AeOptionsFromJsonbNamed(AeTrainOptions *opts, Jsonb *json)
+{
+	FromJsonb(opts, json, true);
 }
 
 /* ---------------------------------------------------------------- JSON text */

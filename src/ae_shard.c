@@ -994,7 +994,7 @@ AeShardLocal(AeShard *s, const bytea *snapshot, Jsonb *options, int round)
 				 errmsg("local training round %d is out of range", round)));
 	if (s->n_train == 0)
 		return AeShardMakeState(AE_GS_GRADIENT, id, round, 0, 0, NULL, 0, sums, 2, NULL, 0);
-	AeOptionsFromJsonb(&opts, options);
+	AeOptionsFromJsonbNamed(&opts, options);	/* a warm start's options too: the snapshot is its weights */
 	{
 		/* the defaults that depend on the optimiser and the width, as the coordinator resolved them */
 		AeArch		resolved;

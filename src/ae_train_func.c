@@ -49,24 +49,6 @@ CheckModelWritable(const char *name)
 	(void) ae_catalog_check_store(name);
 }
 
-/* A warm start on named columns must name the same columns in the same order. */
-static void
-CheckWarmColumns(const AeBundle *warm, const AeData *data, const char *what)
-{
-	bool		same = warm->n_columns == data->n_columns &&
-		(data->n_columns == 0 ||
-		 (warm->columns_len == data->columns_len &&
-		  memcmp(warm->columns, data->columns, data->columns_len) == 0));
-
-	if (!same)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: the stored model was trained on %s", what,
-						warm->n_columns > 0 ? "other columns" : "an input array"),
-				 errdetail("A warm start must read the same input as the stored model."),
-				 errhint("Compare with the model's columns in ae_models.")));
-}
-
 /*
  * The rows in memory (data 'memory', or 'auto' when they fit), else a pass
  * over the relation per epoch (ae_stream.c).  In 'auto' the in-memory read
@@ -92,7 +74,7 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 	}
 	/* foreign partitions: trained where the rows are (ae_coord.c, doc/scaling.md) */
 	if (columns != NULL && AeCoordWantsShards(relid, opts))
-		return AeCoordTrainRelation(relid, columns, opts, what, report);
+		return AeCoordTrainRelation(relid, columns, opts, warm, what, report);
 	if (input != NULL && columns == NULL && AeCoordWantsShards(relid, opts))
 	{
 		Datum		name = CStringGetTextDatum(input);
@@ -101,7 +83,7 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 		AeDataPrepare(relid, input, NULL, opts, what, &data);
 		return AeCoordTrainRelation(relid, construct_array(&name, 1, TEXTOID, -1, false,
 														   TYPALIGN_INT),
-									opts, what, report);
+									opts, warm, what, report);
 	}
 
 	if (opts->data != AE_DATA_STREAM)
@@ -112,7 +94,7 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 		if (!data.too_big)
 		{
 			if (warm)
-				CheckWarmColumns(warm, &data, what);
+				AeTrainerCheckWarmColumns(warm, data.n_columns, data.columns, data.columns_len, what);
 			return AeTrainerRun(opts, &data.arch, data.X, data.n, data.d,
 								data.columns, data.n_columns, data.columns_len,
 								warm, what, report, NULL, NULL);
@@ -127,7 +109,7 @@ Train(Oid relid, const char *input, ArrayType *columns, AeTrainOptions *opts,
 								ALLOCSET_DEFAULT_SIZES);
 	AeDataPrepare(relid, input, columns, opts, what, &data);
 	if (warm)
-		CheckWarmColumns(warm, &data, what);
+		AeTrainerCheckWarmColumns(warm, data.n_columns, data.columns, data.columns_len, what);
 	old = MemoryContextSwitchTo(cxt);
 	bundle = AeStreamTrain(&data, opts, warm, what, report);
 	MemoryContextSwitchTo(old);

@@ -82,6 +82,23 @@ DefaultHidden(AeTrainOptions *opts, int d)
 }
 
 void
+AeTrainerCheckWarmColumns(const AeBundle *warm, int n_columns, const char *columns,
+						  size_t columns_len, const char *what)
+{
+	bool		same = warm->n_columns == n_columns &&
+		(n_columns == 0 ||
+		 (warm->columns_len == columns_len && memcmp(warm->columns, columns, columns_len) == 0));
+
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the stored model was trained on %s", what,
+						warm->n_columns > 0 ? "other columns" : "an input array"),
+				 errdetail("A warm start must read the same input as the stored model."),
+				 errhint("Compare with the model's columns in ae_models.")));
+}
+
+void
 AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
 				 AeArch *arch, const char *what)
 {

@@ -144,6 +144,8 @@ extern const char *AeOptionName(AeOptionId id);
 extern void AeOptionsFromArgs(AeTrainOptions *opts, FunctionCallInfo fcinfo, int first_arg);
 /* The jsonb options of ae_fit; NULL means '{}'.  Unknown keys are rejected. */
 extern void AeOptionsFromJsonb(AeTrainOptions *opts, Jsonb *json);
+/* The same for a training that names its model (ae_train_sharded): warm_start too. */
+extern void AeOptionsFromJsonbNamed(AeTrainOptions *opts, Jsonb *json);
 /* Every option actually used, as a JSON object text (after AeTrainerResolve). */
 extern char *AeOptionsToJson(const AeTrainOptions *opts);
 
@@ -156,6 +158,14 @@ extern char *AeOptionsToJson(const AeTrainOptions *opts);
  */
 extern void AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
 							 AeArch *arch, const char *what);
+
+/*
+ * A warm start reads the same input as the stored model: the same named
+ * columns in the same order (n_columns names end to end, NUL-terminated,
+ * columns_len bytes), or an input array when n_columns is 0 (raises 22023).
+ */
+extern void AeTrainerCheckWarmColumns(const AeBundle *warm, int n_columns, const char *columns,
+									  size_t columns_len, const char *what);
 
 /*
  * Memory budget.  A training of n rows of width d needs about

@@ -232,6 +232,34 @@ ok($dct > 1e-3, "contractive: the penalty changes the model (max |dw| / max |w| 
 like($err, qr/contractive_samples is not supported by sharded training/,
 	'random projections of the contractive penalty are refused (one stream over a batch)');
 
+# --- a warm start continues from the stored model across shards as on one server
+my $warm = $opts =~ s/"epochs": 3/"epochs": 2, "warm_start": true/r;
+for my $case ([ 'w_ref', 'full_t' ], [ 'w_two', 'p2' ])
+{
+	my ($m, $rel) = @$case;
+	$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('$m', '$rel', $cols, 'id', $opts)");
+	$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('$m', '$rel', $cols, 'id', $warm)");
+}
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'w_two'}), '2',
+	'warm start across shards: a new version of the model');
+my $dw = $coord->safe_psql('postgres', "SELECT wdiff('w_ref', 'w_two')");
+ok($dw <= 1e-5, "warm start, 2 shards vs single server: max |dw| / max |w| = $dw <= 1e-5");
+$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('w_cold', 'p2', $cols, 'id', " .
+	($opts =~ s/"epochs": 3/"epochs": 2/r) . ")");
+my $dcold = $coord->safe_psql('postgres', "SELECT wdiff('w_cold', 'w_two')");
+ok($dcold > 1e-3, "warm start: not the model of a cold start ($dcold)");
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('w_two', 'p2', $cols, 'id', '{\"warm_start\": true, \"hidden\": [5]}')");
+like($err, qr/hidden/, 'warm start across shards with other hidden widths: refused, naming the option');
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('w_two', 'p2', '{c2,c1,c3,c4,c5,c6,c7,c8}', 'id', '{\"warm_start\": true}')");
+like($err, qr/the stored model was trained on other columns/, 'warm start across shards on other columns: refused');
+$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('w_two', 'p2', $cols, 'id', $warm, 'approximate')");
+$coord->safe_psql('postgres',
+	"SELECT 1 FROM ae_train('w_two', 'p2', NULL, $cols, epochs => 1, warm_start => true, batch_size => 32, seed => 7)");
+is($coord->safe_psql('postgres', q{SELECT version || ' ' || rows FROM ae_models WHERE name = 'w_two'}), '4 600',
+	'warm starts in the approximate mode and by ae_train on the foreign partitions continue the model too');
+
 # --- the approximate mode (opt-in): local epochs averaged; its loss against the exact mode's
 my $o10 = q{'{"hidden": [6, 3, 6], "epochs": 10, "batch_size": 32, "seed": 7,
 	"validation_fraction": 0.1, "patience": 0, "learning_rate": 0.01}'};
