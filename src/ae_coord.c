@@ -259,6 +259,24 @@ ExecInterruptibly(PGconn *conn, const char *sql, int nparams, const char *const 
 	return LastResult(conn);
 }
 
+/* A set-up command's result on sh's new connection: raises unless it succeeded; cleared. */
+static void
+SetUpDone(Coord *c, Shard *sh, const char *servername, PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
+
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s: could not set up the session on server \"%s\" (%s)", c->what,
+						servername, sh->name),
+				 errdetail_internal("%s", msg)));
+	}
+	PQclear(res);
+}
+
 /*
  * Connect sh with base (keys/vals, n filled) plus the user mapping's libpq
  * options, and find autoenc's schema on the other side.
@@ -343,18 +361,7 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 	 * hands the function the parameter as it arrived.
 	 */
 	res = ExecInterruptibly(sh->conn, "SET plan_cache_mode = force_generic_plan", 0, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
-
-		PQclear(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s: could not set up the session on server \"%s\" (%s)", c->what,
-						servername, sh->name),
-				 errdetail_internal("%s", msg)));
-	}
-	PQclear(res);
+	SetUpDone(c, sh, servername, res);
 
 	/* the step, a call per optimiser step: parsed and planned once */
 	{
@@ -363,18 +370,7 @@ Connect(Coord *c, Shard *sh, const char *servername, UserMapping *um,
 		res = PQsendPrepare(sh->conn, StepStatement, sql, 5, NULL) ? LastResult(sh->conn) : NULL;
 		pfree(sql);
 	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		char	   *msg = pchomp(res ? PQresultErrorMessage(res) : PQerrorMessage(sh->conn));
-
-		PQclear(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s: could not set up the session on server \"%s\" (%s)", c->what,
-						servername, sh->name),
-				 errdetail_internal("%s", msg)));
-	}
-	PQclear(res);
+	SetUpDone(c, sh, servername, res);
 	WidenSocket(PQsocket(sh->conn));
 	/* a step's snapshots go to every shard at once (PumpAll) */
 	if (PQsetnonblocking(sh->conn, 1) != 0)

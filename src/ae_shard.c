@@ -465,10 +465,9 @@ AeShardRetainHeap(bool retain)
 
 /* ------------------------------------------------------------- states */
 
-bytea *
-AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, int64 rows,
-		  const int32 *ints, uint32 n_ints, const double *doubles, uint32 n_doubles,
-		  const float *floats, uint32 n_floats)
+/* A bytea the size of a state with these counts, its contents to be written. */
+static bytea *
+AllocState(uint32 n_ints, uint32 n_doubles, uint32 n_floats)
 {
 	size_t		len = ae_grad_state_size(n_ints, n_doubles, n_floats);
 	bytea	   *b;
@@ -479,6 +478,16 @@ AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, in
 				 errmsg("partial state too large")));
 	b = palloc(VARHDRSZ + len);
 	SET_VARSIZE(b, VARHDRSZ + len);
+	return b;
+}
+
+bytea *
+AeShardMakeState(AeGradStateKind kind, uint64 snapshot, int epoch, int batch, int64 rows,
+		  const int32 *ints, uint32 n_ints, const double *doubles, uint32 n_doubles,
+		  const float *floats, uint32 n_floats)
+{
+	bytea	   *b = AllocState(n_ints, n_doubles, n_floats);
+
 	ae_grad_state_write((unsigned char *) VARDATA(b), kind, snapshot, epoch, batch, rows,
 						ints, n_ints, doubles, n_doubles, floats, n_floats);
 	return b;
@@ -763,7 +772,6 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	double		sums[2] = {0, 0};
 	AeLossParts parts;
 	AeStatus	st;
-	size_t		len;
 	bytea	   *out;
 	float	   *grad;
 
@@ -796,13 +804,7 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 		}
 	}
 	/* the gradient is computed where the answer keeps it: megabytes not copied a step */
-	len = ae_grad_state_size(0, 2, (uint32) s->n_params);
-	if (len == 0 || len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("partial state too large")));
-	out = palloc(VARHDRSZ + len);
-	SET_VARSIZE(out, VARHDRSZ + len);
+	out = AllocState(0, 2, (uint32) s->n_params);
 	grad = ae_grad_state_floats_in_place((unsigned char *) VARDATA(out), 0, 2);
 	if (grad == NULL)
 		grad = s->grad;
