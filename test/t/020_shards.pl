@@ -431,6 +431,31 @@ ok(wait_no_shards(), 'after a terminated shard no shard backend is left on the o
 is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
 	'after a terminated shard the stored model is as it was');
 
+# a shard whose statement is cancelled mid-training (the backend lives on, holding its rows);
+# steps of a wider network, so that a shard is inside one most of the time
+my $wide = q{'{"hidden": [512, 256, 512], "epochs": 100000, "batch_size": 256, "seed": 7, "patience": 0}'};
+$bg = $coord->background_psql('postgres', on_error_stop => 0);
+$bg->query_until(qr/go/, "\\echo go\nSELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $wide);\n");
+$seen = 0;
+for (1 .. 100) { if (shard_backends($s2) > 0) { $seen = 1; last } sleep 0.1 }
+ok($seen, 'a long training has a shard backend on server 2');
+# its steps are short: cancel whenever it is in one, for up to 5 s
+$s2->safe_psql('postgres', q{DO $$ BEGIN FOR i IN 1 .. 500 LOOP
+	PERFORM pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'autoenc shard' AND state = 'active';
+	EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'autoenc shard');
+	PERFORM pg_sleep(0.01);
+END LOOP; END $$});
+$bg->{timeout}->start(60);
+$bgout = $bg->query('');
+$bgout .= $bg->{stderr};
+$bg->quit;
+like($bgout, qr/shard of partition public\.p2_b failed.*canceling statement due to user request/s,
+	'a cancelled shard fails the training, naming it and the cancel');
+ok(wait_no_shards(), 'after a cancelled shard no shard backend is left on either server');
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
+	'after a cancelled shard the stored model is as it was');
+
 # statement_timeout on the coordinator stops the shards
 ($rc, $out, $err) = $coord->psql('postgres',
 	"SET statement_timeout = '1500ms'; SELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $long)");
