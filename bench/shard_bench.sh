@@ -165,9 +165,9 @@ echo "of the path (1 shard: in-process; 2 shards: two loopback round trips in pa
 echo "snapshot out and the gradient back, checksums and checks on both sides)."
 
 # --- where a step's CPU goes: each backend's CPU time and context switches a
-# step (from /proc, over a window in the middle of a 30-epoch training), and
+# step (from /proc, over a window in the middle of a 60-epoch training), and
 # what two cores allow: a step takes at least the backends' CPU over 2
-CPU_EPOCHS=30
+CPU_EPOCHS=60
 # proc_sample PIDS...: "pid ticks switches" per live pid
 proc_sample() {
     local p
