@@ -1470,6 +1470,19 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	bundle->n_columns = st.array ? 0 : ncols;
 	if (ncols == 1)
 		ResolveTraining(c, opts, d, &arch, &cfg);
+	{
+		/* the network, its optimiser and the local partitions' rows, as ae_train counts them */
+		double		need = (double) AeTrainerFixedBytes(opts, &arch) + (double) local_bytes;
+
+		if (need > (double) ae_max_train_memory_kb * 1024.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("%s: the model needs more memory than autoenc.max_train_memory allows on the coordinator",
+							c->what),
+					 errdetail("The network, its optimiser and the rows of the local partitions need about %.0f kB; autoenc.max_train_memory is %d kB.",
+							   ceil(need / 1024.0), ae_max_train_memory_kb),
+					 errhint("Raise autoenc.max_train_memory, or train a smaller network.")));
+	}
 	if (c->warm)
 	{
 		StringInfoData names;

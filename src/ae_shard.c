@@ -707,6 +707,20 @@ EnsureBatch(AeShard *s, int rows)
 	if (s->ws && s->ws_batch >= rows && s->ws_contractive == s->obj.contractive &&
 		(s->xin != NULL) == (s->obj.noise != AE_NOISE_NONE))
 		return;
+	{
+		/* the network beside the rows, within autoenc.max_train_memory of this server */
+		double		need = (double) s->others + (double) s->held +
+			AeTrainerNetworkBytes(&s->arch, rows, s->obj.contractive > 0, 2);
+
+		if (need > (double) ae_max_train_memory_kb * 1024.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("the network and the rows of %s need more memory than autoenc.max_train_memory allows on this server",
+							s->relname),
+					 errdetail("They need about %.0f kB; autoenc.max_train_memory is %d kB.",
+							   ceil(need / 1024.0), ae_max_train_memory_kb),
+					 errhint("Raise autoenc.max_train_memory on this server, or spread the rows over more partitions.")));
+	}
 	old = MemoryContextSwitchTo(s->cxt);
 	if (s->ws)
 		ae_workspace_destroy(s->ws, &ae_palloc_allocator);

@@ -198,19 +198,26 @@ AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
  * a batch (activations, pre-activations, deltas and the batch itself for
  * every layer; twice that again for the contractive penalty's tangents).
  */
-Size
-AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch)
+double
+AeTrainerNetworkBytes(const AeArch *arch, int batch, bool contractive, int param_copies)
 {
-	double		params = (double) ae_arch_param_count(arch);
 	double		units = 2.0 * arch->n_inputs;
-	double		batch = Max(opts->batch_size, AE_ERROR_BATCH);
 	double		bytes;
 
 	for (int i = 0; i < arch->n_hidden; i++)
 		units += arch->hidden[i];
-	bytes = 7.0 * params * sizeof(float);
-	bytes += batch * units * 4.0 * sizeof(float) * (opts->contractive > 0 ? 3.0 : 1.0);
-	bytes += batch * ae_arch_widest(arch) * 2.0 * sizeof(float);
+	bytes = (double) param_copies * (double) ae_arch_param_count(arch) * sizeof(float);
+	bytes += (double) batch * units * 4.0 * sizeof(float) * (contractive ? 3.0 : 1.0);
+	bytes += (double) batch * ae_arch_widest(arch) * 2.0 * sizeof(float);
+	return bytes;
+}
+
+Size
+AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch)
+{
+	double		bytes = AeTrainerNetworkBytes(arch, Max(opts->batch_size, AE_ERROR_BATCH),
+											  opts->contractive > 0, 7);
+
 	bytes += (double) opts->epochs * sizeof(AeEpochStats);	/* history */
 	bytes += 64 * 1024;			/* bookkeeping, configuration text */
 	return bytes > (double) SIZE_MAX / 2 ? SIZE_MAX / 2 : (Size) bytes;

@@ -176,6 +176,13 @@ extern void AeTrainerCheckWarmColumns(const AeBundle *warm, int n_columns, const
  * aggregate's state).
  */
 extern Size AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch);
+/*
+ * Its network part: param_copies vectors of the parameters and the work
+ * space of a batch of batch rows (AeTrainerFixedBytes counts 7 copies; a
+ * shard holds 2, the parameters and their gradient).
+ */
+extern double AeTrainerNetworkBytes(const AeArch *arch, int batch, bool contractive,
+									int param_copies);
 extern Size AeTrainerRowBytes(int d, Size extra_per_row);
 extern void AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows);
 extern int64 AeTrainerMaxRows(Size fixed, Size per_row);

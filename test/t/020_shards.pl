@@ -431,25 +431,33 @@ ok(wait_no_shards(), 'after a terminated shard no shard backend is left on the o
 is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
 	'after a terminated shard the stored model is as it was');
 
-# a shard whose statement is cancelled mid-training (the backend lives on, holding its rows);
-# steps of a wider network, so that a shard is inside one most of the time
-my $wide = q{'{"hidden": [512, 256, 512], "epochs": 100000, "batch_size": 256, "seed": 7, "patience": 0}'};
+# a shard whose statement is cancelled mid-training (the backend lives on): the
+# shard of server 2 waits for a lock on its table, so that the cancel
+# certainly finds it inside a statement
+my $locker = $s2->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE part_bc IN ACCESS EXCLUSIVE MODE');
 $bg = $coord->background_psql('postgres', on_error_stop => 0);
-$bg->query_until(qr/go/, "\\echo go\nSELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $wide);\n");
+$bg->query_until(qr/go/, "\\echo go\nSELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $long);\n");
 $seen = 0;
-for (1 .. 100) { if (shard_backends($s2) > 0) { $seen = 1; last } sleep 0.1 }
-ok($seen, 'a long training has a shard backend on server 2');
-# its steps are short: cancel whenever it is in one, for up to 5 s
-$s2->safe_psql('postgres', q{DO $$ BEGIN FOR i IN 1 .. 500 LOOP
-	PERFORM pg_cancel_backend(pid) FROM pg_stat_activity
-		WHERE application_name = 'autoenc shard' AND state = 'active';
-	EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'autoenc shard');
-	PERFORM pg_sleep(0.01);
-END LOOP; END $$});
+for (1 .. 200)
+{
+	if ($s2->safe_psql('postgres',
+			q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'autoenc shard' AND wait_event_type = 'Lock'}) > 0)
+	{
+		$seen = 1;
+		last;
+	}
+	sleep 0.05;
+}
+ok($seen, 'a training has a shard backend on server 2 inside a statement');
+$s2->safe_psql('postgres',
+	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'autoenc shard'});
 $bg->{timeout}->start(60);
 $bgout = $bg->query('');
 $bgout .= $bg->{stderr};
 $bg->quit;
+$locker->query_safe('COMMIT');
+$locker->quit;
 like($bgout, qr/shard of partition public\.p2_b failed.*canceling statement due to user request/s,
 	'a cancelled shard fails the training, naming it and the cancel');
 ok(wait_no_shards(), 'after a cancelled shard no shard backend is left on either server');
@@ -524,6 +532,22 @@ like($err, qr/the rows of public\.plocal_b need more memory than autoenc\.max_tr
 like($coord->safe_psql('postgres',
 		"SET autoenc.max_train_memory = '1MB'; SELECT rows_used FROM ae_train_sharded('one_local', 'plocal_a', $cols, 'id', $opts)"),
 	qr/^15000$/, 'one of them alone fits');
+# the network counts too: on a shard beside its rows (parameters, gradient, a
+# batch's work space), on the coordinator with its optimiser
+my $huge = q{'{"hidden": [20000], "epochs": 1, "batch_size": 32, "seed": 7}'};
+$s2->safe_psql('postgres', q{ALTER DATABASE postgres SET autoenc.max_train_memory = '1MB'});
+($rc, $out, $err) = $coord->psql('postgres',
+	"\\set VERBOSITY verbose\nSELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $huge)");
+like($err, qr/ERROR:  53200: .*shard of partition public\.p2_b failed.*the network and the rows of public\.part_bc need more memory than autoenc\.max_train_memory allows on this server/s,
+	'a network too large for a shard\'s autoenc.max_train_memory fails the training with 53200, naming the shard');
+ok(wait_no_shards(), 'after a shard out of memory for its network no shard backend is left');
+$s2->safe_psql('postgres', q{ALTER DATABASE postgres RESET autoenc.max_train_memory});
+($rc, $out, $err) = $coord->psql('postgres',
+	"\\set VERBOSITY verbose\nSET autoenc.max_train_memory = '1MB'; SELECT * FROM ae_train_sharded('two', 'p2', $cols, 'id', $huge)");
+like($err, qr/ERROR:  53200: .*the model needs more memory than autoenc\.max_train_memory allows on the coordinator/s,
+	'and one too large for the coordinator\'s, before any step');
+is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
+	'after either the stored model is as it was');
 
 # --- hostile partial states, sent straight to a shard
 ($rc, $out, $err) = $s1->psql('postgres', q{
