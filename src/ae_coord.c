@@ -87,6 +87,7 @@ typedef struct Coord
 	Shard	   *shards;
 	WaitEventSet *waits;		/* every remote shard's socket, the latch, postmaster death */
 	const AeBundle *warm;		/* a warm start's stored model, or NULL */
+	StringInfo	colnames;		/* the column names end to end, NUL-terminated (ColumnNames) */
 	/*
 	 * The aggregate mode: every call is a query over the relation (AggCall);
 	 * the snapshots carry the normalisation, since no shard holds rows to
@@ -1474,7 +1475,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		/* the network, its optimiser and the local partitions' rows, as ae_train counts them */
 		double		need = (double) AeTrainerFixedBytes(opts, &arch) + (double) local_bytes;
 
-		if (need > (double) ae_max_train_memory_kb * 1024.0)
+		if (need > (double) AeTrainerBudgetBytes())
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("%s: the model needs more memory than autoenc.max_train_memory allows on the coordinator",
@@ -1485,17 +1486,13 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	}
 	if (c->warm)
 	{
-		StringInfoData names;
-
 		if (c->warm->encoding_json)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("%s: the stored model is a mixed-type model, which does not train across shards",
 							c->what)));
-		initStringInfo(&names);
-		for (int j = 0; j < bundle->n_columns; j++)
-			appendBinaryStringInfo(&names, columns[j], strlen(columns[j]) + 1);
-		AeTrainerCheckWarmColumns(c->warm, bundle->n_columns, names.data, names.len, c->what);
+		AeTrainerCheckWarmColumns(c->warm, bundle->n_columns, c->colnames->data,
+								  c->colnames->len, c->what);
 	}
 
 	/* the normalisation of all rows, as ae_norm_fit computes it on one server */
@@ -1784,6 +1781,7 @@ CoordTrain(Oid relid, const char *cluster, const char *remote_rel, ArrayType *co
 	coord.options = options;
 	coord.options_text = options ? JsonbToCString(NULL, &options->root, VARSIZE(options)) : "{}";
 	columns = ColumnNames(colarr, &ncols, &colbuf, what);
+	coord.colnames = &colbuf;
 	coord.tag = (uint32) (pg_prng_uint64(&pg_global_prng_state) >> 32);
 	coord.session = psprintf("autoenc:%d:%08x", MyProcPid, coord.tag);
 	AeShardRetainHeap(true);

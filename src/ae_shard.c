@@ -241,11 +241,7 @@ TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int 
 	}
 }
 
-/*
- * Room for twice the rows, or as many as autoenc.max_train_memory leaves
- * beside the other open shards of this process (and the buffers being
- * grown); raises when not even one more row fits.
- */
+/* The error of rows (bytes of them in all) beyond autoenc.max_train_memory. */
 pg_noreturn static void
 TooManyRows(const AeShard *s, double bytes)
 {
@@ -258,6 +254,11 @@ TooManyRows(const AeShard *s, double bytes)
 			 errhint("Raise autoenc.max_train_memory on this server, or spread the rows over more partitions.")));
 }
 
+/*
+ * Room for twice the rows, or as many as autoenc.max_train_memory leaves
+ * beside the other open shards of this process (and the buffers being
+ * grown); raises when not even one more row fits.
+ */
 static int64
 GrowRows(AeShard *s)
 {
@@ -712,7 +713,7 @@ EnsureBatch(AeShard *s, int rows)
 		double		need = (double) s->others + (double) s->held +
 			AeTrainerNetworkBytes(&s->arch, rows, s->obj.contractive > 0, 2);
 
-		if (need > (double) ae_max_train_memory_kb * 1024.0)
+		if (need > (double) AeTrainerBudgetBytes())
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("the network and the rows of %s need more memory than autoenc.max_train_memory allows on this server",

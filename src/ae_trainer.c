@@ -192,11 +192,9 @@ AeTrainerResolve(AeTrainOptions *opts, int d, const AeBundle *warm,
 /* ---------------------------------------------------------------- memory budget */
 
 /*
- * What a training needs besides its rows: the parameters, their gradient,
- * up to two optimizer moments, the early-stopping copy, the warm-start copy
- * and the serialized bundle (seven parameter vectors), and the work space of
- * a batch (activations, pre-activations, deltas and the batch itself for
- * every layer; twice that again for the contractive penalty's tangents).
+ * param_copies vectors of the parameters and the work space of a batch
+ * (activations, pre-activations, deltas and the batch itself for every
+ * layer; twice that again for the contractive penalty's tangents).
  */
 double
 AeTrainerNetworkBytes(const AeArch *arch, int batch, bool contractive, int param_copies)
@@ -212,6 +210,12 @@ AeTrainerNetworkBytes(const AeArch *arch, int batch, bool contractive, int param
 	return bytes;
 }
 
+/*
+ * What a training needs besides its rows: the network with seven parameter
+ * vectors (the parameters, their gradient, up to two optimizer moments, the
+ * early-stopping copy, the warm-start copy and the serialized bundle), the
+ * history and bookkeeping.
+ */
 Size
 AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch)
 {
@@ -233,8 +237,8 @@ AeTrainerRowBytes(int d, Size extra_per_row)
 	return (Size) d * sizeof(float) + 3 * sizeof(uint32) + sizeof(float) + extra_per_row;
 }
 
-static Size
-BudgetBytes(void)
+Size
+AeTrainerBudgetBytes(void)
 {
 	return (Size) ae_max_train_memory_kb * 1024;
 }
@@ -242,7 +246,7 @@ BudgetBytes(void)
 int64
 AeTrainerMaxRows(Size fixed, Size per_row)
 {
-	Size		budget = BudgetBytes();
+	Size		budget = AeTrainerBudgetBytes();
 
 	if (fixed >= budget)
 		return 0;
@@ -267,7 +271,7 @@ AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows)
 {
 	double		need = (double) fixed + (double) per_row * (double) n_rows;
 
-	if (need > (double) BudgetBytes())
+	if (need > (double) AeTrainerBudgetBytes())
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("training needs more memory than autoenc.max_train_memory allows"),

@@ -183,6 +183,8 @@ extern Size AeTrainerFixedBytes(const AeTrainOptions *opts, const AeArch *arch);
  */
 extern double AeTrainerNetworkBytes(const AeArch *arch, int batch, bool contractive,
 									int param_copies);
+/* autoenc.max_train_memory in bytes: what every training's data and model share. */
+extern Size AeTrainerBudgetBytes(void);
 extern Size AeTrainerRowBytes(int d, Size extra_per_row);
 extern void AeTrainerCheckMemory(Size fixed, Size per_row, int64 n_rows);
 extern int64 AeTrainerMaxRows(Size fixed, Size per_row);
