@@ -164,6 +164,32 @@ echo "At batch 8 the compute of a step is negligible: its time per step is the p
 echo "of the path (1 shard: in-process; 2 shards: two loopback round trips in parallel with the"
 echo "snapshot out and the gradient back, checksums and checks on both sides)."
 
+# --- the sparsity penalty: two calls a step, the batch's code sums first
+# (its encoder's forward pass, a few doubles each way), then the gradient
+# kl_row LABEL REL D HIDDEN BATCH ROWS EPOCHS SKIP EXTRA
+kl_row() {
+    local label=$1 rel=$2 d=$3 hidden=$4 batch=$5 n=$6 epochs=$7 extra=$9 tp tk steps
+    SKIP=$8
+    ae_log "sparsity penalty, $label, batch $batch" >&2
+    tp=$(run "${rel}_p" "$d" "$hidden" "$batch" "$epochs" ", \"activation\": \"sigmoid\" $extra")
+    tk=$(run "${rel}_p" "$d" "$hidden" "$batch" "$epochs" ", \"activation\": \"sigmoid\", \"sparsity_weight\": 0.1 $extra")
+    steps=$(( (n + batch / 2) / batch * (epochs - SKIP) ))
+    awk -v l="$label" -v b="$batch" -v tp="$tp" -v tk="$tk" -v s="$steps" \
+        'BEGIN { printf "| %s | %d | %.3f | %.3f | %.3f | %.2f× |\n", l, b, 1e3 * tp / s, 1e3 * tk / s,
+                 1e3 * (tk - tp) / s, tk / tp }'
+}
+echo
+echo "The sparsity penalty (sparsity_weight 0.1, sigmoid hidden layers) across two foreign shards:"
+echo "a step is two calls, the batch's code sums first, then the gradient at its mean; ms a step"
+echo "against the same network without the penalty, side by side:"
+echo
+echo "| network | batch | ms a step without | ms a step with | extra ms a step | with / without |"
+echo "|---|---|---|---|---|---|"
+kl_row "784-256-64-256-784" w784 784 "256, 64, 256" 1024 8192 6 1 \
+    ', "output_activation": "sigmoid", "normalize": "minmax", "loss": "mse"'
+kl_row "64-32-8-32-64" w64 64 "32, 8, 32" 1024 65536 2 0 ''
+kl_row "64-32-8-32-64 (overhead)" w64 64 "32, 8, 32" 8 65536 1 0 ''
+
 # --- where a step's CPU goes: each backend's CPU time and context switches a
 # step (from /proc, over a window in the middle of a 60-epoch training), and
 # what two cores allow: a step takes at least the backends' CPU over 2

@@ -1272,6 +1272,49 @@ AddGradient(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
 	g->loss += ae_grad_state_double(&gs, 0);
 }
 
+/*
+ * The code sums of a step with the sparsity penalty (AE_GS_CODE answers):
+ * per code unit over the batch's rows on every shard, then sent back as
+ * the batch's own AE_GS_CODE.
+ */
+typedef struct CodeSum
+{
+	uint64		id;
+	int			epoch;
+	int			batch;
+	int			h;				/* code units */
+	double	   *sum;			/* h */
+	int64		rows;
+} CodeSum;
+
+static void
+AddCodeSums(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
+{
+	CodeSum    *cs = arg;
+	AeGradState gs;
+
+	AeShardParseBytes(buf, len, AE_GS_CODE, &gs, c->what);
+	CheckAnswer(c, sh, &gs, cs->id, 0);
+	if (gs.epoch != cs->epoch || gs.batch != cs->batch || gs.n_doubles != (uint32) cs->h ||
+		gs.n_ints != 0 || gs.rows > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the shard of %s sent code sums of another step or network",
+						c->what, sh->name)));
+	for (int j = 0; j < cs->h; j++)
+	{
+		double		v = ae_grad_state_double(&gs, j);
+
+		if (!(v >= 0 && v <= (double) gs.rows))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the shard of %s sent the code sum %g of unit %d over " INT64_FORMAT " rows",
+							c->what, sh->name, v, j + 1, (int64) gs.rows)));
+		cs->sum[j] += v;
+	}
+	cs->rows += gs.rows;
+}
+
 /* The validation loss sums (AE_GS_EVAL answers with one double). */
 typedef struct EvalSum
 {
@@ -1325,9 +1368,7 @@ UnsupportedOption(const AeTrainOptions *opts)
 {
 	const char *bad = NULL;
 
-	if (opts->sparsity_weight > 0)
-		bad = "sparsity_weight";
-	else if (opts->contractive > 0 && opts->contractive_samples > 0)
+	if (opts->contractive > 0 && opts->contractive_samples > 0)
 		bad = "contractive_samples";	/* random projections: one stream over a batch */
 	else if (opts->max_rows > 0)
 		bad = "max_rows";
@@ -1366,6 +1407,12 @@ ResolveTraining(Coord *c, AeTrainOptions *opts, int d, AeArch *arch, AeTrainConf
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s: noise is not supported by mode \"aggregate\"", c->what),
 				 errhint("Use mode \"exact\", whose shards draw each row's noise from its key.")));
+	/* ρ̂ is a mean over the whole batch: a second query a step, which one aggregate query is not */
+	if (opts->sparsity_weight > 0 && c->shards[0].agg)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: sparsity_weight is not supported by mode \"aggregate\"", c->what),
+				 errhint("Use mode \"exact\", whose shards send the batch's code sums before its gradient.")));
 	AeTrainerFillConfig(cfg, opts);
 }
 
@@ -1397,6 +1444,8 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	AeEpochStats *history;
 	bytea	   *snap;
 	Size		local_bytes;
+	int			code_width;
+	double	   *code_sum;
 
 	/*
 	 * The architecture, before any shard is opened where the width is known:
@@ -1582,6 +1631,9 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	gsum = palloc_extended(sizeof(double) * Max(model.n_params, 1), MCXT_ALLOC_HUGE);
 	memcpy(best, params, sizeof(float) * model.n_params);
 	history = palloc0(sizeof(AeEpochStats) * cfg.epochs);
+	code_width = model.dims[arch.code_layer + 1];
+	code_sum = cfg.objective.sparsity_weight > 0 && !c->approximate
+		? palloc(sizeof(double) * code_width) : NULL;
 
 	n_batches = Max(1, (int64) floor(st.n_train / cfg.batch_size + 0.5));
 	if (n_batches > PG_INT32_MAX / 2)
@@ -1619,6 +1671,19 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 				snap = WeightsSnapshot(c, &model, &cfg.objective, &g.id);
 				INSTR_TIME_SET_CURRENT(p1);
 				INSTR_TIME_ACCUM_DIFF(c->t_snapshot, p1, p0);
+				if (code_sum)
+				{
+					/* the sparsity penalty: the batch's code sums first, then its gradient */
+					CodeSum		cs = {g.id, epoch, b, code_width, code_sum, 0};
+
+					memset(code_sum, 0, sizeof(double) * code_width);
+					CallAll(c, snap, epoch, b, (int) n_batches, 0, AddCodeSums, &cs);
+					pfree(snap);
+					if (cs.rows == 0)
+						continue;	/* no row fell into this batch anywhere */
+					snap = AeShardMakeState(AE_GS_CODE, g.id, epoch, b, cs.rows, NULL, 0,
+											code_sum, (uint32) code_width, NULL, 0);
+				}
 				CallAll(c, snap, epoch, b, (int) n_batches, 0, AddGradient, &g);
 				INSTR_TIME_SET_CURRENT(p0);
 				INSTR_TIME_ACCUM_DIFF(c->t_calls, p0, p1);

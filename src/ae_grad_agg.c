@@ -130,6 +130,11 @@ LoadSnapshot(FmgrInfo *flinfo, const bytea *b, int rows)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s: the aggregate cannot apply the snapshot's denoising", WHAT)));
+	/* the sparsity penalty's ρ̂ is a mean over the whole batch, which no partial state holds */
+	if (sn->obj.sparsity_weight > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: the aggregate cannot apply the snapshot's sparsity penalty", WHAT)));
 	sn->ws_rows = Max(rows, AE_GRAD_CHUNK);
 	sn->ws = ae_workspace_create(&sn->model, &sn->obj, sn->ws_rows, &ae_palloc_allocator);
 	sn->grad = palloc_extended(sizeof(float) * n_params, MCXT_ALLOC_HUGE);
@@ -580,7 +585,7 @@ PG_FUNCTION_INFO_V1(ae_partial_info);
 
 /*
  * ae_partial_info(state bytea) → jsonb: a partial state (snapshot, gradient,
- * evaluation, statistics) checked and described: its kind, snapshot
+ * evaluation, statistics, code sums) checked and described: its kind, snapshot
  * identity, epoch, batch, rows and its three arrays — for drivers of
  * sharded training written in SQL, and for tests.
  */
@@ -606,8 +611,7 @@ ae_partial_info(PG_FUNCTION_ARGS)
 	ae_grad_state_floats(&gs, floats);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"kind\": \"%s\", \"snapshot\": \"%016llx\", \"epoch\": %d, \"batch\": %d, \"rows\": " INT64_FORMAT ", \"ints\": [",
-					 gs.kind == AE_GS_WEIGHTS ? "weights" : gs.kind == AE_GS_GRADIENT ? "gradient" :
-					 gs.kind == AE_GS_EVAL ? "evaluation" : "statistics",
+					 ae_grad_state_kind_name(gs.kind),
 					 (unsigned long long) gs.snapshot, gs.epoch, gs.batch, gs.rows);
 	for (uint32 i = 0; i < gs.n_ints; i++)
 		appendStringInfo(&buf, "%s%d", i ? ", " : "", ae_grad_state_int(&gs, i));

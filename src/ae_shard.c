@@ -70,6 +70,16 @@ struct AeShard
 	float	   *grad;
 	float	   *scratch;
 	float	   *Xtrain;			/* the training rows end to end (approximate mode) */
+	/*
+	 * The batch whose code sums this shard answered last (the first call of
+	 * a step with the sparsity penalty): its rows stay in xbuf (and xin) for
+	 * the second call, which brings the batch's code mean.  Any snapshot
+	 * loaded since clears code_id.
+	 */
+	uint64		code_id;
+	int			code_epoch;
+	int			code_batch;
+	int			code_rows;
 	const char *relname;		/* quoted and qualified, for messages */
 	Size		others;			/* bytes of rows the process's other shards hold */
 	Size		held;			/* bytes of this shard's rows */
@@ -518,6 +528,24 @@ AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind, AeGradState
 						what, (int) gs->kind, (int) kind)));
 }
 
+void
+AeShardParseRequest(const bytea *b, AeGradStateKind kind, AeGradStateKind other,
+					AeGradState *gs, const char *what)
+{
+	AeGradStateKind found;
+
+	/* the kind is read from the header, which the parse then checks with the rest */
+	if (VARSIZE_ANY_EXHDR(b) < AE_GS_HEADER)
+		found = kind;
+	else
+	{
+		const unsigned char *p = (const unsigned char *) VARDATA_ANY(b);
+
+		found = (p[6] | (p[7] << 8)) == (unsigned) other ? other : kind;
+	}
+	AeShardParseBytes(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), found, gs, what);
+}
+
 bytea *
 AeShardStats(AeShard *s)
 {
@@ -575,6 +603,7 @@ AeShardNormalize(AeShard *s, const float *offset, const float *scale, int d)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("normalisation of column %d is not finite and non-zero", j + 1)));
 	ae_norm_apply(offset, scale, s->X, (size_t) s->n, d);
+	s->code_id = 0;				/* a batch summed before is another batch now */
 }
 
 /* ------------------------------------------------------------- steps */
@@ -583,11 +612,13 @@ uint32
 AeShardObjectiveDoubles(const AeObjective *obj, double *out)
 {
 	out[0] = obj->l1_activity;
-	if (obj->noise == AE_NOISE_NONE && obj->contractive == 0)
+	if (obj->noise == AE_NOISE_NONE && obj->contractive == 0 && obj->sparsity_weight == 0)
 		return 1;
 	out[1] = (double) obj->noise;
 	out[2] = obj->noise != AE_NOISE_NONE ? obj->noise_level : 0;
 	out[3] = obj->contractive;
+	out[4] = obj->sparsity_weight;
+	out[5] = obj->sparsity_target;
 	return AE_SNAPSHOT_DOUBLES;
 }
 
@@ -611,6 +642,8 @@ AeShardSnapshotObjective(const AeGradState *gs, AeLoss loss, AeObjective *obj, c
 		double		kind = ae_grad_state_double(gs, 1);
 		double		level = ae_grad_state_double(gs, 2);
 		double		contractive = ae_grad_state_double(gs, 3);
+		double		beta = ae_grad_state_double(gs, 4);
+		double		rho = ae_grad_state_double(gs, 5);
 
 		if (!(kind == AE_NOISE_NONE ? level == 0
 			  : (kind == AE_NOISE_GAUSSIAN || kind == AE_NOISE_MASK) && level > 0 && level < 1))
@@ -621,23 +654,30 @@ AeShardSnapshotObjective(const AeGradState *gs, AeLoss loss, AeObjective *obj, c
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("%s: the snapshot's contractive weight %g is not valid", what, contractive)));
+		if (!(beta >= 0 && beta <= FLT_MAX && rho > 0 && rho < 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the snapshot's sparsity penalty (%g, target %g) is not valid",
+							what, beta, rho)));
 		obj->noise = (AeNoise) kind;
 		obj->noise_level = (float) level;
 		obj->contractive = (float) contractive;
+		obj->sparsity_weight = (float) beta;
+		obj->sparsity_target = (float) rho;
 	}
 }
 
-/* Bind the network to a weights snapshot; returns its identity. */
+/* Bind the network to a parsed weights snapshot; returns its identity. */
 static uint64
-LoadSnapshot(AeShard *s, const bytea *snapshot)
+LoadWeights(AeShard *s, const AeGradState *snapshot)
 {
-	AeGradState gs;
+	AeGradState gs = *snapshot;
 	AeArch		arch;
 	AeLoss		loss;
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 	MemoryContext old;
 
-	AeShardParseState(snapshot, AE_GS_WEIGHTS, &gs, "cannot run a shard step");
+	s->code_id = 0;
 	if (ae_grad_state_arch(&gs, &arch, &loss, errbuf) != AE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -677,6 +717,11 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 						"cannot run a shard step");
 	}
 	AeShardSnapshotObjective(&gs, loss, &s->obj, "cannot run a shard step");
+	if (ae_objective_validate(&s->obj, &s->model, errbuf) != AE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: the snapshot's objective is not valid"),
+				 errdetail("%s.", errbuf)));
 	ae_grad_state_floats(&gs, s->params);
 	s->has_norm = gs.n_floats > s->n_params;
 	MemoryContextSwitchTo(old);
@@ -695,6 +740,15 @@ LoadSnapshot(AeShard *s, const bytea *snapshot)
 		s->unit_checked = true;
 	}
 	return gs.snapshot;
+}
+
+static uint64
+LoadSnapshot(AeShard *s, const bytea *snapshot)
+{
+	AeGradState gs;
+
+	AeShardParseState(snapshot, AE_GS_WEIGHTS, &gs, "cannot run a shard step");
+	return LoadWeights(s, &gs);
 }
 
 /* A workspace and buffers for batches of up to rows rows. */
@@ -777,31 +831,23 @@ Bucket(AeShard *s, int epoch, int n_batches)
 	s->n_batches = n_batches;
 }
 
-bytea *
-AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batches)
+/*
+ * The shard's rows of one batch into xbuf (corrupted into xin for
+ * denoising); returns how many.
+ */
+static int
+GatherBatch(AeShard *s, int epoch, int batch, int n_batches)
 {
-	uint64		id;
 	int64		lo,
 				hi;
 	int			B;
-	double		sums[2] = {0, 0};
-	AeLossParts parts;
-	AeStatus	st;
-	bytea	   *out;
-	float	   *grad;
 
-	if (epoch < 1 || n_batches < 1 || n_batches > PG_INT32_MAX / 2 || batch < 1 || batch > n_batches)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("shard step %d of %d in epoch %d is out of range", batch, n_batches, epoch)));
-	id = LoadSnapshot(s, snapshot);
 	Bucket(s, epoch, n_batches);
 	lo = s->bucket[batch - 1];
 	hi = s->bucket[batch];
 	B = (int) (hi - lo);
 	if (B == 0)
-		return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
-
+		return 0;
 	EnsureBatch(s, s->max_bucket);
 	for (int i = 0; i < B; i++)
 		memcpy(s->xbuf + (size_t) i * s->d, s->X + (size_t) s->order[lo + i] * s->d,
@@ -818,13 +864,132 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 					   (size_t) s->d);
 		}
 	}
+	return B;
+}
+
+static int
+CodeWidth(const AeShard *s)
+{
+	return s->model.dims[s->arch.code_layer + 1];
+}
+
+/*
+ * The first call of a step with the sparsity penalty: AE_GS_CODE with the
+ * code activations of the batch's B rows (gathered) added up per unit.
+ */
+static bytea *
+CodeSums(AeShard *s, uint64 id, int epoch, int batch, int B)
+{
+	int			h = CodeWidth(s);
+	double	   *sums = palloc0(sizeof(double) * h);
+	bytea	   *out;
+
+	if (B > 0)
+		ae_check_status(ae_code_sums(&s->model, s->ws, s->xin ? s->xin : s->xbuf, B, sums),
+						NULL, "cannot run a shard step");
+	out = AeShardMakeState(AE_GS_CODE, id, epoch, batch, B, NULL, 0, sums, (uint32) h, NULL, 0);
+	pfree(sums);
+	s->code_id = id;
+	s->code_epoch = epoch;
+	s->code_batch = batch;
+	s->code_rows = B;
+	return out;
+}
+
+/*
+ * The second call: the coordinator's AE_GS_CODE, the code sums of the
+ * whole batch over its rows, checked against the batch this shard summed
+ * last and turned into the batch's code mean (h doubles into mean).
+ * Returns the rows of this shard's part, still in xbuf.
+ */
+static int
+CodeMean(AeShard *s, const AeGradState *gs, int epoch, int batch, double *mean)
+{
+	int			h = CodeWidth(s);
+	int			B = s->code_rows;
+
+	if (s->code_id == 0 || gs->snapshot != s->code_id || gs->epoch != epoch || gs->batch != batch ||
+		s->code_epoch != epoch || s->code_batch != batch)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: the code sums are not of the batch this shard summed last")));
+	if (gs->n_ints != 0 || gs->n_floats != 0 || gs->n_doubles != (uint32) h ||
+		gs->rows < Max(B, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot run a shard step: the batch's code sums are malformed"),
+				 errdetail("%u sums over " INT64_FORMAT " rows for a code layer of %d units and a part of %d rows.",
+						   gs->n_doubles, (int64) gs->rows, h, B)));
+	for (int j = 0; j < h; j++)
+	{
+		double		v = ae_grad_state_double(gs, j);
+
+		/* a sigmoid unit's activations are in [0, 1]: so is their mean */
+		if (!(v >= 0 && v <= (double) gs->rows))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("cannot run a shard step: the code sum %g of unit %d is outside [0, " INT64_FORMAT "]",
+							v, j + 1, (int64) gs->rows)));
+		mean[j] = v / (double) gs->rows;
+	}
+	s->code_id = 0;				/* one gradient per sum */
+	return B;
+}
+
+/*
+ * One call of an optimiser step.  With a weights snapshot: AE_GS_GRADIENT,
+ * the gradient sums of this shard's rows of the batch -- or, when the
+ * objective has the sparsity penalty, whose ρ̂ is a mean over the whole
+ * batch, first AE_GS_CODE with the code sums of these rows; the second
+ * call brings the coordinator's AE_GS_CODE for the whole batch and gets
+ * the gradient sums.
+ */
+bytea *
+AeShardStep(AeShard *s, const bytea *request, int epoch, int batch, int n_batches)
+{
+	AeGradState gs;
+	uint64		id;
+	int			B;
+	double		sums[2] = {0, 0};
+	double	   *mean = NULL;
+	AeLossParts parts;
+	AeStatus	st;
+	bytea	   *out;
+	float	   *grad;
+
+	if (epoch < 1 || n_batches < 1 || n_batches > PG_INT32_MAX / 2 || batch < 1 || batch > n_batches)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shard step %d of %d in epoch %d is out of range", batch, n_batches, epoch)));
+	AeShardParseRequest(request, AE_GS_WEIGHTS, AE_GS_CODE, &gs, "cannot run a shard step");
+	if (gs.kind == AE_GS_WEIGHTS)
+	{
+		id = LoadWeights(s, &gs);
+		B = GatherBatch(s, epoch, batch, n_batches);
+		if (s->obj.sparsity_weight > 0)
+			return CodeSums(s, id, epoch, batch, B);
+	}
+	else
+	{
+		if (s->params == NULL || s->obj.sparsity_weight == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("cannot run a shard step: code sums for a network without the sparsity penalty")));
+		mean = palloc(sizeof(double) * CodeWidth(s));
+		B = CodeMean(s, &gs, epoch, batch, mean);
+		id = gs.snapshot;
+	}
+	if (B == 0)
+		return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
+
 	/* the gradient is computed where the answer keeps it: megabytes not copied a step */
 	out = AllocState(0, 2, (uint32) s->n_params);
 	grad = ae_grad_state_floats_in_place((unsigned char *) VARDATA(out), 0, 2);
 	if (grad == NULL)
 		grad = s->grad;
-	st = ae_loss_grad(&s->model, s->ws, &s->obj, s->xin ? s->xin : s->xbuf, s->xbuf, B, grad,
-					  &parts, NULL);
+	/* the second call: ws still holds the encoder's activations of the first (CodeMean) */
+	st = ae_loss_grad_part(&s->model, s->ws, &s->obj, s->xin ? s->xin : s->xbuf, s->xbuf, B, mean,
+						   mean != NULL, grad, &parts, NULL);
 	if (st == AE_ERR_NONFINITE)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -838,6 +1003,8 @@ AeShardStep(AeShard *s, const bytea *snapshot, int epoch, int batch, int n_batch
 	sums[1] = parts.recon * B;
 	ae_grad_state_write((unsigned char *) VARDATA(out), AE_GS_GRADIENT, id, epoch, batch, B,
 						NULL, 0, sums, 2, grad, (uint32) s->n_params);
+	if (mean)
+		pfree(mean);
 	return out;
 }
 

@@ -68,19 +68,24 @@ extern void AeShardNormalize(AeShard *shard, const float *offset, const float *s
 
 /*
  * A weights snapshot's doubles: l1_activity alone, or with denoising's kind
- * (AeNoise) and level and the contractive weight (the exact penalty: no
- * random projections).  AeShardObjectiveDoubles fills out
+ * (AeNoise) and level, the contractive weight (the exact penalty: no
+ * random projections) and the sparsity penalty's weight and target.  AeShardObjectiveDoubles fills out
  * (AE_SNAPSHOT_DOUBLES) and returns how many to send; AeShardSnapshotObjective
  * reads them back into *obj (defaults otherwise, loss given), validated as
  * a state from elsewhere (raises XX001 naming what).
  */
-#define AE_SNAPSHOT_DOUBLES 4
+#define AE_SNAPSHOT_DOUBLES 6
 extern uint32 AeShardObjectiveDoubles(const AeObjective *obj, double *out);
 extern void AeShardSnapshotObjective(const AeGradState *gs, AeLoss loss, AeObjective *obj,
 									 const char *what);
 
-/* AE_GS_GRADIENT of the shard's rows of one batch at the snapshot's weights. */
-extern bytea *AeShardStep(AeShard *shard, const bytea *snapshot, int epoch, int batch,
+/*
+ * AE_GS_GRADIENT of the shard's rows of one batch at the snapshot's
+ * weights; with the sparsity penalty two calls: AE_GS_CODE (the rows' code
+ * sums) for the snapshot, then AE_GS_GRADIENT for the coordinator's
+ * AE_GS_CODE of the whole batch.
+ */
+extern bytea *AeShardStep(AeShard *shard, const bytea *request, int epoch, int batch,
 						  int n_batches);
 
 /* AE_GS_EVAL: what 1 the validation loss sum, what 2 every row's error. */
@@ -105,6 +110,9 @@ extern bytea *AeShardLocal(AeShard *shard, const bytea *snapshot, Jsonb *options
  */
 extern void AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs,
 							  const char *what);
+/* A state of either kind (the one the header names; errors name kind). */
+extern void AeShardParseRequest(const bytea *b, AeGradStateKind kind, AeGradStateKind other,
+								AeGradState *gs, const char *what);
 /* The same over len bytes at buf (a libpq result's value, say); gs points into them. */
 extern void AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind,
 							  AeGradState *gs, const char *what);

@@ -69,6 +69,20 @@ StateCrc(const unsigned char *buf, size_t len)
 	return ae_crc32c(buf, 12) ^ ae_crc32c(buf + 16, len - 16);
 }
 
+const char *
+ae_grad_state_kind_name(AeGradStateKind kind)
+{
+	static const char *const names[] = {
+		[AE_GS_WEIGHTS] = "weights",
+		[AE_GS_GRADIENT] = "gradient",
+		[AE_GS_EVAL] = "evaluation",
+		[AE_GS_STATS] = "statistics",
+		[AE_GS_CODE] = "code",
+	};
+
+	return kind >= AE_GS_WEIGHTS && kind <= AE_GS_CODE ? names[kind] : "unknown";
+}
+
 size_t
 ae_grad_state_size(uint32_t n_ints, uint32_t n_doubles, uint32_t n_floats)
 {
@@ -166,7 +180,7 @@ ae_grad_state_parse(const unsigned char *buf, size_t len, AeGradState *gs, char 
 		return AE_ERR_FORMAT;
 	}
 	kind = buf[6] | (buf[7] << 8);
-	if (kind < AE_GS_WEIGHTS || kind > AE_GS_STATS)
+	if (kind < AE_GS_WEIGHTS || kind > AE_GS_CODE)
 		return Fault(errbuf, "partial state of an unknown kind");
 	stated = GetU32(buf + 8);
 	if (stated != len)

@@ -36,8 +36,10 @@ typedef enum AeGradStateKind
 	AE_GS_WEIGHTS = 1,			/* ints: architecture; doubles: objective; floats: parameters */
 	AE_GS_GRADIENT = 2,			/* doubles: Σ loss; floats: Σ gradient over the rows */
 	AE_GS_EVAL = 3,				/* doubles: Σ loss; floats: per-row errors (or none) */
-	AE_GS_STATS = 4				/* ints: width; doubles: rows, train, val, then count-free
+	AE_GS_STATS = 4,			/* ints: width; doubles: rows, train, val, then count-free
 								 * mean/M2/min/max per column */
+	AE_GS_CODE = 5				/* doubles: Σ code activations per unit over the rows (the
+								 * sparsity penalty's ρ̂ of a batch, ae_code_sums) */
 } AeGradStateKind;
 
 /* A parsed (or to-be-written) state: the arrays point into the buffer. */
@@ -55,6 +57,9 @@ typedef struct AeGradState
 	const unsigned char *doubles_raw;
 	const unsigned char *floats_raw;
 } AeGradState;
+
+/* The kind's name, as ae_partial_info shows it ("weights", ..., "code"). */
+const char *ae_grad_state_kind_name(AeGradStateKind kind);
 
 /* Bytes of a state with these counts (0 when a count is too large). */
 size_t		ae_grad_state_size(uint32_t n_ints, uint32_t n_doubles, uint32_t n_floats);

@@ -111,23 +111,33 @@ ae_l1_penalty(float lambda, const float *a, size_t n, int B)
 
 /*
  * β·Σ_j KL(ρ‖ρ̂_j) of the code activations a (B×h); fills kl_grad (h) with
- * ∂KL/∂a_bj, which does not depend on b.
+ * ∂KL/∂a_bj, which does not depend on b.  ρ̂_j is the mean of column j of
+ * a, or rho_hat[j] when rho_hat is not NULL: the mean over a whole batch of
+ * which a holds B rows (a sharded training's shard), whose gradient then is
+ * that of the whole batch's penalty, per row of a part averaged over B rows.
  */
 double
-ae_kl_penalty(float beta, float rho_f, const float *a, int B, int h, float *kl_grad)
+ae_kl_penalty(float beta, float rho_f, const float *a, int B, int h, const double *rho_hat_in,
+			  float *kl_grad)
 {
 	double		rho = rho_f;
 	double		total = 0.0;
 
 	for (int j = 0; j < h; j++)
 	{
-		double		mean = 0.0;
 		double		rho_hat;
 		bool		clamped = false;
 
-		for (int b = 0; b < B; b++)
-			mean += a[(size_t) b * h + j];
-		rho_hat = mean / B;
+		if (rho_hat_in)
+			rho_hat = rho_hat_in[j];
+		else
+		{
+			double		mean = 0.0;
+
+			for (int b = 0; b < B; b++)
+				mean += a[(size_t) b * h + j];
+			rho_hat = mean / B;
+		}
 		if (rho_hat < AE_KL_CLAMP)
 		{
 			rho_hat = AE_KL_CLAMP;

@@ -197,6 +197,27 @@ AeStatus	ae_loss_grad(const AeModel *model, AeWorkspace *ws, const AeObjective *
 						 const float *x_in, const float *x_target, int B,
 						 float *grad, AeLossParts *parts, AeRng *rng);
 
+/*
+ * A batch spread over several parts (the shards of a sharded training),
+ * with the sparsity penalty (KL) of the whole batch, whose ρ̂ is a mean
+ * over all its rows.  ae_code_sums forwards a part's B rows (B may be 0)
+ * through the encoder and adds up each code unit's activations (sums: the
+ * code width's doubles).  The caller adds the sums of every part and
+ * divides by the batch's rows; with that code_mean, ae_loss_grad_part is
+ * ae_loss_grad of the part except that the KL term is the whole batch's:
+ * its value, and a gradient such that the parts' gradients, each times its
+ * B, add up to the batch's gradient times the batch's rows.  code_mean NULL
+ * is ae_loss_grad.  encoded: nothing has used ws since ae_code_sums ran on
+ * these same rows, whose encoder activations it still holds; the forward
+ * pass is not run through the encoder again.
+ */
+AeStatus	ae_code_sums(const AeModel *model, AeWorkspace *ws, const float *x_in, int B,
+						 double *sums);
+AeStatus	ae_loss_grad_part(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
+							  const float *x_in, const float *x_target, int B,
+							  const double *code_mean, bool encoded, float *grad,
+							  AeLossParts *parts, AeRng *rng);
+
 /* The same loss without the gradient (validation). */
 AeStatus	ae_loss_only(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 						 const float *x_in, const float *x_target, int B,

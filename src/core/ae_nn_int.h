@@ -83,8 +83,13 @@ double		ae_recon_loss(AeLoss loss, const float *xhat, const float *x, size_t n, 
 /* λ·(1/B)Σ|a| over the code activations a (n = B·h floats). */
 double		ae_l1_penalty(float lambda, const float *a, size_t n, int B);
 
-/* β·Σ_j KL(ρ‖ρ̂_j) of the code activations a (B, h); kl_grad (h) or NULL gets ∂KL/∂a_bj. */
-double		ae_kl_penalty(float beta, float rho, const float *a, int B, int h, float *kl_grad);
+/*
+ * β·Σ_j KL(ρ‖ρ̂_j) of the code activations a (B, h), ρ̂ their column means
+ * or rho_hat (h, not NULL: a whole batch's of which a is a part); kl_grad
+ * (h) or NULL gets ∂KL/∂a_bj.
+ */
+double		ae_kl_penalty(float beta, float rho, const float *a, int B, int h,
+						  const double *rho_hat, float *kl_grad);
 
 /*
  * backward of both sparsity terms: d (B, h) += l1_scale·sign(a) + kl_grad

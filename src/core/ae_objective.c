@@ -111,12 +111,14 @@ ae_objective_validate(const AeObjective *obj, const AeModel *model, char *errbuf
 
 /*
  * Forward the batch, evaluate every loss part, and when grad is not NULL
- * run the backward pass into it.
+ * run the backward pass into it.  code_mean (NULL: the batch's own) is the
+ * ρ̂ of the KL penalty; encoded: ws holds the encoder's activations of
+ * these rows already (ae_code_sums), the forward pass starts after them.
  */
 static AeStatus
 LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
-			const float *x_in, const float *x_target, int B,
-			float *grad, AeLossParts *parts, AeRng *rng)
+			const float *x_in, const float *x_target, int B, const double *code_mean,
+			bool encoded, float *grad, AeLossParts *parts, AeRng *rng)
 {
 	int			L = model->n_layers;
 	int			C = model->arch.code_layer;
@@ -134,7 +136,7 @@ LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 		return AE_ERR_CONFIG;
 
 	/* forward: act[l] (B, dims[l+1]) = f_l(act[l-1] W_lᵀ + b_l), act[-1] = x_in */
-	for (int l = 0; l < L; l++)
+	for (int l = encoded ? C + 1 : 0; l < L; l++)
 		ae_layer_forward(model, l, l == 0 ? x_in : ws->act[l - 1], B, ws->act[l]);
 
 	/* loss parts; ∂recon/∂x̂ (B, d) goes straight into the first delta buffer */
@@ -148,7 +150,7 @@ LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 		lp.l1 = ae_l1_penalty(obj->l1_activity, ws->act[C], (size_t) B * h, B);
 	if (obj->sparsity_weight > 0.0f)
 		lp.kl = ae_kl_penalty(obj->sparsity_weight, obj->sparsity_target, ws->act[C], B, h,
-							  grad ? ws->kl_grad : NULL);
+							  code_mean, grad ? ws->kl_grad : NULL);
 	if (grad)
 		memset(grad, 0, model->n_params * sizeof(float));
 	if (obj->contractive > 0.0f)
@@ -189,7 +191,37 @@ ae_loss_grad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 			 const float *x_in, const float *x_target, int B,
 			 float *grad, AeLossParts *parts, AeRng *rng)
 {
-	return LossAndGrad(model, ws, obj, x_in, x_target, B, grad, parts, rng);
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, false, grad, parts, rng);
+}
+
+AeStatus
+ae_loss_grad_part(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
+				  const float *x_in, const float *x_target, int B, const double *code_mean,
+				  bool encoded, float *grad, AeLossParts *parts, AeRng *rng)
+{
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, code_mean, encoded, grad, parts, rng);
+}
+
+AeStatus
+ae_code_sums(const AeModel *model, AeWorkspace *ws, const float *x_in, int B, double *sums)
+{
+	int			C = model->arch.code_layer;
+	int			h = model->dims[C + 1];
+
+	if (B < 0 || B > ws->max_batch)
+		return AE_ERR_CONFIG;
+	for (int j = 0; j < h; j++)
+		sums[j] = 0.0;
+	if (B == 0)
+		return AE_OK;
+	/* the encoder alone, as LossAndGrad's forward runs it: the same activations */
+	for (int l = 0; l <= C; l++)
+		ae_layer_forward(model, l, l == 0 ? x_in : ws->act[l - 1], B, ws->act[l]);
+	/* in row order, as ae_kl_penalty sums a batch of its own */
+	for (int b = 0; b < B; b++)
+		for (int j = 0; j < h; j++)
+			sums[j] += ws->act[C][(size_t) b * h + j];
+	return AE_OK;
 }
 
 AeStatus
@@ -197,5 +229,5 @@ ae_loss_only(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 			 const float *x_in, const float *x_target, int B,
 			 AeLossParts *parts, AeRng *rng)
 {
-	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, parts, rng);
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, false, NULL, parts, rng);
 }

@@ -232,6 +232,41 @@ ok($dct > 1e-3, "contractive: the penalty changes the model (max |dw| / max |w| 
 like($err, qr/contractive_samples is not supported by sharded training/,
 	'random projections of the contractive penalty are refused (one stream over a batch)');
 
+# --- the sparsity penalty (KL): its ρ̂ is a mean over the whole batch, so a
+# step is two calls, the shards' code sums, then the gradient at the batch's mean
+my $kl = $opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "activation": "sigmoid", "sparsity_weight": 0.5, "sparsity_target": 0.1/r;
+my $sig = $opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "activation": "sigmoid"/r;
+for my $case ([ 'kl_ref', 'full_t', $kl ], [ 'kl_two', 'p2', $kl ], [ 'kl_three', 'p3', $kl ],
+	[ 'kl_plain', 'full_t', $sig ])
+{
+	my ($m, $rel, $o) = @$case;
+	$coord->safe_psql('postgres', "SELECT shards FROM ae_train_sharded('$m', '$rel', $cols, 'id', $o)");
+}
+for my $m ('kl_two', 'kl_three')
+{
+	my $dk = $coord->safe_psql('postgres', "SELECT wdiff('kl_ref', '$m')");
+	ok($dk <= 1e-5, "sparsity_weight: $m vs single server: max |dw| / max |w| = $dk <= 1e-5");
+}
+my $dkl = $coord->safe_psql('postgres', "SELECT wdiff('kl_plain', 'kl_two')");
+ok($dkl > 1e-3, "sparsity_weight: the penalty changes the model (max |dw| / max |w| = $dkl from the plain one)");
+# that a part's gradient at the batch's code mean adds up to the core's
+# gradient of the whole batch is the unit tests' (test_nn.c); here the
+# penalty does its work: the mean code activation falls towards the target
+my $mean_code = q{SELECT avg(e) FROM full_t f, unnest(ae_encode('%s', ARRAY[c1,c2,c3,c4,c5,c6,c7,c8])) e};
+my ($ck, $cp) = map { $coord->safe_psql('postgres', sprintf($mean_code, $_)) } ('kl_two', 'kl_plain');
+ok($ck < $cp - 0.05, "sparsity_weight across shards: the code's mean activation falls ($ck, plain $cp)");
+my ($tlk, $tlk3) = map { $coord->safe_psql('postgres', "SELECT train_loss FROM ae_models WHERE name = '$_'") }
+	('kl_ref', 'kl_three');
+ok(abs($tlk3 - $tlk) <= 1e-5 * $tlk, "sparsity_weight: 3 shards' training loss (with the batch's KL) as on one server ($tlk3 vs $tlk)");
+like($coord->safe_psql('postgres', q{SELECT variant FROM ae_models WHERE name = 'kl_two'}),
+	qr/sparse/, 'the stored model is a sparse one');
+my $rkla = $coord->safe_psql('postgres', "SELECT rows_used FROM ae_train_sharded('kl_approx', 'p2', $cols, 'id', $kl, 'approximate')");
+is($rkla, '600', 'sparsity_weight in the approximate mode: each shard its own batches\' penalty');
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('kl_agg', 'full_t', $cols, 'id', $kl, 'aggregate')");
+like($err, qr/sparsity_weight is not supported by mode "aggregate"/,
+	'the aggregate mode refuses sparsity_weight (one query a step cannot bring the batch\'s mean first)');
+
 # --- a warm start continues from the stored model across shards as on one server
 my $warm = $opts =~ s/"epochs": 3/"epochs": 2, "warm_start": true/r;
 for my $case ([ 'w_ref', 'full_t' ], [ 'w_two', 'p2' ])
@@ -577,18 +612,26 @@ sub crc32c
 	}
 	return $c ^ 0xFFFFFFFF;
 }
-sub with_noise
+sub recrc
 {
-	my ($hex, $kind, $level) = @_;
-	my $b = pack 'H*', $hex;
-	my ($n_ints, $n_doubles) = unpack 'V V', substr($b, 40, 8);
-	die "expected one double" unless $n_doubles == 1;
-	substr($b, 56 + 4 * $n_ints + 8, 0) = pack('d<', $kind) . pack('d<', $level) . pack('d<', 0);
-	substr($b, 44, 4) = pack 'V', 4;
+	my ($b) = @_;
 	substr($b, 8, 4) = pack 'V', length $b;
 	substr($b, 12, 4) = pack 'V', crc32c(substr($b, 0, 12)) ^ crc32c(substr($b, 16));
-	return unpack 'H*', $b;
+	return $b;
 }
+# a snapshot of one double (l1_activity) given the objective's other five:
+# noise kind and level, contractive, sparsity weight and target
+sub with_objective
+{
+	my ($hex, @objective) = @_;
+	my $b = pack 'H*', $hex;
+	my ($n_ints, $n_doubles) = unpack 'V V', substr($b, 40, 8);
+	die "expected one double" unless $n_doubles == 1 && @objective == 5;
+	substr($b, 56 + 4 * $n_ints + 8, 0) = pack('d<*', @objective);
+	substr($b, 44, 4) = pack 'V', 6;
+	return unpack 'H*', recrc($b);
+}
+sub with_noise { my ($hex, $kind, $level) = @_; return with_objective($hex, $kind, $level, 0, 0, 0.05); }
 $s1->safe_psql('postgres', q{SELECT 1 FROM ae_train('m2', 'part_a', NULL, '{c1,c2}', hidden => '{1}', epochs => 1)});
 my $snap = $s1->safe_psql('postgres', q{SELECT encode(ae_grad_snapshot('m2'), 'hex')});
 ($rc, $out, $err) = $s1->psql('postgres', sprintf(q{
@@ -599,5 +642,48 @@ my $snap = $s1->safe_psql('postgres', q{SELECT encode(ae_grad_snapshot('m2'), 'h
 }, with_noise($snap, 7, 0.5), with_noise($snap, 2, 0.5)), on_error_stop => 0);
 like($err, qr/the snapshot's denoising \(7, 0\.5\) is not valid/, 'a snapshot with a forged noise kind is refused');
 like($out, qr/^t\n250\nt$/m, 'the same snapshot with mask noise steps over the batch (every row: one batch)');
+
+# the sparsity penalty's two calls, and forged code sums
+like((($s1->psql('postgres', sprintf(q{
+	SELECT length(ae_shard_open('t3', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
+	SELECT ae_shard_step('t3', '\x%s'::bytea, 1, 1, 1);
+}, with_objective($snap, 0, 0, 0, 0.5, 0.1)), on_error_stop => 0))[2]),
+	qr/the snapshot's objective is not valid.*sparsity_weight requires a sigmoid code layer/s,
+	'a snapshot with the sparsity penalty on a relu code layer is refused');
+$s1->safe_psql('postgres', q{SELECT 1 FROM ae_train('m3', 'part_a', NULL, '{c1,c2}', hidden => '{2}', epochs => 1, activation => 'sigmoid')});
+my $snap3_plain = $s1->safe_psql('postgres', q{SELECT encode(ae_grad_snapshot('m3'), 'hex')});
+like((($s1->psql('postgres', sprintf(q{
+	SELECT length(ae_shard_open('t3', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
+	SELECT ae_shard_step('t3', '\x%s'::bytea, 1, 1, 1);
+}, with_objective($snap3_plain, 0, 0, 0, 0.5, 1.5)), on_error_stop => 0))[2]),
+	qr/the snapshot's sparsity penalty \(0\.5, target 1\.5\) is not valid/,
+	'a snapshot with a sparsity target outside (0, 1) is refused');
+my $snap3 = with_objective($snap3_plain, 0, 0, 0, 0.5, 0.1);
+$out = $s1->safe_psql('postgres', sprintf(q{
+	SELECT length(ae_shard_open('t4', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
+	SELECT encode(ae_shard_step('t4', '\x%s'::bytea, 1, 1, 1), 'hex');
+}, $snap3));
+my ($code) = (split /\n/, $out)[1];
+my $info = $s1->safe_psql('postgres', qq{SELECT ae_partial_info('\\x$code'::bytea)->>'kind', ae_partial_info('\\x$code'::bytea)->>'rows',
+	jsonb_array_length(ae_partial_info('\\x$code'::bytea)->'doubles')});
+is($info, 'code|250|2', 'with the sparsity penalty a shard first answers its rows\' code sums, one per code unit');
+# another session's first call gives the same sums (the same rows and
+# weights); the sums times ten and more are more than every row at 1
+my $cb = pack 'H*', $code;
+my ($s_a, $s_b) = unpack 'd< d<', substr($cb, 56, 16);
+my $too_big = $cb;
+substr($too_big, 56, 16) = pack 'd< d<', 10 * $s_a + 300, $s_b;
+($rc, $out, $err) = $s1->psql('postgres', sprintf(q{
+	SELECT length(ae_shard_open('t4', 'part_a', '{c1,c2}', 'id', 1, 0)) > 0;
+	SELECT (ae_partial_info(ae_shard_step('t4', '\x%s'::bytea, 1, 1, 1)))->>'kind';
+	SELECT ae_shard_step('t4', '\x%s'::bytea, 1, 1, 1);
+	SELECT (ae_partial_info(ae_shard_step('t4', '\x%s'::bytea, 1, 1, 1)))->>'kind';
+	SELECT (ae_partial_info(ae_shard_step('t4', '\x%s'::bytea, 1, 1, 1)))->>'rows';
+	SELECT ae_shard_step('t4', '\x%s'::bytea, 1, 1, 1);
+	SELECT ae_shard_close('t4');
+}, $snap3, unpack('H*', recrc($too_big)), $snap3, $code, $code), on_error_stop => 0);
+like($err, qr/the code sum [0-9.e+]+ of unit 1 is outside \[0, 250\]/, 'a code sum larger than its rows allow is refused');
+like($out, qr/^t\ncode\ncode\n250\nt$/, 'the whole batch\'s code sums (here: this shard\'s own) bring the gradient of its 250 rows');
+like($err, qr/the code sums are not of the batch this shard summed last/, 'the same code sums a second time are refused');
 
 done_testing();

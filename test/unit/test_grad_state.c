@@ -150,6 +150,18 @@ TestCorruption(void)
 			truncated++;
 	unit_ok(truncated == 0, "every truncation is refused");
 	unit_ok(ae_grad_state_parse(NULL, 0, &gs, NULL) == AE_ERR_FORMAT, "NULL is refused");
+	{
+		/* the kinds: the last known one parses, the next one (CRC and all valid) does not */
+		char		err[AE_ERRBUF_SIZE] = "";
+
+		ae_grad_state_write(buf, AE_GS_CODE, 1, 1, 1, 1, Ints, 3, Doubles, 2, Floats, 4);
+		unit_ok(ae_grad_state_parse(buf, len, &gs, NULL) == AE_OK && gs.kind == AE_GS_CODE,
+				"a state of the last kind (code sums) parses");
+		ae_grad_state_write(buf, (AeGradStateKind) (AE_GS_CODE + 1), 1, 1, 1, 1, Ints, 3, Doubles, 2,
+							Floats, 4);
+		unit_ok(ae_grad_state_parse(buf, len, &gs, err) == AE_ERR_FORMAT && strstr(err, "kind"),
+				"a state of an unknown kind is refused: %s", err);
+	}
 	free(buf);
 }
 

@@ -1058,6 +1058,119 @@ TestBatchIsMeanOfRows(void)
 	NetFree(&net);
 }
 
+/*
+ * KL is not a per-row mean: ρ̂ is the whole batch's.  A batch cut into
+ * parts (a sharded training's shards, one of them empty) gives the whole
+ * batch's loss and gradient when every part gets the batch's code mean
+ * (ae_code_sums added up over the parts, ae_loss_grad_part), and not when
+ * each part uses its own.
+ */
+static void
+TestKlOverParts(void)
+{
+	enum {B = 60, D = 12, PARTS = 4};
+	static const int h[] = {10, 5, 10};
+	static const int cut[PARTS + 1] = {0, 17, 17, 41, B};
+	AeArch		arch;
+	Net			net;
+	AeObjective obj;
+	AeWorkspace *ws;
+	AeLossParts pb,
+				pp;
+	float	   *x = malloc(sizeof(float) * B * D);
+	float	   *gbatch;
+	double	   *gsum,
+			   *gown;
+	double		sums[5] = {0},
+				part[5],
+				mean[5],
+				lsum = 0,
+				e_grad = 0,
+				e_own = 0,
+				scale;
+	AeRng		rng;
+	AeStatus	st = AE_OK;
+
+	ae_rng_seed(&rng, 31);
+	ae_arch_make(&arch, D, 3, h, AE_ACT_TANH, AE_ACT_LINEAR, false);
+	arch.hidden_act[arch.code_layer] = AE_ACT_SIGMOID;
+	NetMake(&net, &arch, 6);
+	RandomBiases(&net.m, &rng, 0.3);
+	FillUniform(&rng, x, (size_t) B * D, -1.0, 1.0);
+	ae_objective_defaults(&obj);
+	obj.sparsity_weight = 0.8f;
+	obj.sparsity_target = 0.1f;
+	obj.l1_activity = 0.01f;
+	obj.contractive = 0.05f;	/* exact: a sum over rows, read from the same activations */
+	ws = ae_workspace_create(&net.m, &obj, B, &unit_allocator);
+	gbatch = malloc(net.m.n_params * sizeof(float));
+	gsum = calloc(net.m.n_params, sizeof(double));
+	gown = calloc(net.m.n_params, sizeof(double));
+	st |= ae_loss_grad(&net.m, ws, &obj, x, x, B, gbatch, &pb, NULL);
+
+	for (int p = 0; p < PARTS; p++)
+	{
+		st |= ae_code_sums(&net.m, ws, x + (size_t) cut[p] * D, cut[p + 1] - cut[p], part);
+		for (int j = 0; j < 5; j++)
+			sums[j] += part[j];
+	}
+	for (int j = 0; j < 5; j++)
+		mean[j] = sums[j] / B;
+	for (int p = 0; p < PARTS; p++)
+	{
+		int			n = cut[p + 1] - cut[p];
+
+		if (n == 0)
+			continue;
+		st |= ae_loss_grad_part(&net.m, ws, &obj, x + (size_t) cut[p] * D, x + (size_t) cut[p] * D,
+								n, mean, false, net.grad, &pp, NULL);
+		lsum += pp.total * n;
+		for (size_t i = 0; i < net.m.n_params; i++)
+			gsum[i] += (double) net.grad[i] * n;
+		/* the part's own ρ̂: what a shard alone would compute */
+		st |= ae_loss_grad(&net.m, ws, &obj, x + (size_t) cut[p] * D, x + (size_t) cut[p] * D,
+						   n, net.grad, &pp, NULL);
+		for (size_t i = 0; i < net.m.n_params; i++)
+			gown[i] += (double) net.grad[i] * n;
+	}
+	scale = MaxAbs(gbatch, net.m.n_params);
+	for (size_t i = 0; i < net.m.n_params; i++)
+	{
+		e_grad = fmax(e_grad, fabs(gsum[i] / B - gbatch[i]));
+		e_own = fmax(e_own, fabs(gown[i] / B - gbatch[i]));
+	}
+	unit_ok(st == AE_OK && pb.kl > 1e-3 && fabs(lsum / B - pb.total) < 1e-6 * pb.total &&
+			e_grad < 1e-6 * scale,
+			"KL over %d parts with the batch's code mean: loss %.6f (kl %.6f) and gradient as the whole batch's (loss %.1e, grad err %.1e of %.1e)",
+			PARTS, pb.total, pb.kl, fabs(lsum / B - pb.total), e_grad, scale);
+	unit_ok(e_own > 1e-4 * scale,
+			"KL over parts with each part's own code mean is another gradient (err %.1e of %.1e)",
+			e_own, scale);
+	{
+		/* right after ae_code_sums of the same rows the encoder need not run again: the same bits */
+		int			n = cut[PARTS] - cut[PARTS - 1];
+		const float *xp = x + (size_t) cut[PARTS - 1] * D;
+		float	   *g2 = malloc(net.m.n_params * sizeof(float));
+		AeLossParts p2;
+
+		st |= ae_loss_grad_part(&net.m, ws, &obj, xp, xp, n, mean, false, g2, &p2, NULL);
+		st |= ae_code_sums(&net.m, ws, xp, n, part);
+		st |= ae_loss_grad_part(&net.m, ws, &obj, xp, xp, n, mean, true, net.grad, &pp, NULL);
+		unit_ok(st == AE_OK && memcmp(g2, net.grad, net.m.n_params * sizeof(float)) == 0 &&
+				p2.total == pp.total,
+				"a part's gradient on the encoder activations ae_code_sums left is the same bits");
+		free(g2);
+	}
+	st = ae_code_sums(&net.m, ws, x, B + 1, part);
+	unit_ok(st == AE_ERR_CONFIG, "ae_code_sums refuses more rows than the workspace holds");
+	ae_workspace_destroy(ws, &unit_allocator);
+	free(x);
+	free(gbatch);
+	free(gsum);
+	free(gown);
+	NetFree(&net);
+}
+
 /* ---------------------------------------------------------------- corruption */
 
 static void
@@ -1181,6 +1294,7 @@ main(void)
 	TestErrors();
 	TestDeterminism();
 	TestBatchIsMeanOfRows();
+	TestKlOverParts();
 	TestCorrupt();
 	return unit_done();
 }

@@ -31,8 +31,12 @@ SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,cat}', 'id');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"noise": "mask"}', 'aggregate');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive": 0.1, "contractive_samples": 4}');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
-SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id',
+-- the sparsity penalty trains (two calls a step), but not on a relu code layer
+SELECT rows_used, shards FROM ae_train_sharded('sh_kl', 'sh_rows', '{a,b}', 'id',
                                '{"sparsity_weight": 0.1, "activation": "sigmoid"}');
+SELECT variant FROM ae_models WHERE name = 'sh_kl';
+SELECT ae_drop('sh_kl');
+SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"sparsity_weight": 0.1}');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"loss": "bce", "normalize": "zscore"}');
 -- PL/Proxy: a cluster that does not exist
 SELECT * FROM ae_train_plproxy('sh_e', 'no_cluster', 'public.sh_rows', '{a,b}', 'id', '{}');
@@ -82,7 +86,7 @@ UPDATE sh_bad SET b = 1, id = NULL WHERE id IN (3, 5);
 SELECT * FROM ae_train_sharded('sh_agg', 'sh_bad', '{a,b,c}', 'id', '{"hidden": [2]}', 'aggregate');
 TRUNCATE sh_bad;
 SELECT * FROM ae_train_sharded('sh_agg', 'sh_bad', '{a,b,c}', 'id', '{"hidden": [2]}', 'aggregate');
-SELECT * FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', 'id', '{"hidden": [2], "sparsity_weight": 0.1}', 'aggregate');
+SELECT * FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', 'id', '{"hidden": [2], "sparsity_weight": 0.1, "activation": "sigmoid"}', 'aggregate');
 SELECT * FROM ae_train_plproxy('sh_agg', 'nocluster', 'sh_rows', '{a,b,c}', 'id', '{}', 'aggregate');
 -- and it trains: every row, no session left
 SELECT rows_used, epochs_run, shards FROM ae_train_sharded('sh_agg', 'sh_rows', '{a,b,c}', 'id', '{"hidden": [2], "epochs": 2}', 'aggregate');
