@@ -228,8 +228,18 @@ COMMENT ON FUNCTION @extschema@.ae_train_sharded(pg_catalog.text, pg_catalog.reg
 
 CREATE FUNCTION @extschema@.ae_shard_open(session pg_catalog.text, relation pg_catalog.regclass,
     columns pg_catalog.text[], key pg_catalog.text, seed pg_catalog.int8,
-    validation_fraction pg_catalog.float8) RETURNS pg_catalog.bytea
+    validation_fraction pg_catalog.float8, max_rows pg_catalog.int8 DEFAULT 0) RETURNS pg_catalog.bytea
     AS 'MODULE_PATHNAME', 'ae_shard_open'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_count_below(session pg_catalog.text, threshold pg_catalog.int8)
+    RETURNS pg_catalog.int8
+    AS 'MODULE_PATHNAME', 'ae_shard_count_below'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+
+CREATE FUNCTION @extschema@.ae_shard_keep_below(session pg_catalog.text, threshold pg_catalog.int8)
+    RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'ae_shard_keep_below'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 
 CREATE FUNCTION @extschema@.ae_shard_normalize(session pg_catalog.text, "offset" pg_catalog.float4[],
@@ -260,8 +270,12 @@ CREATE FUNCTION @extschema@.ae_shard_sessions() RETURNS pg_catalog.int4
     AS 'MODULE_PATHNAME', 'ae_shard_sessions'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION @extschema@.ae_shard_open(pg_catalog.text, pg_catalog.regclass, pg_catalog.text[], pg_catalog.text, pg_catalog.int8, pg_catalog.float8)
-    IS 'shard side of ae_train_sharded: read this server''s rows once into the backend; returns their statistics';
+COMMENT ON FUNCTION @extschema@.ae_shard_open(pg_catalog.text, pg_catalog.regclass, pg_catalog.text[], pg_catalog.text, pg_catalog.int8, pg_catalog.float8, pg_catalog.int8)
+    IS 'shard side of ae_train_sharded: read this server''s rows once into the backend (with max_rows, those of smallest sample hash); returns their statistics';
+COMMENT ON FUNCTION @extschema@.ae_shard_count_below(pg_catalog.text, pg_catalog.int8)
+    IS 'shard side of ae_train_sharded with max_rows: the rows held whose sample hash is at most threshold';
+COMMENT ON FUNCTION @extschema@.ae_shard_keep_below(pg_catalog.text, pg_catalog.int8)
+    IS 'shard side of ae_train_sharded with max_rows: keep the rows whose sample hash is at most threshold; returns their statistics';
 COMMENT ON FUNCTION @extschema@.ae_shard_step(pg_catalog.text, pg_catalog.bytea, pg_catalog.int4, pg_catalog.int4, pg_catalog.int4)
     IS 'shard side of ae_train_sharded: gradient sums of this shard''s rows of one batch';
 COMMENT ON FUNCTION @extschema@.ae_shard_sessions() IS 'number of shard sessions this backend holds rows for';

@@ -34,6 +34,7 @@
 #include "libpq-fe.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/pg_bswap.h"
 #include "portability/instr_time.h"
 #include "storage/latch.h"
 #include "utils/array.h"
@@ -1074,6 +1075,95 @@ MergeStats(Coord *c, Stats *st, const bytea *b, int ncols, const char *shard)
 	st->n_val += ae_grad_state_double(&gs, 2);
 }
 
+/* Every shard's rows with a sample hash up to threshold, added up. */
+static int64
+CountBelow(Coord *c, int64 threshold)
+{
+	char		t_s[32];
+	int64		count = 0;
+
+	snprintf(t_s, sizeof(t_s), INT64_FORMAT, threshold);
+	for (int i = 0; i < c->n_shards; i++)
+	{
+		const char *v[2] = {c->session, t_s};
+
+		if (c->shards[i].conn)
+			SendCall(c, &c->shards[i], "SELECT %s.ae_shard_count_below($1, $2)", 2, v, NULL, NULL);
+	}
+	PumpAll(c);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].local)
+			count += AeShardCountBelow(c->shards[i].local, threshold);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].conn)
+		{
+			bytea	   *b = WaitResult(c, &c->shards[i]);
+			uint64		n;
+
+			/* a binary int8: 8 bytes in network order */
+			if (VARSIZE(b) - VARHDRSZ != sizeof(n))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("%s: the shard of %s returned an unexpected result",
+								c->what, c->shards[i].name)));
+			memcpy(&n, VARDATA(b), sizeof(n));
+			n = pg_ntoh64(n);
+			if ((int64) n < 0 || (int64) n > PG_INT32_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("%s: the shard of %s counted " INT64_FORMAT " rows",
+								c->what, c->shards[i].name, (int64) n)));
+			count += (int64) n;
+			pfree(b);
+		}
+	return count;
+}
+
+/*
+ * max_rows: the sample is the rows of the whole relation whose sample hash
+ * is at most the largest threshold with no more than max_rows rows up to
+ * it (ae_shard.h), the same rows however they are sharded.  The threshold
+ * is found by bisection over the shards' counts (63 rounds of one small
+ * call a shard: the hashes are below 2^63), then every shard keeps its
+ * part; *st becomes the sample's statistics.
+ */
+static void
+SampleRows(Coord *c, Stats *st, int64 max_rows, int ncols)
+{
+	int64		lo = -1,		/* no row is at or below: count 0 ≤ max_rows */
+				hi = PG_INT64_MAX;	/* every row is: count st->n > max_rows */
+	char		t_s[32];
+
+	/* hi − lo is 2^63 at first: computed in uint64 */
+	while ((uint64) hi - (uint64) lo > 1)
+	{
+		int64		mid = lo + (int64) (((uint64) hi - (uint64) lo) / 2);
+
+		if (CountBelow(c, mid) <= max_rows)
+			lo = mid;
+		else
+			hi = mid;
+		CHECK_FOR_INTERRUPTS();
+	}
+	snprintf(t_s, sizeof(t_s), INT64_FORMAT, lo);
+	for (int i = 0; i < c->n_shards; i++)
+	{
+		const char *v[2] = {c->session, t_s};
+
+		if (c->shards[i].conn)
+			SendCall(c, &c->shards[i], "SELECT %s.ae_shard_keep_below($1, $2)", 2, v, NULL, NULL);
+	}
+	PumpAll(c);
+	memset(st, 0, sizeof(*st));
+	st->d = -1;
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].local)
+			MergeStats(c, st, AeShardKeepBelow(c->shards[i].local, lo), ncols, c->shards[i].name);
+	for (int i = 0; i < c->n_shards; i++)
+		if (c->shards[i].conn)
+			MergeStats(c, st, WaitResult(c, &c->shards[i]), ncols, c->shards[i].name);
+}
+
 /*
  * A weights snapshot of the current parameters, with a new identity; in the
  * aggregate mode followed by the normalisation, which ae_grad_agg applies
@@ -1370,8 +1460,6 @@ UnsupportedOption(const AeTrainOptions *opts)
 
 	if (opts->contractive > 0 && opts->contractive_samples > 0)
 		bad = "contractive_samples";	/* random projections: one stream over a batch */
-	else if (opts->max_rows > 0)
-		bad = "max_rows";
 	else if (opts->skip_invalid)
 		bad = "skip_invalid";	/* every shard reads every row, or fails naming it */
 	return bad;
@@ -1407,6 +1495,12 @@ ResolveTraining(Coord *c, AeTrainOptions *opts, int d, AeArch *arch, AeTrainConf
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s: noise is not supported by mode \"aggregate\"", c->what),
 				 errhint("Use mode \"exact\", whose shards draw each row's noise from its key.")));
+	/* the sample is kept by shards that hold rows, which the aggregate's do not */
+	if (opts->max_rows > 0 && c->shards[0].agg)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: max_rows is not supported by mode \"aggregate\"", c->what),
+				 errhint("Use mode \"exact\", whose shards keep the sample of the rows they hold.")));
 	/* ρ̂ is a mean over the whole batch: a second query a step, which one aggregate query is not */
 	if (opts->sparsity_weight > 0 && c->shards[0].agg)
 		ereport(ERROR,
@@ -1433,7 +1527,8 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			   *grad;
 	double	   *gsum;
 	char		seed_s[32],
-				frac_s[64];
+				frac_s[64],
+				max_s[32];
 	int64		n_batches;
 	double		best_loss = INFINITY;
 	int			best_epoch = 0,
@@ -1457,6 +1552,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 	/* open every shard: the rows are read once, here */
 	snprintf(seed_s, sizeof(seed_s), INT64_FORMAT, opts->seed);
 	snprintf(frac_s, sizeof(frac_s), "%.17g", opts->validation_fraction);
+	snprintf(max_s, sizeof(max_s), INT64_FORMAT, opts->max_rows);
 	{
 		StringInfoData cols;
 
@@ -1477,11 +1573,11 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 		for (int i = 0; i < c->n_shards; i++)
 		{
 			Shard	   *sh = &c->shards[i];
-			const char *v[6] = {c->session, sh->remote_rel, cols.data, key, seed_s, frac_s};	/* key NULL: SQL NULL */
+			const char *v[7] = {c->session, sh->remote_rel, cols.data, key, seed_s, frac_s, max_s};	/* key NULL: SQL NULL */
 
 			if (sh->conn)
-				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6)",
-						 6, v, NULL, NULL);
+				SendCall(c, sh, "SELECT %s.ae_shard_open($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7)",
+						 7, v, NULL, NULL);
 		}
 		PumpAll(c);
 	}
@@ -1496,7 +1592,7 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			/* the local partitions' rows together within autoenc.max_train_memory */
 			c->shards[i].local = AeShardOpen(CurrentMemoryContext, c->shards[i].relid, columns,
 											 ncols, key, opts->seed, opts->validation_fraction,
-											 local_bytes);
+											 opts->max_rows, local_bytes);
 			local_bytes += AeShardBytes(c->shards[i].local);
 			MergeStats(c, &st, AeShardStats(c->shards[i].local), ncols, c->shards[i].name);
 		}
@@ -1506,6 +1602,8 @@ TrainSharded(Coord *c, Oid relid, char **columns, int ncols, const char *key,
 			MergeStats(c, &st, WaitResult(c, &c->shards[i]), ncols, c->shards[i].name);
 			c->shards[i].open = true;
 		}
+	if (opts->max_rows > 0 && st.n > opts->max_rows)
+		SampleRows(c, &st, opts->max_rows, ncols);
 	if (st.n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -80,16 +80,31 @@ struct AeShard
 	int			code_epoch;
 	int			code_batch;
 	int			code_rows;
+	/*
+	 * max_rows: a sample of the rows whose sample hash is smallest.  While
+	 * reading the shard holds at most max_rows + 1 of them, heap a max-heap
+	 * of their slots by that hash (slot max_rows + 1 takes each new row),
+	 * so that counting its rows up to a threshold is exact below its
+	 * largest hash and more than max_rows above it: the coordinator finds
+	 * the threshold of the whole table's sample from the shards' counts.
+	 */
+	int64		max_rows;		/* 0: every row */
+	int32	   *heap;
+	int64		dropped;		/* rows read and not held */
+	double		validation_fraction;
 	const char *relname;		/* quoted and qualified, for messages */
 	Size		others;			/* bytes of rows the process's other shards hold */
 	Size		held;			/* bytes of this shard's rows */
 };
 
-/* what a row costs a shard: its inputs, its key hash, its index in train/val and order */
+/*
+ * what a row costs a shard: its inputs, its key hash, its index in
+ * train/val and order, and in the heap of a sample
+ */
 static Size
-ShardRowBytes(int d)
+ShardRowBytes(const AeShard *s)
 {
-	return sizeof(float) * (Size) d + sizeof(uint64) + 2 * sizeof(int32);
+	return sizeof(float) * (Size) s->d + sizeof(uint64) + (s->max_rows > 0 ? 3 : 2) * sizeof(int32);
 }
 
 /* ------------------------------------------------------------- hashing */
@@ -108,6 +123,7 @@ Mix64(uint64 x)
 
 #define SALT_VALIDATION UINT64CONST(0x76616c6964617465)	/* "validate" */
 #define SALT_NOISE		UINT64CONST(0x6e6f697365212121)	/* "noise!!!" */
+#define SALT_SAMPLE		UINT64CONST(0x73616d706c652121)	/* "sample!!" */
 
 /*
  * The seed of a row's denoising corruption in an epoch: its key's hash, so
@@ -146,6 +162,12 @@ int
 AeShardBatchOf(uint64 h0, int epoch, int n_batches)
 {
 	return (int) (Mix64(h0 ^ Mix64((uint64) epoch)) % (uint64) n_batches);
+}
+
+int64
+AeShardSampleHash(uint64 h0)
+{
+	return (int64) (Mix64(h0 ^ SALT_SAMPLE) >> 1);
 }
 
 /* ------------------------------------------------------------- reading */
@@ -208,8 +230,8 @@ AeShardCheckColumns(Oid relid, char **columns, int ncols, const char *key, bool 
 #define ROW_HINT "Filter such rows out of the relation, or train on one server with ae_train and skip_invalid."
 
 static void
-TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int ncols,
-		bool float4, const char *relname, const char *what)
+TakeRow(AeShard *s, int64 slot, int64 rowno, const Datum *values, const bool *nulls,
+		char **columns, int ncols, bool float4, const char *relname, const char *what)
 {
 	if (s->array)
 	{
@@ -220,7 +242,7 @@ TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int 
 		if (nulls[1])
 		{
 			c.problem = AE_ROW_NULL;
-			AeReportRowHint(what, s->n + 1, columns[0], NULL, &c, s->d, ROW_HINT);
+			AeReportRowHint(what, rowno, columns[0], NULL, &c, s->d, ROW_HINT);
 		}
 		arr = DatumGetArrayTypeP(values[1]);
 		if (s->X == NULL)
@@ -228,13 +250,13 @@ TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int 
 			/* the first row: its width sizes the rows */
 			AeConvertArray(arr, float4, 0, NULL, &width, &c, what);
 			if (c.problem != AE_ROW_OK)
-				AeReportRowHint(what, s->n + 1, columns[0], NULL, &c, 0, ROW_HINT);
+				AeReportRowHint(what, rowno, columns[0], NULL, &c, 0, ROW_HINT);
 			s->d = width;
 			s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * s->cap * s->d);
 		}
-		AeConvertArray(arr, float4, s->d, s->X + (size_t) s->n * s->d, &width, &c, what);
+		AeConvertArray(arr, float4, s->d, s->X + (size_t) slot * s->d, &width, &c, what);
 		if (c.problem != AE_ROW_OK)
-			AeReportRowHint(what, s->n + 1, columns[0], NULL, &c, s->d, ROW_HINT);
+			AeReportRowHint(what, rowno, columns[0], NULL, &c, s->d, ROW_HINT);
 		return;
 	}
 	for (int j = 0; j < ncols; j++)
@@ -246,8 +268,8 @@ TakeRow(AeShard *s, const Datum *values, const bool *nulls, char **columns, int 
 			ereport(ERROR,
 					(errcode(isnull ? ERRCODE_NULL_VALUE_NOT_ALLOWED : ERRCODE_DATA_EXCEPTION),
 					 errmsg("column \"%s\" is %s in row " INT64_FORMAT " of %s", columns[j],
-							isnull ? "NULL" : "not a finite real", s->n + 1, relname)));
-		s->X[(size_t) s->n * ncols + j] = (float) x;
+							isnull ? "NULL" : "not a finite real", rowno, relname)));
+		s->X[(size_t) slot * ncols + j] = (float) x;
 	}
 }
 
@@ -272,14 +294,135 @@ TooManyRows(const AeShard *s, double bytes)
 static int64
 GrowRows(AeShard *s)
 {
-	Size		per_row = ShardRowBytes(s->d);
+	Size		per_row = ShardRowBytes(s);
 	Size		old_bytes = (Size) s->cap * (sizeof(float) * s->d + sizeof(uint64));
 	int64		need = s->n + 1;
 	int64		fits = AeTrainerMaxRows(s->others + old_bytes, per_row);
 
 	if (fits < need)
 		TooManyRows(s, (double) s->others + (double) old_bytes + (double) need * per_row);
-	return Min(Min(s->cap * 2, (int64) PG_INT32_MAX / 2), fits);
+	return Min(Min(Min(s->cap * 2, (int64) PG_INT32_MAX / 2), fits),
+			   s->max_rows > 0 ? s->max_rows + 2 : PG_INT64_MAX);
+}
+
+/* ------------------------------------------------------------- max_rows */
+
+static inline int64
+SlotHash(const AeShard *s, int32 slot)
+{
+	return AeShardSampleHash(s->h0[slot]);
+}
+
+static void
+MoveRow(AeShard *s, int64 to, int64 from)
+{
+	memmove(s->X + (size_t) to * s->d, s->X + (size_t) from * s->d, sizeof(float) * s->d);
+	s->h0[to] = s->h0[from];
+}
+
+/* Restore the heap property below position at (a max-heap by sample hash). */
+static void
+SiftDown(AeShard *s, int64 at)
+{
+	int64		n = s->n;
+
+	for (;;)
+	{
+		int64		l = 2 * at + 1,
+					big = at;
+
+		if (l < n && SlotHash(s, s->heap[l]) > SlotHash(s, s->heap[big]))
+			big = l;
+		if (l + 1 < n && SlotHash(s, s->heap[l + 1]) > SlotHash(s, s->heap[big]))
+			big = l + 1;
+		if (big == at)
+			return;
+		{
+			int32		t = s->heap[at];
+
+			s->heap[at] = s->heap[big];
+			s->heap[big] = t;
+		}
+		at = big;
+	}
+}
+
+/*
+ * The row just read into slot n: held, or with max_rows and max_rows + 1
+ * held, in place of the held row of the largest sample hash when its own
+ * is smaller, else dropped.
+ */
+static void
+HoldRow(AeShard *s)
+{
+	int64		at;
+
+	if (s->max_rows == 0)
+	{
+		s->n++;
+		return;
+	}
+	if (s->n <= s->max_rows)
+	{
+		/* not full: push */
+		at = s->n++;
+		s->heap[at] = (int32) at;
+		while (at > 0 && SlotHash(s, s->heap[(at - 1) / 2]) < SlotHash(s, s->heap[at]))
+		{
+			int32		t = s->heap[at];
+
+			s->heap[at] = s->heap[(at - 1) / 2];
+			s->heap[(at - 1) / 2] = t;
+			at = (at - 1) / 2;
+		}
+		return;
+	}
+	s->dropped++;
+	if (SlotHash(s, (int32) s->n) < SlotHash(s, s->heap[0]))
+	{
+		MoveRow(s, s->heap[0], s->n);
+		SiftDown(s, 0);
+	}
+}
+
+/* The training and validation rows, in slot order. */
+static void
+SplitRows(AeShard *s)
+{
+	s->n_train = s->n_val = 0;
+	for (int64 i = 0; i < s->n; i++)
+	{
+		if (AeShardIsValidation(s->h0[i], s->validation_fraction))
+			s->val[s->n_val++] = (int32) i;
+		else
+			s->train[s->n_train++] = (int32) i;
+	}
+}
+
+int64
+AeShardCountBelow(const AeShard *s, int64 threshold)
+{
+	int64		count = 0;
+
+	for (int64 i = 0; i < s->n; i++)
+		count += AeShardSampleHash(s->h0[i]) <= threshold;
+	return count;
+}
+
+bytea *
+AeShardKeepBelow(AeShard *s, int64 threshold)
+{
+	int64		m = 0;
+
+	for (int64 i = 0; i < s->n; i++)
+		if (AeShardSampleHash(s->h0[i]) <= threshold)
+			MoveRow(s, m++, i);
+	s->dropped += s->n - m;
+	s->n = m;
+	SplitRows(s);
+	s->epoch = 0;				/* the batches' buckets are of other rows */
+	s->code_id = 0;
+	return AeShardStats(s);
 }
 
 static void
@@ -325,6 +468,8 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 	if (!s->array)
 		s->X = MemoryContextAllocHuge(s->cxt, sizeof(float) * s->cap * ncols);
 	s->h0 = MemoryContextAllocHuge(s->cxt, sizeof(uint64) * s->cap);
+	if (s->max_rows > 0)
+		s->heap = MemoryContextAllocHuge(s->cxt, sizeof(int32) * s->cap);
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
@@ -360,8 +505,11 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				s->cap = GrowRows(s);
 				s->X = repalloc_huge(s->X, sizeof(float) * s->cap * s->d);
 				s->h0 = repalloc_huge(s->h0, sizeof(uint64) * s->cap);
+				if (s->heap)
+					s->heap = repalloc_huge(s->heap, sizeof(int32) * s->cap);
 			}
-			TakeRow(s, values, nulls, columns, ncols, float4, relname, what);
+			/* the new row goes to slot n; HoldRow keeps it there, moves it or drops it */
+			TakeRow(s, s->n, s->n + s->dropped + 1, values, nulls, columns, ncols, float4, relname, what);
 			if (key)
 			{
 				text	   *kt = DatumGetTextPP(values[0]);
@@ -378,7 +526,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				s->h0[s->n] = AeShardKeyHash((const char *) (s->X + (size_t) s->n * s->d),
 											 sizeof(float) * s->d, seed);
 			}
-			s->n++;
+			HoldRow(s);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
@@ -388,19 +536,13 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 
 	s->train = MemoryContextAllocHuge(s->cxt, sizeof(int32) * Max(s->n, 1));
 	s->val = MemoryContextAllocHuge(s->cxt, sizeof(int32) * Max(s->n, 1));
-	for (int64 i = 0; i < s->n; i++)
-	{
-		if (AeShardIsValidation(s->h0[i], validation_fraction))
-			s->val[s->n_val++] = (int32) i;
-		else
-			s->train[s->n_train++] = (int32) i;
-	}
-	s->held = (Size) s->cap * ShardRowBytes(s->d);
+	SplitRows(s);
+	s->held = (Size) s->cap * ShardRowBytes(s);
 }
 
 AeShard *
 AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols, const char *key,
-			int64 seed, double validation_fraction, Size others)
+			int64 seed, double validation_fraction, int64 max_rows, Size others)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "autoenc shard", ALLOCSET_DEFAULT_SIZES);
 	AeShard    *s = MemoryContextAllocZero(cxt, sizeof(AeShard));
@@ -413,7 +555,14 @@ AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols, const ch
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("validation_fraction must be in [0, 1), got %g", validation_fraction)));
+	if (max_rows < 0 || max_rows >= PG_INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows of a shard must be between 0 and %d, got " INT64_FORMAT,
+						PG_INT32_MAX / 2 - 1, max_rows)));
 	s->cxt = cxt;
+	s->max_rows = max_rows;
+	s->validation_fraction = validation_fraction;
 	s->d = ncols;
 	s->others = others;
 	PG_TRY();
@@ -549,7 +698,8 @@ AeShardParseRequest(const bytea *b, AeGradStateKind kind, AeGradStateKind other,
 bytea *
 AeShardStats(AeShard *s)
 {
-	int			d = s->d;
+	/* an array input's width is that of rows held: none once a sample drops them all */
+	int			d = s->array && s->n == 0 ? 0 : s->d;
 	double	   *out = palloc(sizeof(double) * (3 + 4 * (size_t) d));
 	int32		ints[2] = {d, s->array ? AE_SHARD_INPUT_ARRAY : AE_SHARD_INPUT_COLUMNS};
 
@@ -1300,15 +1450,47 @@ ae_shard_open(PG_FUNCTION_ARGS)
 					 errmsg("column names must not be NULL")));
 		columns[j] = TextDatumGetCString(elems[j]);
 	}
+	if (PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the arguments of ae_shard_open but key must not be NULL")));
 	s = AeShardOpen(TopMemoryContext, PG_GETARG_OID(1), columns, ncols,
 					PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)), PG_GETARG_INT64(4),
-					PG_GETARG_FLOAT8(5), OpenShardsBytes());
+					PG_GETARG_FLOAT8(5), PG_GETARG_INT64(6), OpenShardsBytes());
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	s->session = MemoryContextStrdup(s->cxt, session);
 	open_shards = lappend(open_shards, s);
 	MemoryContextSwitchTo(old);
 	AeShardRetainHeap(true);
 	PG_RETURN_BYTEA_P(AeShardStats(s));
+}
+
+static int64
+ThresholdArg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("threshold must not be NULL")));
+	return PG_GETARG_INT64(1);
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_count_below);
+Datum
+ae_shard_count_below(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+
+	PG_RETURN_INT64(AeShardCountBelow(s, ThresholdArg(fcinfo)));
+}
+
+PG_FUNCTION_INFO_V1(ae_shard_keep_below);
+Datum
+ae_shard_keep_below(PG_FUNCTION_ARGS)
+{
+	AeShard    *s = FindShard(SessionArg(fcinfo), false);
+
+	PG_RETURN_BYTEA_P(AeShardKeepBelow(s, ThresholdArg(fcinfo)));
 }
 
 PG_FUNCTION_INFO_V1(ae_shard_normalize);

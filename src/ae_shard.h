@@ -28,12 +28,26 @@ extern int	AeShardBatchOf(uint64 h0, int epoch, int n_batches);
 /*
  * Read the rows of relid (columns: ncols names, key: the key column, or
  * NULL to key each row by its values) into a memory context made under
- * parent.  Raises on unusable rows (NULL, NaN,
+ * parent (max_rows: below).  Raises on unusable rows (NULL, NaN,
  * infinite), naming the row.
  */
 extern AeShard *AeShardOpen(MemoryContext parent, Oid relid, char **columns, int ncols,
 							const char *key, int64 seed, double validation_fraction,
-							Size others);
+							int64 max_rows, Size others);
+
+/*
+ * max_rows (> 0) keeps a sample: the rows of the whole relation whose
+ * sample hash (AeShardSampleHash of the key's hash, in [0, 2^63)) is at
+ * most the largest threshold below which the relation has no more than
+ * max_rows rows.  AeShardOpen holds the max_rows + 1 of smallest hash;
+ * AeShardCountBelow counts the rows held up to a threshold (exact below
+ * the largest held hash, more than max_rows above it when rows were
+ * dropped), so the coordinator finds the threshold from every shard's
+ * counts; AeShardKeepBelow drops the rest and returns the new statistics.
+ */
+extern int64 AeShardSampleHash(uint64 h0);
+extern int64 AeShardCountBelow(const AeShard *shard, int64 threshold);
+extern bytea *AeShardKeepBelow(AeShard *shard, int64 threshold);
 extern void AeShardFree(AeShard *shard);
 
 /* The bytes of its rows, which count against autoenc.max_train_memory. */

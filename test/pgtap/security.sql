@@ -252,6 +252,7 @@ SELECT set_eq(
              ('ae_train_sharded', 'v', 'u'), ('ae_train_plproxy', 'v', 'u'), ('ae_shard_open', 'v', 'u'),
              ('ae_shard_normalize', 'v', 'u'), ('ae_shard_step', 'v', 'u'), ('ae_shard_eval', 'v', 'u'),
              ('ae_shard_close', 'v', 'u'), ('ae_shard_sessions', 'v', 'u'), ('ae_shard_local', 'v', 'u'),
+             ('ae_shard_count_below', 'v', 'u'), ('ae_shard_keep_below', 'v', 'u'),
              ('ae_fit_transfn', 'v', 's'), ('ae_fit_combinefn', 'v', 's'), ('ae_fit_serialfn', 'v', 's'),
              ('ae_fit_deserialfn', 'v', 's'), ('ae_fit_finalfn', 'v', 's'), ('ae_fit', 'i', 's'),
              ('ae_fit_row_transfn', 'v', 's'),

@@ -267,6 +267,35 @@ is($rkla, '600', 'sparsity_weight in the approximate mode: each shard its own ba
 like($err, qr/sparsity_weight is not supported by mode "aggregate"/,
 	'the aggregate mode refuses sparsity_weight (one query a step cannot bring the batch\'s mean first)');
 
+# --- max_rows: the rows of smallest sample hash (a hash of the key), the same
+# sample however the rows are sharded; a shard holds at most max_rows + 1
+my $ms = $opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "max_rows": 100/r;
+for my $case ([ 'ms_ref', 'full_t', $ms ], [ 'ms_two', 'p2', $ms ], [ 'ms_three', 'p3', $ms ],
+	[ 'ms_all', 'p3', $opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "max_rows": 600/r ])
+{
+	my ($m, $rel, $o) = @$case;
+	my $used = $coord->safe_psql('postgres', "SELECT rows_used FROM ae_train_sharded('$m', '$rel', $cols, 'id', $o)");
+	is($used, $m eq 'ms_all' ? '600' : '100', "max_rows: $m trains on $used rows");
+}
+for my $m ('ms_two', 'ms_three')
+{
+	my $dm = $coord->safe_psql('postgres', "SELECT wdiff('ms_ref', '$m')");
+	ok($dm <= 1e-5, "max_rows: $m vs single server: max |dw| / max |w| = $dm <= 1e-5 (the same sample)");
+}
+my $dms = $coord->safe_psql('postgres', "SELECT wdiff('ref', 'ms_two')");
+ok($dms > 1e-3, "max_rows: the sample trains another model than every row ($dms)");
+# max_rows at the row count samples nothing: every row, the model of 3 shards without it
+is($coord->safe_psql('postgres', "SELECT wdiff('three', 'ms_all')"), '0', 'max_rows of every row: bit-identical to no max_rows');
+is($s1->safe_psql('postgres', q{
+	SELECT ae_partial_info(ae_shard_open('ms', 'part_a', '{c1,c2}', 'id', 7, 0, 40))->>'rows';
+	SELECT ae_shard_count_below('ms', 9223372036854775807), ae_shard_count_below('ms', -1);
+	SELECT ae_partial_info(ae_shard_keep_below('ms', -1))->>'rows';
+	SELECT ae_shard_close('ms');
+}), "41\n41|0\n0\nt", 'a shard with max_rows 40 of 250 rows holds 41; counts below a threshold; keeps none below -1');
+($rc, $out, $err) = $coord->psql('postgres',
+	"SELECT * FROM ae_train_sharded('ms_agg', 'full_t', $cols, 'id', $ms, 'aggregate')");
+like($err, qr/max_rows is not supported by mode "aggregate"/, 'the aggregate mode refuses max_rows');
+
 # --- a warm start continues from the stored model across shards as on one server
 my $warm = $opts =~ s/"epochs": 3/"epochs": 2, "warm_start": true/r;
 for my $case ([ 'w_ref', 'full_t' ], [ 'w_two', 'p2' ])

@@ -30,7 +30,10 @@ SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,cat}', 'id');
 -- options that do not decompose by row, and noise where the rows bring no key
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"noise": "mask"}', 'aggregate');
 SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive": 0.1, "contractive_samples": 4}');
-SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
+-- max_rows trains on a sample by key (the rows of smallest sample hash)
+SELECT rows_used, shards FROM ae_train_sharded('sh_ms', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
+SELECT ae_drop('sh_ms');
+SELECT ae_shard_open('s0', 'sh_rows', '{a,b}', 'id', 7, 0.1, -1);
 -- the sparsity penalty trains (two calls a step), but not on a relu code layer
 SELECT rows_used, shards FROM ae_train_sharded('sh_kl', 'sh_rows', '{a,b}', 'id',
                                '{"sparsity_weight": 0.1, "activation": "sigmoid"}');
