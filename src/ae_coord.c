@@ -1391,17 +1391,18 @@ AddCodeSums(Coord *c, const Shard *sh, const char *buf, size_t len, void *arg)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: the shard of %s sent code sums of another step or network",
 						c->what, sh->name)));
-	for (int j = 0; j < cs->h; j++)
 	{
-		double		v = ae_grad_state_double(&gs, j);
+		int			bad = AeShardBadCodeSum(&gs);
 
-		if (!(v >= 0 && v <= (double) gs.rows))
+		if (bad >= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("%s: the shard of %s sent the code sum %g of unit %d over " INT64_FORMAT " rows",
-							c->what, sh->name, v, j + 1, (int64) gs.rows)));
-		cs->sum[j] += v;
+							c->what, sh->name, ae_grad_state_double(&gs, bad), bad + 1,
+							(int64) gs.rows)));
 	}
+	for (int j = 0; j < cs->h; j++)
+		cs->sum[j] += ae_grad_state_double(&gs, j);
 	cs->rows += gs.rows;
 }
 

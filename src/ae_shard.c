@@ -1046,6 +1046,20 @@ CodeSums(AeShard *s, uint64 id, int epoch, int batch, int B)
 	return out;
 }
 
+int
+AeShardBadCodeSum(const AeGradState *gs)
+{
+	for (uint32 j = 0; j < gs->n_doubles; j++)
+	{
+		double		v = ae_grad_state_double(gs, j);
+
+		/* a sigmoid unit's activations are in [0, 1]: their sum over rows in [0, rows] */
+		if (!(v >= 0 && v <= (double) gs->rows))
+			return (int) j;
+	}
+	return -1;
+}
+
 /*
  * The second call: the coordinator's AE_GS_CODE, the code sums of the
  * whole batch over its rows, checked against the batch this shard summed
@@ -1070,18 +1084,17 @@ CodeMean(AeShard *s, const AeGradState *gs, int epoch, int batch, double *mean)
 				 errmsg("cannot run a shard step: the batch's code sums are malformed"),
 				 errdetail("%u sums over " INT64_FORMAT " rows for a code layer of %d units and a part of %d rows.",
 						   gs->n_doubles, (int64) gs->rows, h, B)));
-	for (int j = 0; j < h; j++)
 	{
-		double		v = ae_grad_state_double(gs, j);
+		int			bad = AeShardBadCodeSum(gs);
 
-		/* a sigmoid unit's activations are in [0, 1]: so is their mean */
-		if (!(v >= 0 && v <= (double) gs->rows))
+		if (bad >= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("cannot run a shard step: the code sum %g of unit %d is outside [0, " INT64_FORMAT "]",
-							v, j + 1, (int64) gs->rows)));
-		mean[j] = v / (double) gs->rows;
+							ae_grad_state_double(gs, bad), bad + 1, (int64) gs->rows)));
 	}
+	for (int j = 0; j < h; j++)
+		mean[j] = ae_grad_state_double(gs, j) / (double) gs->rows;
 	s->code_id = 0;				/* one gradient per sum */
 	return B;
 }

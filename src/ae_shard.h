@@ -124,6 +124,9 @@ extern bytea *AeShardLocal(AeShard *shard, const bytea *snapshot, Jsonb *options
  */
 extern void AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs,
 							  const char *what);
+/* The first code sum (AE_GS_CODE) outside [0, rows], 0-based, or -1. */
+extern int	AeShardBadCodeSum(const AeGradState *gs);
+
 /* A state of either kind (the one the header names; errors name kind). */
 extern void AeShardParseRequest(const bytea *b, AeGradStateKind kind, AeGradStateKind other,
 								AeGradState *gs, const char *what);

@@ -358,6 +358,16 @@ is($out0, '600|3', 'ae_train on the partitioned table trains on every row');
 like($err0, qr/\(3 shards,/, 'ae_train on foreign partitions trained across 3 shards');
 my $dt = $coord->safe_psql('postgres', "SELECT wdiff('ref_nokey', 'via_train')");
 ok($dt <= 1e-5, "ae_train across shards vs one server, rows keyed by value: max |dw| / max |w| = $dt <= 1e-5");
+# with max_rows it distributes as well, sampling by key (here the values)
+$coord->safe_psql('postgres',
+	"SELECT shards FROM ae_train_sharded('ms_nokey', 'full_t', $cols, NULL, " . ($opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "max_rows": 150/r) . ")");
+($rc0, $out0, $err0) = $coord->psql('postgres', "SELECT rows_used FROM ae_train('ms_via_train', 'p3', NULL, $cols,
+	hidden => '{6,3,6}', epochs => 3, batch_size => 32, seed => 7, validation_fraction => 0.1, patience => 0,
+	learning_rate => 0.01, max_rows => 150, verbose => true)", on_error_stop => 0);
+is($out0, '150', 'ae_train with max_rows on the partitioned table trains on a sample of 150 rows');
+like($err0, qr/\(3 shards,/, 'ae_train with max_rows on foreign partitions trained across 3 shards');
+my $dmt = $coord->safe_psql('postgres', "SELECT wdiff('ms_nokey', 'ms_via_train')");
+ok($dmt <= 1e-5, "ae_train with max_rows across shards vs one server, the same sample: max |dw| / max |w| = $dmt <= 1e-5");
 
 # --- one array column (ae_train's input => 'x'): the same rows as real[]
 my $arr = q{ARRAY[c1, c2, c3, c4, c5, c6, c7, c8]::real[]};
