@@ -595,6 +595,11 @@ like($err, qr/ERROR:  53200: .*shard of partition public\.pbig_b failed.*the row
 is($coord->safe_psql('postgres', q{SELECT version FROM ae_models WHERE name = 'two'}), $before,
 	'after a shard out of memory the stored model is as it was');
 ok(wait_no_shards(), 'after a shard out of memory no shard backend is left');
+# with max_rows a shard holds max_rows + 1 rows while reading, not the table:
+# 5 001 of the 30 000 fit 1 MB; 50 rows a key, so the sample is 100 keys' rows
+like($coord->safe_psql('postgres', "SELECT rows_used FROM ae_train_sharded('big_s', 'pbig', $cols, 'id', "
+	. ($opts =~ s/"learning_rate": 0.01/"learning_rate": 0.01, "max_rows": 5000/r) . ")"),
+	qr/^5000$/, 'with max_rows 5000 the same shard trains within 1 MB (rows of one key kept together)');
 $s2->safe_psql('postgres', q{ALTER DATABASE postgres RESET autoenc.max_train_memory});
 like($coord->safe_psql('postgres', "SELECT rows_used FROM ae_train_sharded('big', 'pbig', $cols, 'id', $opts)"),
 	qr/^30000$/, 'the same shard trains within the default limit');
