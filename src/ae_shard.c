@@ -494,7 +494,7 @@ ReadRows(AeShard *s, Oid relid, char **columns, int ncols, const char *key, int6
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("key column \"%s\" is NULL in row " INT64_FORMAT " of %s",
-								key, s->n + 1, relname),
+								key, s->n + s->dropped + 1, relname),
 						 errhint("A sharded training needs a key in every row.")));
 			if (s->n == s->cap)
 			{
@@ -1143,7 +1143,11 @@ AeShardStep(AeShard *s, const bytea *request, int epoch, int batch, int n_batche
 		id = gs.snapshot;
 	}
 	if (B == 0)
+	{
+		if (mean)
+			pfree(mean);
 		return AeShardMakeState(AE_GS_GRADIENT, id, epoch, batch, 0, NULL, 0, sums, 2, NULL, 0);
+	}
 
 	/* the gradient is computed where the answer keeps it: megabytes not copied a step */
 	out = AllocState(0, 2, (uint32) s->n_params);
