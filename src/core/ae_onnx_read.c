@@ -715,6 +715,10 @@ WalkForward(Reader *r, const Graph *gr, Walk *w)
 			if (node->n_input != 2)
 				return Fail(r, AE_ONNX_INVALID, NODE_FMT " has %zu inputs; expected 2", NODE_ARGS(node), node->n_input);
 			c = ConstantOperand(gr, node);
+			/* a normalisation or a bias: one operand computed, the other a constant */
+			if (c == NULL)
+				return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT " has no constant operand; autoenc imports %s only with a constant (a normalisation or a bias)",
+							NODE_ARGS(node), Safe(node->op_type).s);
 			/* x - c and x / c only: c - x and c / x are not normalisations */
 			if ((kind == OP_SUB || kind == OP_DIV) && FindConstant(gr, node->input[0]) != NULL)
 				return Fail(r, AE_ONNX_UNSUPPORTED, NODE_FMT " has the constant first; expected input %s constant",
