@@ -659,9 +659,10 @@ AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState *gs, const c
 	AeShardParseBytes(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), kind, gs, what);
 }
 
-void
-AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind, AeGradState *gs,
-				  const char *what)
+/* Parse len bytes at buf; raise unless the state is of kind or of other. */
+static void
+ParseKinds(const char *buf, size_t len, AeGradStateKind kind, AeGradStateKind other,
+		   AeGradState *gs, const char *what)
 {
 	char		errbuf[AE_ERRBUF_SIZE] = "";
 
@@ -670,7 +671,7 @@ AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind, AeGradState
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: invalid partial state", what),
 				 errdetail("%s.", errbuf)));
-	if (gs->kind != kind)
+	if (gs->kind != kind && gs->kind != other)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: partial state of kind %d where kind %d was expected",
@@ -678,21 +679,10 @@ AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind, AeGradState
 }
 
 void
-AeShardParseRequest(const bytea *b, AeGradStateKind kind, AeGradStateKind other,
-					AeGradState *gs, const char *what)
+AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind, AeGradState *gs,
+				  const char *what)
 {
-	AeGradStateKind found;
-
-	/* the kind is read from the header, which the parse then checks with the rest */
-	if (VARSIZE_ANY_EXHDR(b) < AE_GS_HEADER)
-		found = kind;
-	else
-	{
-		const unsigned char *p = (const unsigned char *) VARDATA_ANY(b);
-
-		found = (p[6] | (p[7] << 8)) == (unsigned) other ? other : kind;
-	}
-	AeShardParseBytes(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), found, gs, what);
+	ParseKinds(buf, len, kind, kind, gs, what);
 }
 
 bytea *
@@ -1124,7 +1114,9 @@ AeShardStep(AeShard *s, const bytea *request, int epoch, int batch, int n_batche
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("shard step %d of %d in epoch %d is out of range", batch, n_batches, epoch)));
-	AeShardParseRequest(request, AE_GS_WEIGHTS, AE_GS_CODE, &gs, "cannot run a shard step");
+	/* a weights snapshot, or the second call's code sums (the sparsity penalty) */
+	ParseKinds(VARDATA_ANY(request), VARSIZE_ANY_EXHDR(request), AE_GS_WEIGHTS, AE_GS_CODE, &gs,
+			   "cannot run a shard step");
 	if (gs.kind == AE_GS_WEIGHTS)
 	{
 		id = LoadWeights(s, &gs);

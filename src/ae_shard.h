@@ -127,9 +127,6 @@ extern void AeShardParseState(const bytea *b, AeGradStateKind kind, AeGradState 
 /* The first code sum (AE_GS_CODE) outside [0, rows], 0-based, or -1. */
 extern int	AeShardBadCodeSum(const AeGradState *gs);
 
-/* A state of either kind (the one the header names; errors name kind). */
-extern void AeShardParseRequest(const bytea *b, AeGradStateKind kind, AeGradStateKind other,
-								AeGradState *gs, const char *what);
 /* The same over len bytes at buf (a libpq result's value, say); gs points into them. */
 extern void AeShardParseBytes(const char *buf, size_t len, AeGradStateKind kind,
 							  AeGradState *gs, const char *what);

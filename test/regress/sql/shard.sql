@@ -34,6 +34,14 @@ SELECT * FROM ae_train_sharded('sh_e', 'sh_rows', '{a,b}', 'id', '{"contractive"
 SELECT rows_used, shards FROM ae_train_sharded('sh_ms', 'sh_rows', '{a,b}', 'id', '{"max_rows": 10}');
 SELECT ae_drop('sh_ms');
 SELECT ae_shard_open('s0', 'sh_rows', '{a,b}', 'id', 7, 0.1, -1);
+-- the sample's calls: a session must be open, a threshold given
+SELECT ae_shard_count_below('s0', 0);
+SELECT ae_shard_keep_below('s0', 0);
+SELECT ae_shard_count_below(NULL, 0);
+SELECT length(ae_shard_open('s0', 'sh_rows', '{a,b}', 'id', 7, 0.1, 5)) > 56 AS stats,
+       ae_shard_count_below('s0', 9223372036854775807) AS held;
+SELECT ae_shard_keep_below('s0', NULL);
+SELECT ae_shard_close('s0');
 -- the sparsity penalty trains (two calls a step), but not on a relu code layer
 SELECT rows_used, shards FROM ae_train_sharded('sh_kl', 'sh_rows', '{a,b}', 'id',
                                '{"sparsity_weight": 0.1, "activation": "sigmoid"}');
