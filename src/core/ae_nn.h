@@ -218,6 +218,33 @@ AeStatus	ae_loss_grad_part(const AeModel *model, AeWorkspace *ws, const AeObject
 							  const double *code_mean, bool encoded, float *grad,
 							  AeLossParts *parts, AeRng *rng);
 
+/*
+ * ae_loss_grad_part in two stages, so that a shard can send a part of its
+ * gradient while it computes the rest: ae_loss_grad_begin runs the forward
+ * pass, the loss and the backward pass of weight layers L-1 down to split
+ * (1 <= split < L), after which the gradient of the parameters from
+ * ae_grad_final_from(model, split) on is final (rng: none, so not the
+ * contractive penalty's random projections); ae_loss_grad_finish runs the
+ * rest of the backward pass into the same grad, nothing else having used
+ * ws, x_in or grad in between.  The two give ae_loss_grad_part's gradient
+ * bit for bit.  AE_ERR_CONFIG for a split out of range, or a finish with no
+ * begin before it.
+ */
+AeStatus	ae_loss_grad_begin(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
+							   const float *x_in, const float *x_target, int B,
+							   const double *code_mean, bool encoded, float *grad,
+							   AeLossParts *parts, int split);
+AeStatus	ae_loss_grad_finish(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
+								float *grad);
+
+/*
+ * The first parameter that only weight layers layer.. L-1 own (their W,
+ * unless tied to an encoder layer's, and their b): the parameters from there
+ * to the end have their whole gradient once the backward pass has run
+ * through those layers.
+ */
+size_t		ae_grad_final_from(const AeModel *model, int layer);
+
 /* The same loss without the gradient (validation). */
 AeStatus	ae_loss_only(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 						 const float *x_in, const float *x_target, int B,

@@ -30,6 +30,12 @@ struct AeWorkspace
 	float	   *delta[2];		/* (B, widest) ∂loss/∂z, ping-pong */
 	float	   *kl_grad;		/* (code width) ∂KL/∂a_bj, the same for every b */
 
+	/* a backward pass stopped by ae_loss_grad_begin: where ae_loss_grad_finish goes on */
+	int			bw_next;		/* the next weight layer down, or -1: none pending */
+	int			bw_B;
+	const float *bw_x_in;
+	float	   *bw_dcur;		/* ∂loss/∂a of layer bw_next */
+
 	/* contractive penalty (NULL / 0 when the workspace was made without) */
 	bool		has_contractive;
 	int			c_samples;		/* obj->contractive_samples it was sized for */

@@ -110,25 +110,59 @@ ae_objective_validate(const AeObjective *obj, const AeModel *model, char *errbuf
 /* ---------------------------------------------------------------- batch objective */
 
 /*
+ * The backward pass through weight layers from down to to (from ≥ to),
+ * output to input: dcur holds ∂loss/∂a_from on entry; each layer's backward
+ * leaves ∂loss/∂a_{l-1} in the other buffer, which is returned (NULL after
+ * layer 0).  Gradients accumulate into grad, so that a tied W collects both
+ * its encoder and its decoder use.
+ */
+static float *
+Backward(const AeModel *model, AeWorkspace *ws, const AeObjective *obj, const float *x_in,
+		 int B, float *grad, float *dcur, int from, int to)
+{
+	int			C = model->arch.code_layer;
+	int			h = model->dims[C + 1];
+	bool		sparse = obj->l1_activity > 0.0f || obj->sparsity_weight > 0.0f;
+
+	for (int l = from; l >= to; l--)
+	{
+		float	   *dnext = l == 0 ? NULL : dcur == ws->delta[0] ? ws->delta[1] : ws->delta[0];
+
+		/* the sparsity terms are functions of a_C: their ∂/∂a joins before f' */
+		if (l == C && sparse)
+			ae_code_penalty_backward(dcur, ws->act[C], B, h, obj->l1_activity / B,
+									 obj->sparsity_weight > 0.0f ? ws->kl_grad : NULL);
+		/* the contractive penalty depends on z_l (l ≤ C) through f'(z_l) */
+		ae_layer_backward(model, l, l == 0 ? x_in : ws->act[l - 1], ws->act[l], B, dcur,
+						  l <= C && obj->contractive > 0.0f ? ws->c_extra[l] : NULL,
+						  grad, dnext);
+		dcur = dnext;
+	}
+	return dcur;
+}
+
+/*
  * Forward the batch, evaluate every loss part, and when grad is not NULL
- * run the backward pass into it.  code_mean (NULL: the batch's own) is the
- * ρ̂ of the KL penalty; encoded: ws holds the encoder's activations of
- * these rows already (ae_code_sums), the forward pass starts after them.
+ * run the backward pass into it, down to weight layer stop (0: all of it;
+ * the rest is left for ae_loss_grad_finish).  code_mean (NULL: the batch's
+ * own) is the ρ̂ of the KL penalty; encoded: ws holds the encoder's
+ * activations of these rows already (ae_code_sums), the forward pass
+ * starts after them.
  */
 static AeStatus
 LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 			const float *x_in, const float *x_target, int B, const double *code_mean,
-			bool encoded, float *grad, AeLossParts *parts, AeRng *rng)
+			bool encoded, float *grad, AeLossParts *parts, AeRng *rng, int stop)
 {
 	int			L = model->n_layers;
 	int			C = model->arch.code_layer;
 	int			d = model->dims[0];
 	int			h = model->dims[C + 1];
-	bool		sparse = obj->l1_activity > 0.0f || obj->sparsity_weight > 0.0f;
 	float	   *dcur;
 	AeLossParts lp = {0};
 
-	if (B < 1 || B > ws->max_batch)
+	ws->bw_next = -1;
+	if (B < 1 || B > ws->max_batch || stop < 0 || stop >= L)
 		return AE_ERR_CONFIG;
 	if (obj->contractive > 0.0f &&
 		(!ws->has_contractive || ws->c_samples != obj->contractive_samples ||
@@ -162,26 +196,13 @@ LossAndGrad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 		return AE_ERR_NONFINITE;
 	if (grad == NULL)
 		return AE_OK;
-
-	/*
-	 * backward, output to input: dcur holds ∂loss/∂a_l on entry to layer l;
-	 * each layer's backward leaves ∂loss/∂a_{l-1} in the other buffer.
-	 * Gradients accumulate into grad, zeroed above, so that a tied W
-	 * collects both its encoder and its decoder use.
-	 */
-	for (int l = L - 1; l >= 0; l--)
+	dcur = Backward(model, ws, obj, x_in, B, grad, dcur, L - 1, stop);
+	if (stop > 0)
 	{
-		float	   *dnext = l == 0 ? NULL : dcur == ws->delta[0] ? ws->delta[1] : ws->delta[0];
-
-		/* the sparsity terms are functions of a_C: their ∂/∂a joins before f' */
-		if (l == C && sparse)
-			ae_code_penalty_backward(dcur, ws->act[C], B, h, obj->l1_activity / B,
-									 obj->sparsity_weight > 0.0f ? ws->kl_grad : NULL);
-		/* the contractive penalty depends on z_l (l ≤ C) through f'(z_l) */
-		ae_layer_backward(model, l, l == 0 ? x_in : ws->act[l - 1], ws->act[l], B, dcur,
-						  l <= C && obj->contractive > 0.0f ? ws->c_extra[l] : NULL,
-						  grad, dnext);
-		dcur = dnext;
+		ws->bw_next = stop - 1;
+		ws->bw_B = B;
+		ws->bw_x_in = x_in;
+		ws->bw_dcur = dcur;
 	}
 	return AE_OK;
 }
@@ -191,7 +212,7 @@ ae_loss_grad(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 			 const float *x_in, const float *x_target, int B,
 			 float *grad, AeLossParts *parts, AeRng *rng)
 {
-	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, false, grad, parts, rng);
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, false, grad, parts, rng, 0);
 }
 
 AeStatus
@@ -199,7 +220,49 @@ ae_loss_grad_part(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 				  const float *x_in, const float *x_target, int B, const double *code_mean,
 				  bool encoded, float *grad, AeLossParts *parts, AeRng *rng)
 {
-	return LossAndGrad(model, ws, obj, x_in, x_target, B, code_mean, encoded, grad, parts, rng);
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, code_mean, encoded, grad, parts, rng, 0);
+}
+
+AeStatus
+ae_loss_grad_begin(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
+				   const float *x_in, const float *x_target, int B, const double *code_mean,
+				   bool encoded, float *grad, AeLossParts *parts, int split)
+{
+	if (split < 1)
+	{
+		ws->bw_next = -1;
+		return AE_ERR_CONFIG;
+	}
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, code_mean, encoded, grad, parts, NULL,
+					   split);
+}
+
+AeStatus
+ae_loss_grad_finish(const AeModel *model, AeWorkspace *ws, const AeObjective *obj, float *grad)
+{
+	int			from = ws->bw_next;
+
+	if (from < 0 || from >= model->n_layers)
+		return AE_ERR_CONFIG;
+	ws->bw_next = -1;
+	(void) Backward(model, ws, obj, ws->bw_x_in, ws->bw_B, grad, ws->bw_dcur, from, 0);
+	return AE_OK;
+}
+
+size_t
+ae_grad_final_from(const AeModel *model, int layer)
+{
+	size_t		off = model->n_params;
+
+	/* a layer's own parameters: its bias, and its W unless it is a tied decoder's */
+	for (int l = layer < 0 ? 0 : layer; l < model->n_layers; l++)
+	{
+		if (model->W_off[l] >= 0 && (size_t) model->W_off[l] < off)
+			off = (size_t) model->W_off[l];
+		if ((size_t) model->b_off[l] < off)
+			off = (size_t) model->b_off[l];
+	}
+	return off;
 }
 
 AeStatus
@@ -229,5 +292,5 @@ ae_loss_only(const AeModel *model, AeWorkspace *ws, const AeObjective *obj,
 			 const float *x_in, const float *x_target, int B,
 			 AeLossParts *parts, AeRng *rng)
 {
-	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, false, NULL, parts, rng);
+	return LossAndGrad(model, ws, obj, x_in, x_target, B, NULL, false, NULL, parts, rng, 0);
 }

@@ -132,21 +132,6 @@ GradNorm(const float *g, size_t n)
 	return sqrt(acc);
 }
 
-/* Per-step constants of the Adam/AdamW update. */
-typedef struct AdamConsts
-{
-	float		clip;			/* gradient scale from clipping (1: none) */
-	float		coupled_wd;		/* Adam's L2 term (0 for AdamW) */
-	float		shrink;			/* AdamW's 1 − lr·wd (1 for Adam) */
-	float		b1,
-				one_b1,
-				b2,
-				one_b2;
-	float		bc2_sqrt;		/* √(1 − β2ᵗ) */
-	float		eps;
-	float		step_size;		/* lr / (1 − β1ᵗ) */
-} AdamConsts;
-
 /*
  * Adam: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR
  * 2015, Algorithm 1, in PyTorch's arrangement (eps added after the
@@ -161,7 +146,7 @@ typedef struct AdamConsts
  * square root and the two divisions are most of the cost of a step.
  */
 static void
-AdamUpdate(const AdamConsts *k, float *restrict p, const float *restrict g,
+AdamUpdate(const AeOptimStepConsts *k, float *restrict p, const float *restrict g,
 		   float *restrict m, float *restrict v, size_t n)
 {
 	size_t		i = 0;
@@ -209,47 +194,57 @@ AdamUpdate(const AdamConsts *k, float *restrict p, const float *restrict g,
 	}
 }
 
-void
-ae_optim_step(AeOptimizer *opt, float *params, float *grad, double *grad_norm)
+/*
+ * The constants of one step with gradient scale clip (1: no clipping);
+ * counts the step, which Adam's bias corrections depend on.
+ */
+static void
+BeginStep(AeOptimizer *opt, float clip)
 {
 	const AeOptimConfig *c = &opt->cfg;
-	const size_t n = opt->n;
+	AeOptimStepConsts *k = &opt->k;
 	const float lr = opt->lr;
 	const float wd = c->weight_decay;
-	float	   *restrict p = params;
-	float	   *restrict g = grad;
-	float	   *restrict m = opt->m;
-	float	   *restrict v = opt->v;
-	float		clip = 1.0f;	/* gradient scale from clipping */
-	double		norm = 0.0;
-	bool		norm_known = false;
-
-	/*
-	 * clip_grad_norm_: coef = max_norm / (‖g‖ + 1e-6), applied when it is
-	 * below 1.  Clipping needs the norm before the update; otherwise the
-	 * norm (when asked for) is a pass of its own, still cheap next to the
-	 * batch's matrix products.
-	 */
-	if (c->clip_norm > 0.0f || grad_norm != NULL)
-	{
-		norm = GradNorm(g, n);
-		norm_known = true;
-	}
-	if (c->clip_norm > 0.0f)
-	{
-		float		coef = (float) ((double) c->clip_norm / (norm + 1e-6));
-
-		if (coef < 1.0f)
-			clip = coef;
-	}
-	if (grad_norm)
-		*grad_norm = norm_known ? norm : NAN;
+	const bool	decoupled = c->kind == AE_OPT_ADAMW;
 
 	opt->step++;
+	memset(k, 0, sizeof(*k));
+	k->clip = clip;
+	if (c->kind == AE_OPT_ADAM || c->kind == AE_OPT_ADAMW)
+	{
+		/* bias corrections once per step, in double like torch's Python floats */
+		const double bc1 = 1.0 - pow((double) c->beta1, (double) opt->step);
+		const double bc2 = 1.0 - pow((double) c->beta2, (double) opt->step);
+
+		k->coupled_wd = decoupled ? 0.0f : wd;
+		k->shrink = decoupled ? (float) (1.0 - (double) lr * wd) : 1.0f;
+		k->b1 = c->beta1;
+		k->one_b1 = (float) (1.0 - (double) c->beta1);
+		k->b2 = c->beta2;
+		k->one_b2 = (float) (1.0 - (double) c->beta2);
+		k->bc2_sqrt = (float) sqrt(bc2);
+		k->eps = c->eps;
+		k->step_size = (float) ((double) lr / bc1);
+	}
+}
+
+/* The update of parameters [lo, hi) with the step's constants. */
+static void
+Update(AeOptimizer *opt, float *params, const float *grad, size_t lo, size_t hi)
+{
+	const AeOptimConfig *c = &opt->cfg;
+	const AeOptimStepConsts *k = &opt->k;
+	const float lr = opt->lr;
+	const float wd = c->weight_decay;
+	const float clip = k->clip;
+	float	   *restrict p = params;
+	const float *restrict g = grad;
+	float	   *restrict m = opt->m;
+
 	switch (c->kind)
 	{
 		case AE_OPT_SGD:
-			for (size_t i = 0; i < n; i++)
+			for (size_t i = lo; i < hi; i++)
 			{
 				float		gi = g[i] * clip;
 
@@ -262,7 +257,7 @@ ae_optim_step(AeOptimizer *opt, float *params, float *grad, double *grad_norm)
 			{
 				const float mu = c->momentum;
 
-				for (size_t i = 0; i < n; i++)
+				for (size_t i = lo; i < hi; i++)
 				{
 					float		gi = g[i] * clip;
 
@@ -276,27 +271,60 @@ ae_optim_step(AeOptimizer *opt, float *params, float *grad, double *grad_norm)
 
 		case AE_OPT_ADAM:
 		case AE_OPT_ADAMW:
-			{
-				/* bias corrections once per step, in double like torch's Python floats */
-				const double bc1 = 1.0 - pow((double) c->beta1, (double) opt->step);
-				const double bc2 = 1.0 - pow((double) c->beta2, (double) opt->step);
-				const bool	decoupled = c->kind == AE_OPT_ADAMW;
-				AdamConsts	k;
-
-				k.clip = clip;
-				k.coupled_wd = decoupled ? 0.0f : wd;
-				k.shrink = decoupled ? (float) (1.0 - (double) lr * wd) : 1.0f;
-				k.b1 = c->beta1;
-				k.one_b1 = (float) (1.0 - (double) c->beta1);
-				k.b2 = c->beta2;
-				k.one_b2 = (float) (1.0 - (double) c->beta2);
-				k.bc2_sqrt = (float) sqrt(bc2);
-				k.eps = c->eps;
-				k.step_size = (float) ((double) lr / bc1);
-				AdamUpdate(&k, p, g, m, v, n);
-			}
+			AdamUpdate(k, p + lo, g + lo, m + lo, opt->v + lo, hi - lo);
 			break;
 	}
+}
+
+void
+ae_optim_step(AeOptimizer *opt, float *params, float *grad, double *grad_norm)
+{
+	const AeOptimConfig *c = &opt->cfg;
+	float		clip = 1.0f;	/* gradient scale from clipping */
+	double		norm = 0.0;
+	bool		norm_known = false;
+
+	/*
+	 * clip_grad_norm_: coef = max_norm / (‖g‖ + 1e-6), applied when it is
+	 * below 1.  Clipping needs the norm before the update; otherwise the
+	 * norm (when asked for) is a pass of its own, still cheap next to the
+	 * batch's matrix products.
+	 */
+	if (c->clip_norm > 0.0f || grad_norm != NULL)
+	{
+		norm = GradNorm(grad, opt->n);
+		norm_known = true;
+	}
+	if (c->clip_norm > 0.0f)
+	{
+		float		coef = (float) ((double) c->clip_norm / (norm + 1e-6));
+
+		if (coef < 1.0f)
+			clip = coef;
+	}
+	if (grad_norm)
+		*grad_norm = norm_known ? norm : NAN;
+	BeginStep(opt, clip);
+	Update(opt, params, grad, 0, opt->n);
+}
+
+AeStatus
+ae_optim_begin(AeOptimizer *opt)
+{
+	/* clipping scales every part by the whole gradient's norm, not known yet */
+	if (opt->cfg.clip_norm > 0.0f)
+		return AE_ERR_CONFIG;
+	BeginStep(opt, 1.0f);
+	return AE_OK;
+}
+
+void
+ae_optim_update(AeOptimizer *opt, float *params, const float *grad, size_t lo, size_t hi)
+{
+	if (hi > opt->n)
+		hi = opt->n;
+	if (lo < hi)
+		Update(opt, params, grad, lo, hi);
 }
 
 void

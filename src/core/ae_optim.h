@@ -43,6 +43,21 @@ AeStatus	ae_optim_validate(const AeOptimConfig *cfg, char *errbuf);
 /* The canonical name (ae_names.c; parse with ae_name_parse(ae_optimizer_names, ...)). */
 const char *ae_optimizer_name(AeOptimizerKind kind);
 
+/* The constants of the step being taken (ae_optim.c). */
+typedef struct AeOptimStepConsts
+{
+	float		clip;			/* gradient scale from clipping (1: none) */
+	float		coupled_wd;		/* Adam's L2 term (0 for AdamW) */
+	float		shrink;			/* AdamW's 1 − lr·wd (1 for Adam) */
+	float		b1,
+				one_b1,
+				b2,
+				one_b2;
+	float		bc2_sqrt;		/* √(1 − β2ᵗ) */
+	float		eps;
+	float		step_size;		/* lr / (1 − β1ᵗ) */
+} AeOptimStepConsts;
+
 /* Optimiser state: moment buffers are allocated only when the kind needs them. */
 typedef struct AeOptimizer
 {
@@ -53,6 +68,7 @@ typedef struct AeOptimizer
 	double		lr_exact;		/* the same in double: decay compounds like ExponentialLR's */
 	float	   *m;				/* momentum buffer / first moment, or NULL */
 	float	   *v;				/* second moment, or NULL */
+	AeOptimStepConsts k;		/* of the step being taken */
 } AeOptimizer;
 
 AeStatus	ae_optim_create(AeOptimizer *opt, const AeOptimConfig *cfg, size_t n_params,
@@ -68,6 +84,19 @@ void		ae_optim_destroy(AeOptimizer *opt, const AeAllocator *al);
  * when not NULL (an extra pass over grad when clipping is off).
  */
 void		ae_optim_step(AeOptimizer *opt, float *params, float *grad, double *grad_norm);
+
+/*
+ * The same update in parts, for a gradient that arrives in parts (the
+ * shards of a sharded training send the output layer's first):
+ * ae_optim_begin once a step, then ae_optim_update over ranges [lo, hi)
+ * that together cover the n parameters once; bit for bit ae_optim_step.
+ * The update is elementwise except for clipping, which needs the whole
+ * gradient's norm first: ae_optim_begin returns AE_ERR_CONFIG with
+ * clip_norm > 0 (and takes no step).
+ */
+AeStatus	ae_optim_begin(AeOptimizer *opt);
+void		ae_optim_update(AeOptimizer *opt, float *params, const float *grad, size_t lo,
+							size_t hi);
 
 /* End of an epoch: apply lr_decay. */
 void		ae_optim_epoch_end(AeOptimizer *opt);

@@ -65,6 +65,7 @@ ae_workspace_create(const AeModel *model, const AeObjective *obj, int max_batch,
 	memset(ws, 0, sizeof(*ws));
 	ws->block = raw;
 	ws->max_batch = max_batch;
+	ws->bw_next = -1;
 	base = (float *) (((uintptr_t) (raw + sizeof(AeWorkspace)) + 63) & ~(uintptr_t) 63);
 	Layout(model, max_batch, ws, base);
 	if (contractive)

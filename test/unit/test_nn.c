@@ -1171,6 +1171,100 @@ TestKlOverParts(void)
 	NetFree(&net);
 }
 
+/*
+ * The gradient in two stages (a shard sends the output layers' part while
+ * it computes the rest): after ae_loss_grad_begin at every split, the
+ * parameters from ae_grad_final_from on already hold their final bits,
+ * and ae_loss_grad_finish gives ae_loss_grad_part's gradient bit for bit;
+ * untied and tied, one and three hidden layers, every penalty that is a
+ * sum over rows and the batch's KL.
+ */
+static void
+TestStagedBackward(void)
+{
+	enum {B = 37, D = 10};
+	static const int h3[] = {8, 4, 8};
+	static const int h1[] = {6};
+	struct
+	{
+		const int  *hidden;
+		int			n_hidden;
+		bool		tied;
+	}			nets[] = {{h3, 3, false}, {h3, 3, true}, {h1, 1, false}, {h1, 1, true}};
+	float	   *x = malloc(sizeof(float) * B * D);
+	AeRng		rng;
+
+	ae_rng_seed(&rng, 41);
+	FillUniform(&rng, x, (size_t) B * D, -1.0, 1.0);
+	for (int k = 0; k < (int) (sizeof(nets) / sizeof(nets[0])); k++)
+	{
+		AeArch		arch;
+		Net			net;
+		AeObjective obj;
+		AeWorkspace *ws;
+		AeLossParts pw,
+					ps;
+		float	   *whole,
+				   *staged;
+		double		mean[8];
+		int			L;
+		bool		final_ok = true,
+					same = true,
+					loss_same = true;
+		AeStatus	st = AE_OK;
+
+		ae_arch_make(&arch, D, nets[k].n_hidden, nets[k].hidden, AE_ACT_TANH, AE_ACT_LINEAR,
+					 nets[k].tied);
+		arch.hidden_act[arch.code_layer] = AE_ACT_SIGMOID;
+		NetMake(&net, &arch, 7 + k);
+		RandomBiases(&net.m, &rng, 0.3);
+		ae_objective_defaults(&obj);
+		obj.sparsity_weight = 0.5f;
+		obj.sparsity_target = 0.2f;
+		obj.l1_activity = 0.01f;
+		obj.contractive = 0.05f;
+		L = net.m.n_layers;
+		ws = ae_workspace_create(&net.m, &obj, B, &unit_allocator);
+		whole = malloc(net.m.n_params * sizeof(float));
+		staged = malloc(net.m.n_params * sizeof(float));
+		/* a code mean other than the batch's own, as a shard of a larger batch gets */
+		for (int j = 0; j < 8; j++)
+			mean[j] = 0.3 + 0.05 * j;
+		st |= ae_loss_grad_part(&net.m, ws, &obj, x, x, B, mean, false, whole, &pw, NULL);
+		for (int split = 1; split < L; split++)
+		{
+			size_t		from = ae_grad_final_from(&net.m, split);
+
+			st |= ae_loss_grad_begin(&net.m, ws, &obj, x, x, B, mean, false, staged, &ps, split);
+			final_ok &= from < net.m.n_params &&
+				memcmp(staged + from, whole + from, (net.m.n_params - from) * sizeof(float)) == 0;
+			st |= ae_loss_grad_finish(&net.m, ws, &obj, staged);
+			same &= memcmp(staged, whole, net.m.n_params * sizeof(float)) == 0;
+			loss_same &= ps.total == pw.total;
+		}
+		unit_ok(st == AE_OK && final_ok && same && loss_same,
+				"%s, %d hidden: after the backward down to each split the gradient from "
+				"ae_grad_final_from on is final, and the rest gives the whole gradient's bits",
+				nets[k].tied ? "tied" : "untied", nets[k].n_hidden);
+		unit_ok(ae_grad_final_from(&net.m, 0) == 0 &&
+				ae_grad_final_from(&net.m, L - 1) ==
+				(size_t) (nets[k].tied ? net.m.b_off[L - 1] : net.m.W_off[L - 1]),
+				"%s, %d hidden: the whole network owns everything, the output layer its %s on",
+				nets[k].tied ? "tied" : "untied", nets[k].n_hidden, nets[k].tied ? "bias" : "W");
+		unit_ok(ae_loss_grad_finish(&net.m, ws, &obj, staged) == AE_ERR_CONFIG &&
+				ae_loss_grad_begin(&net.m, ws, &obj, x, x, B, mean, false, staged, &ps, 0) == AE_ERR_CONFIG &&
+				ae_loss_grad_begin(&net.m, ws, &obj, x, x, B, mean, false, staged, &ps, L) == AE_ERR_CONFIG &&
+				ae_loss_grad_finish(&net.m, ws, &obj, staged) == AE_ERR_CONFIG,
+				"%s, %d hidden: a finish with no begin and a split out of range are refused",
+				nets[k].tied ? "tied" : "untied", nets[k].n_hidden);
+		ae_workspace_destroy(ws, &unit_allocator);
+		free(whole);
+		free(staged);
+		NetFree(&net);
+	}
+	free(x);
+}
+
 /* ---------------------------------------------------------------- corruption */
 
 static void
@@ -1295,6 +1389,7 @@ main(void)
 	TestDeterminism();
 	TestBatchIsMeanOfRows();
 	TestKlOverParts();
+	TestStagedBackward();
 	TestCorrupt();
 	return unit_done();
 }

@@ -425,6 +425,63 @@ TestVectorEqualsScalar(void)
 	}
 }
 
+/*
+ * A step in parts (ae_optim_begin, then ae_optim_update over ranges in any
+ * order, cut at odd places inside the four-wide loop) is ae_optim_step bit
+ * for bit; clipping needs the whole gradient and is refused.
+ */
+static void
+TestStepInParts(void)
+{
+	enum {NP = 103};
+	static const AeOptimizerKind kinds[] = {AE_OPT_SGD, AE_OPT_MOMENTUM, AE_OPT_ADAM, AE_OPT_ADAMW};
+
+	for (int k = 0; k < 4; k++)
+	{
+		AeOptimConfig c;
+		AeOptimizer whole,
+					parts;
+		float		p[NP],
+					q[NP],
+					g[NP];
+		UnitNormal	rng;
+		bool		begun = true;
+
+		ae_optim_defaults(&c, kinds[k]);
+		c.learning_rate = 0.01f;
+		c.weight_decay = 0.05f;
+		c.nesterov = kinds[k] == AE_OPT_MOMENTUM;
+		unit_normal_seed(&rng, 5);
+		for (int i = 0; i < NP; i++)
+			p[i] = q[i] = (float) unit_normal(&rng);
+		ae_optim_create(&whole, &c, NP, &unit_allocator);
+		ae_optim_create(&parts, &c, NP, &unit_allocator);
+		for (int s = 0; s < 20; s++)
+		{
+			for (int i = 0; i < NP; i++)
+				g[i] = (float) unit_normal(&rng);
+			ae_optim_step(&whole, p, g, NULL);
+			begun &= ae_optim_begin(&parts) == AE_OK;
+			ae_optim_update(&parts, q, g, 61, NP);
+			ae_optim_update(&parts, q, g, 7, 61);
+			ae_optim_update(&parts, q, g, 0, 7);
+			if (s % 5 == 4)
+				ae_optim_epoch_end(&whole), ae_optim_epoch_end(&parts);
+		}
+		unit_ok(begun && memcmp(p, q, sizeof(p)) == 0 && whole.step == parts.step,
+				"%s: a step in three parts is the whole step's bits, 20 steps",
+				ae_optimizer_name(kinds[k]));
+		ae_optim_destroy(&whole, &unit_allocator);
+		ae_optim_destroy(&parts, &unit_allocator);
+		c.clip_norm = 1.0f;
+		ae_optim_create(&parts, &c, NP, &unit_allocator);
+		unit_ok(ae_optim_begin(&parts) == AE_ERR_CONFIG && parts.step == 0,
+				"%s: clipping needs the whole gradient, so a step in parts is refused",
+				ae_optimizer_name(kinds[k]));
+		ae_optim_destroy(&parts, &unit_allocator);
+	}
+}
+
 int
 main(void)
 {
@@ -432,6 +489,7 @@ main(void)
 	TestAgainstReference();
 	TestOptionsMatter();
 	TestVectorEqualsScalar();
+	TestStepInParts();
 	TestValidateAndNames();
 	return unit_done();
 }
